@@ -1,0 +1,154 @@
+"""Households and regions, persisted. The repository speaks in domain objects; SQL stays here."""
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.registry.adapters import orm
+from services.registry.domain.model import Household
+from shared.errors import Conflict, PreconditionFailed
+from shared.sealing import Sealer
+
+
+class StaleVersion(PreconditionFailed):
+    slug = "stale-version"
+
+
+class HouseholdRepository:
+    def __init__(self, session: AsyncSession, sealer: Sealer):
+        self.session, self.sealer = session, sealer
+
+    async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
+        query = select(orm.households.c.document).where(orm.households.c.id == household_id)
+        if for_update:
+            query = query.with_for_update()
+        document = await self.session.scalar(query)
+        return Household.model_validate(document) if document else None
+
+    async def get_by_external_ref(self, ref: str) -> Household | None:
+        document = await self.session.scalar(
+            select(orm.households.c.document).where(orm.households.c.external_ref == ref))
+        return Household.model_validate(document) if document else None
+
+    async def as_of(self, household_id: str, moment: datetime) -> tuple[Household, dict] | None:
+        row = (await self.session.execute(
+            select(orm.household_versions).where(orm.household_versions.c.household_id == household_id,
+                                                 orm.household_versions.c.recorded_at <= moment)
+            .order_by(orm.household_versions.c.version.desc()).limit(1))).first()
+        if row is None:
+            return None
+        return Household.model_validate(row.document), {"version": row.version, "recorded_at": row.recorded_at,
+                                                         "actor": row.actor, "reason": row.reason,
+                                                         "change": row.change}
+
+    async def history(self, household_id: str) -> list[dict]:
+        rows = (await self.session.execute(
+            select(orm.household_versions.c.version, orm.household_versions.c.recorded_at,
+                   orm.household_versions.c.actor, orm.household_versions.c.reason,
+                   orm.household_versions.c.change)
+            .where(orm.household_versions.c.household_id == household_id)
+            .order_by(orm.household_versions.c.version))).all()
+        return [dict(r._mapping) for r in rows]
+
+    async def owner_of_person(self, id_number: str) -> str | None:
+        return await self.session.scalar(select(orm.person_ids.c.household_id).where(
+            orm.person_ids.c.id_hash == self.sealer.lookup_hash(id_number)))
+
+    async def save(self, household: Household, *, expected_version: int | None, actor: str,
+                   reason: str | None, change: str, flags: list[str]) -> None:
+        """Insert (expected_version None) or update with optimistic concurrency; keeps the version."""
+        now = datetime.now(timezone.utc)
+        household.version = (expected_version or 0) + 1
+        household.updated_at = now
+        if household.created_at is None:
+            household.created_at = now
+        document = household.model_dump(mode="json")
+        values = dict(region_code=household.region_code, poverty_status=household.poverty_status.value,
+                      flags="," + ",".join(flags) + ",", cadre_id=household.assignment.cadre_id
+                      if household.assignment else None, version=household.version, document=document,
+                      updated_at=now, external_ref=household.external_ref)
+        if expected_version is None:
+            await self.session.execute(insert(orm.households).values(id=household.id, created_at=now, **values))
+        else:
+            result = await self.session.execute(
+                update(orm.households).where(orm.households.c.id == household.id,
+                                             orm.households.c.version == expected_version).values(**values))
+            if result.rowcount != 1:
+                raise StaleVersion(f"household {household.id} changed since version {expected_version}; "
+                                   "read it again and retry")
+        await self._sync_person_ids(household)
+        await self.session.execute(insert(orm.household_versions).values(
+            household_id=household.id, version=household.version, recorded_at=now, actor=actor,
+            reason=reason, change=change, document=document))
+
+    async def _sync_person_ids(self, household: Household) -> None:
+        wanted = {self.sealer.lookup_hash(m.id_number): m.id for m in household.active_members}
+        rows = (await self.session.execute(select(orm.person_ids).where(
+            or_(orm.person_ids.c.household_id == household.id,
+                orm.person_ids.c.id_hash.in_(list(wanted)))))).all()
+        existing = {r.id_hash: r for r in rows}
+        for id_hash, row in existing.items():
+            if row.household_id != household.id:
+                raise Conflict("a member's ID number is already registered in another household",
+                               errors=[{"field": "id_number", "rule": "unique_id_number",
+                                        "message": f"registered in household {row.household_id}"}])
+        stale = [h for h in existing if h not in wanted]
+        if stale:
+            await self.session.execute(delete(orm.person_ids).where(orm.person_ids.c.id_hash.in_(stale)))
+        new = [{"id_hash": h, "household_id": household.id, "member_id": m}
+               for h, m in wanted.items() if h not in existing]
+        if new:
+            await self.session.execute(insert(orm.person_ids), new)
+
+    async def list(self, *, region_prefix: str, status: str | None, flag: str | None,
+                   household_id: str | None, cursor: str | None, limit: int) -> tuple[list[Household], str | None]:
+        conditions = [orm.households.c.region_code.like(region_prefix + "%")]
+        if status:
+            conditions.append(orm.households.c.poverty_status == status)
+        if flag:
+            conditions.append(orm.households.c.flags.like(f"%,{flag},%"))
+        if household_id:
+            conditions.append(orm.households.c.id == household_id)
+        if cursor:
+            conditions.append(orm.households.c.id > decode_cursor(cursor))
+        rows = (await self.session.execute(
+            select(orm.households.c.document).where(and_(*conditions))
+            .order_by(orm.households.c.id).limit(limit + 1))).scalars().all()
+        items = [Household.model_validate(d) for d in rows[:limit]]
+        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
+        return items, next_cursor
+
+
+def encode_cursor(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except Exception:  # noqa: BLE001
+        from shared.errors import ValidationProblem
+        raise ValidationProblem.field("cursor", "cursor_format", "the cursor is not one this API issued") from None
+
+
+class RegionRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, code: str) -> dict | None:
+        row = (await self.session.execute(select(orm.regions).where(orm.regions.c.code == code))).first()
+        return dict(row._mapping) if row else None
+
+    async def add(self, region: dict) -> None:
+        await self.session.execute(insert(orm.regions).values(**region))
+
+    async def list(self, *, prefix: str, level: str | None, parent: str | None) -> list[dict]:
+        query = select(orm.regions).where(orm.regions.c.code.like(prefix + "%"))
+        if level:
+            query = query.where(orm.regions.c.level == level)
+        if parent:
+            query = query.where(orm.regions.c.parent_code == parent)
+        return [dict(r._mapping) for r in (await self.session.execute(query.order_by(orm.regions.c.code))).all()]

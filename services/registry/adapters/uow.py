@@ -1,0 +1,20 @@
+"""The registry's unit of work: the shared one plus its repositories."""
+from __future__ import annotations
+
+from services.registry.adapters.repository import HouseholdRepository, RegionRepository
+from shared.app import ServiceRuntime
+from shared.uow import UnitOfWork
+
+
+class RegistryUnitOfWork(UnitOfWork):
+    households: HouseholdRepository
+    regions: RegionRepository
+
+    def __init__(self, runtime: ServiceRuntime):
+        super().__init__(runtime.db, runtime.tables, source="/registry",
+                         after_commit=runtime.relay.notify)
+        self.sealer = runtime.sealer
+
+    def _bind_repositories(self) -> None:
+        self.households = HouseholdRepository(self.session, self.sealer)
+        self.regions = RegionRepository(self.session)

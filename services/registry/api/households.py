@@ -1,0 +1,206 @@
+"""Households: create, read (now or as of a date), list, change, history."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.registry.adapters.uow import RegistryUnitOfWork
+from services.registry.api import schemas
+from services.registry.api.presenters import present_household
+from services.registry.domain.model import Household
+from services.registry.service_layer import services
+from shared.app import runtime_of
+from shared.auth import READERS, WRITERS, Principal, Role, require
+from shared.commands import CommandResult, run_command
+from shared.errors import NotFound, PreconditionRequired, ValidationProblem
+
+router = APIRouter(prefix="/v1/households", tags=["households"])
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Writer = Annotated[Principal, Depends(require(*WRITERS))]
+
+
+def uow_of(request: Request) -> RegistryUnitOfWork:
+    return RegistryUnitOfWork(runtime_of(request))
+
+
+def etag(household: Household) -> str:
+    return f'"{household.version}"'
+
+
+def parse_if_match(value: str | None, *, required: bool) -> int | None:
+    if value is None or value.strip() == "*":
+        if required and value is None:
+            raise PreconditionRequired("send If-Match with the ETag you read, so a concurrent change is not lost")
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise ValidationProblem.field("If-Match", "etag_format", "If-Match must be an ETag this API issued")
+    return int(tag)
+
+
+def household_result(household: Household, viewer: Principal, status: int = 200) -> CommandResult:
+    return CommandResult(present_household(household, viewer), status,
+                         {"ETag": etag(household), "Location": f"/v1/households/{household.id}"})
+
+
+@router.post("", status_code=201, summary="Register a household with its members")
+async def register(body: schemas.HouseholdCreate, request: Request, actor: Writer):
+    uow = uow_of(request)
+
+    async def action():
+        data = body.model_dump(exclude={"members", "reason", "assignment"})
+        if body.assignment:
+            data["assignment"] = body.assignment.model_dump(exclude={"reason"})
+        household = await services.register_household(
+            uow, data, [m.model_dump(exclude_none=True) for m in body.members], actor, body.reason)
+        return household_result(household, actor, 201)
+
+    return await run_command(request, actor, uow, action)
+
+
+@router.get("", response_model=schemas.Page, summary="List households in your scope")
+async def list_households(request: Request, actor: Reader,
+                          region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+                          poverty_status: schemas.PovertyStatus | None = None,
+                          flag: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")] = None,
+                          cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50):
+    prefix = actor.region
+    if region_code:
+        # Narrow within the caller's scope; a filter outside it is simply empty.
+        prefix = region_code if region_code.startswith(actor.region) else (
+            actor.region if actor.region.startswith(region_code) else "x")
+    own = actor.household_id if actor.roles == {Role.HOUSEHOLD} else None
+    async with uow_of(request) as uow:
+        items, next_cursor = await uow.households.list(
+            region_prefix=prefix, status=poverty_status.value if poverty_status else None, flag=flag,
+            household_id=own, cursor=cursor, limit=limit)
+    return {"items": [present_household(h, actor) for h in items], "next_cursor": next_cursor}
+
+
+@router.get("/{household_id}", summary="Read a household, now or as it stood at the end of a past date")
+async def read(household_id: str, request: Request, actor: Reader, as_of: date | None = None):
+    async with uow_of(request) as uow:
+        household = await services.load_for(uow, household_id, actor)
+        if as_of is None:
+            return JSONResponse(present_household(household, actor), headers={"ETag": etag(household)})
+        moment = datetime.combine(as_of, time.max, tzinfo=timezone.utc)
+        found = await uow.households.as_of(household_id, moment)
+    if found is None:
+        raise NotFound(f"household {household_id} did not exist on {as_of}")
+    past, meta = found
+    return {**present_household(past, actor), "as_of": as_of.isoformat(),
+            "recorded": {**meta, "recorded_at": meta["recorded_at"].isoformat()}}
+
+
+@router.get("/{household_id}/history", summary="Every change: version, when, who, why, what")
+async def history(household_id: str, request: Request, actor: Reader):
+    async with uow_of(request) as uow:
+        await services.load_for(uow, household_id, actor)
+        return {"household_id": household_id, "changes": await uow.households.history(household_id)}
+
+
+async def _change(request: Request, actor: Principal, household_id: str, reason: str | None, change: str,
+                  mutation, *, if_match: str | None, require_match: bool = False, status: int = 200):
+    uow = uow_of(request)
+    expected = parse_if_match(if_match, required=require_match)
+
+    async def action():
+        household = await services.change_household(uow, household_id, expected, actor, reason, change, mutation)
+        return household_result(household, actor, status)
+
+    return await run_command(request, actor, uow, action)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+@router.patch("/{household_id}", summary="Change address, region, flags (If-Match required)")
+async def update(household_id: str, body: schemas.HouseholdPatch, request: Request, actor: Writer,
+                 if_match: IfMatch = None):
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ValidationProblem.field("body", "non_empty", "nothing to change")
+    return await _change(request, actor, household_id, body.reason, "updated", services.update_fields(changes),
+                         if_match=if_match, require_match=True)
+
+
+@router.post("/{household_id}/members", status_code=201, summary="Add a member")
+async def add_member(household_id: str, body: schemas.MemberCreate, request: Request, actor: Writer,
+                     if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "member_added",
+                         services.add_member(body.model_dump(exclude_none=True, exclude={"reason"})),
+                         if_match=if_match, status=201)
+
+
+@router.patch("/{household_id}/members/{member_id}", summary="Change a member's facts")
+async def change_member(household_id: str, member_id: str, body: schemas.MemberPatch, request: Request,
+                        actor: Writer, if_match: IfMatch = None):
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ValidationProblem.field("body", "non_empty", "nothing to change")
+    return await _change(request, actor, household_id, body.reason, "member_changed",
+                         services.change_member(member_id, changes), if_match=if_match)
+
+
+@router.delete("/{household_id}/members/{member_id}", summary="Remove a member (kept in history)")
+async def remove_member(household_id: str, member_id: str, request: Request, actor: Writer,
+                        if_match: IfMatch = None,
+                        reason: Annotated[str | None, Header(alias="X-Change-Reason", max_length=500)] = None):
+    return await _change(request, actor, household_id, reason, "member_removed",
+                         services.remove_member(member_id), if_match=if_match)
+
+
+@router.post("/{household_id}/incomes", status_code=201, summary="Record an income")
+async def record_income(household_id: str, body: schemas.IncomeIn, request: Request, actor: Writer,
+                        if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "income_recorded",
+                         services.record_income(body.model_dump(exclude={"reason"})), if_match=if_match, status=201)
+
+
+@router.patch("/{household_id}/incomes/{income_id}", summary="Correct an income record")
+async def correct_income(household_id: str, income_id: str, body: schemas.IncomeCorrection, request: Request,
+                         actor: Writer, if_match: IfMatch = None):
+    changes = body.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ValidationProblem.field("body", "non_empty", "nothing to change")
+    return await _change(request, actor, household_id, body.reason, "income_corrected",
+                         services.correct_income(income_id, changes), if_match=if_match)
+
+
+@router.post("/{household_id}/expenses", status_code=201, summary="Record an expense (medical self-paid above all)")
+async def record_expense(household_id: str, body: schemas.ExpenseIn, request: Request, actor: Writer,
+                         if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "expense_recorded",
+                         services.record_expense(body.model_dump(exclude={"reason"})), if_match=if_match, status=201)
+
+
+@router.post("/{household_id}/assets", status_code=201, summary="Record an asset")
+async def record_asset(household_id: str, body: schemas.AssetIn, request: Request, actor: Writer,
+                       if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "asset_recorded",
+                         services.record_asset(body.model_dump(exclude={"reason"})), if_match=if_match, status=201)
+
+
+@router.put("/{household_id}/assignment", summary="Assign the responsible cadre and unit (包保)")
+async def assign(household_id: str, body: schemas.AssignmentIn, request: Request, actor: Writer,
+                 if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "assignment_changed",
+                         services.assign(body.model_dump(exclude={"reason"})), if_match=if_match)
+
+
+@router.post("/{household_id}/status", summary="Change the registered-poor status")
+async def change_status(household_id: str, body: schemas.StatusIn, request: Request, actor: Writer,
+                        if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "status_changed",
+                         services.change_status(body.poverty_status), if_match=if_match)
+
+
+@router.post("/{household_id}/life-events", status_code=201, summary="Report a life event (hospitalisation, disaster...)")
+async def report_life_event(household_id: str, body: schemas.LifeEventIn, request: Request, actor: Writer,
+                            if_match: IfMatch = None):
+    return await _change(request, actor, household_id, body.reason, "life_event_reported",
+                         services.report_life_event(body.model_dump(exclude={"reason"})), if_match=if_match,
+                         status=201)

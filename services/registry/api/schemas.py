@@ -1,0 +1,150 @@
+"""Request and response bodies of the registry API. Money is integer fen (strict: 12.5 is refused)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.registry.domain.model import (ExpenseType, IncomeType, LabourCapacity, LeftBehind, LifeEventType,
+                                            Period, PovertyStatus, Relation, SelfCare)
+
+Fen = Annotated[int, Field(strict=True, ge=0, description="amount in fen (1 yuan = 100 fen)")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,2}$")]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?\d{7,15}$")]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChangeBody(Body):
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description="why the change is made; kept in the household's history")
+
+
+class MemberIn(Body):
+    name: Text
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=18)]
+    birth_date: date | None = Field(default=None, description="optional; must agree with the ID number")
+    sex: Literal["male", "female"] | None = None
+    phone: Phone | None = None
+    relation: Relation
+    labour_capacity: LabourCapacity
+    disability_grade: Annotated[int, Field(strict=True, ge=1, le=4)] | None = None
+    serious_illness: bool = False
+    self_care: SelfCare = SelfCare.FULL
+    left_behind: LeftBehind = LeftBehind.NONE
+    has_legal_supporter: bool = True
+
+
+class MemberCreate(MemberIn, ChangeBody):
+    pass
+
+
+class MemberPatch(ChangeBody):
+    name: Text | None = None
+    phone: Phone | None = None
+    relation: Relation | None = None
+    labour_capacity: LabourCapacity | None = None
+    disability_grade: Annotated[int, Field(strict=True, ge=1, le=4)] | None = None
+    serious_illness: bool | None = None
+    self_care: SelfCare | None = None
+    left_behind: LeftBehind | None = None
+    has_legal_supporter: bool | None = None
+
+
+class AssignmentIn(ChangeBody):
+    cadre_id: Text
+    cadre_name: Text
+    cadre_phone: Phone | None = None
+    unit: Text
+    since: date
+
+
+class HouseholdCreate(ChangeBody):
+    external_ref: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    region_code: RegionCode
+    address: Text
+    poverty_status: PovertyStatus = PovertyStatus.NONE
+    flags: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]] = Field(default_factory=list)
+    assets_meet_local_rule: bool = True
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+    assignment: AssignmentIn | None = None
+
+
+class HouseholdPatch(ChangeBody):
+    address: Text | None = None
+    region_code: RegionCode | None = None
+    flags: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]] | None = None
+    assets_meet_local_rule: bool | None = None
+
+
+class IncomeIn(ChangeBody):
+    member_id: str | None = None
+    type: IncomeType
+    amount_fen: Fen
+    period: Period
+    effective_from: date
+    effective_to: date | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class IncomeCorrection(ChangeBody):
+    amount_fen: Fen | None = None
+    period: Period | None = None
+    type: IncomeType | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+
+class ExpenseIn(ChangeBody):
+    member_id: str | None = None
+    type: ExpenseType
+    amount_fen: Fen
+    period: Period
+    effective_from: date
+    effective_to: date | None = None
+
+
+class AssetIn(ChangeBody):
+    type: Text
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    value_fen: Fen
+
+
+class StatusIn(ChangeBody):
+    poverty_status: PovertyStatus
+
+
+class LifeEventIn(ChangeBody):
+    type: LifeEventType
+    occurred_on: date
+    member_id: str | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class RegionIn(Body):
+    code: Annotated[str, StringConstraints(pattern=r"^\d{9}(\d{3})?$")]
+    name: Text
+    level: Literal["township", "village"]
+
+
+class Page(BaseModel):
+    items: list[dict]
+    next_cursor: str | None
+
+
+class ImportJobView(BaseModel):
+    id: str
+    status: str
+    format: str
+    total: int
+    processed: int
+    imported: int
+    unchanged: int
+    failed: int
+    errors: list[dict]
+    created_at: datetime
+    updated_at: datetime

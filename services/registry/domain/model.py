@@ -1,0 +1,310 @@
+"""The household aggregate (建档立卡 record). Pure: no I/O, every change goes through a method that
+checks the rules, bumps the version and returns the event describing it.
+
+Source: POLICY §1 (001 ch.12 dynamic management, 003, 004 包保 assignment).
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.registry.domain.identity import parse_resident_id
+
+
+class PovertyStatus(StrEnum):
+    NOT_LIFTED = "not_lifted"      # 未脱贫
+    LIFTED = "lifted"              # 已脱贫
+    RETURNED = "returned"          # 返贫
+    MARGINAL = "marginal"          # 边缘
+    NONE = "none"
+
+
+class LabourCapacity(StrEnum):
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+class SelfCare(StrEnum):
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+class LeftBehind(StrEnum):
+    NONE = "none"
+    CHILD = "child"
+    WOMAN = "woman"
+    ELDERLY = "elderly"
+
+
+class Relation(StrEnum):
+    HEAD = "head"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    PARENT = "parent"
+    GRANDCHILD = "grandchild"
+    GRANDPARENT = "grandparent"
+    SIBLING = "sibling"
+    OTHER = "other"
+
+
+class IncomeType(StrEnum):
+    WAGES = "wages"
+    AGRICULTURE = "agriculture"
+    BUSINESS = "business"
+    PROPERTY = "property"
+    TRANSFER = "transfer"
+    BASIC_PENSION = "basic_pension"
+    POVERTY_PROJECT_GUARANTEED = "poverty_project_guaranteed"
+    OTHER = "other"
+
+
+class ExpenseType(StrEnum):
+    MEDICAL_SELF_PAID = "medical_self_paid"
+    EDUCATION = "education"
+    OTHER = "other"
+
+
+class Period(StrEnum):
+    MONTH = "month"
+    YEAR = "year"
+
+
+class LifeEventType(StrEnum):
+    HOSPITALISATION = "hospitalisation"
+    DISASTER = "disaster"
+    ACCIDENT = "accident"
+    DEATH = "death"
+    SERIOUS_ILLNESS = "serious_illness"
+    MAJOR_DISPUTE = "major_dispute"
+    OTHER = "other"
+
+
+ELDERLY_AGE = 60
+
+
+class RegistryRuleBroken(ValueError):
+    """A change the domain refuses; `field` and `rule` go into the problem+json answer."""
+
+    def __init__(self, field: str, rule: str, message: str):
+        super().__init__(message)
+        self.field, self.rule = field, rule
+
+
+class _Entity(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Member(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    name: str
+    id_number: str
+    birth_date: date
+    sex: str
+    phone: str | None = None
+    relation: Relation
+    labour_capacity: LabourCapacity
+    disability_grade: int | None = Field(default=None, ge=1, le=4)
+    serious_illness: bool = False
+    self_care: SelfCare = SelfCare.FULL
+    left_behind: LeftBehind = LeftBehind.NONE
+    has_legal_supporter: bool = True
+    active: bool = True
+
+    def age_on(self, day: date) -> int:
+        return day.year - self.birth_date.year - ((day.month, day.day) < (self.birth_date.month, self.birth_date.day))
+
+    @property
+    def severely_disabled(self) -> bool:
+        return self.disability_grade is not None and self.disability_grade <= 2
+
+
+class Income(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    member_id: str | None = None
+    type: IncomeType
+    amount_fen: int = Field(ge=0)
+    period: Period
+    effective_from: date
+    effective_to: date | None = None
+    note: str | None = None
+
+    @property
+    def annual_amount_fen(self) -> int:
+        return self.amount_fen * 12 if self.period == Period.MONTH else self.amount_fen
+
+    def applies_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class Expense(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    member_id: str | None = None
+    type: ExpenseType
+    amount_fen: int = Field(ge=0)
+    period: Period
+    effective_from: date
+    effective_to: date | None = None
+
+    @property
+    def annual_amount_fen(self) -> int:
+        return self.amount_fen * 12 if self.period == Period.MONTH else self.amount_fen
+
+
+class Asset(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: str
+    description: str = ""
+    value_fen: int = Field(ge=0)
+
+
+class Assignment(_Entity):
+    """包保: the responsible cadre and unit (004)."""
+    cadre_id: str
+    cadre_name: str
+    cadre_phone: str | None = None
+    unit: str
+    since: date
+
+
+class LifeEvent(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: LifeEventType
+    occurred_on: date
+    member_id: str | None = None
+    note: str | None = None
+
+
+class Household(_Entity):
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    external_ref: str | None = None
+    region_code: str
+    address: str
+    poverty_status: PovertyStatus = PovertyStatus.NONE
+    flags: list[str] = Field(default_factory=list)
+    assets_meet_local_rule: bool = True
+    members: list[Member] = Field(default_factory=list)
+    incomes: list[Income] = Field(default_factory=list)
+    expenses: list[Expense] = Field(default_factory=list)
+    assets: list[Asset] = Field(default_factory=list)
+    assignment: Assignment | None = None
+    life_events: list[LifeEvent] = Field(default_factory=list)
+    version: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    # --- queries -----------------------------------------------------------------------------
+    @property
+    def active_members(self) -> list[Member]:
+        return [m for m in self.members if m.active]
+
+    def member(self, member_id: str) -> Member:
+        for m in self.members:
+            if m.id == member_id and m.active:
+                return m
+        raise RegistryRuleBroken("member_id", "member_exists", f"no active member {member_id} in this household")
+
+    def derived_flags(self, today: date) -> list[str]:
+        """Facts the monitoring and filters look for (POLICY §2.5: elderly, ill, severely disabled)."""
+        flags = set(self.flags)
+        for m in self.active_members:
+            if m.age_on(today) >= ELDERLY_AGE:
+                flags.add("elderly")
+            if m.severely_disabled:
+                flags.add("severely_disabled")
+            if m.serious_illness:
+                flags.add("seriously_ill")
+            if m.left_behind != LeftBehind.NONE:
+                flags.add(f"left_behind_{m.left_behind.value}")
+            if m.labour_capacity == LabourCapacity.NONE:
+                flags.add("no_labour_capacity")
+        return sorted(flags)
+
+    # --- changes -----------------------------------------------------------------------------
+    def add_member(self, member: Member) -> Member:
+        identity = parse_resident_id(member.id_number)
+        if identity.birth_date != member.birth_date or identity.sex != member.sex:
+            raise RegistryRuleBroken("id_number", "id_consistency",
+                                     "birth date and sex must agree with the ID number")
+        if any(m.id_number == member.id_number and m.active for m in self.members):
+            raise RegistryRuleBroken("id_number", "unique_id_number", "this person is already a member")
+        if member.relation == Relation.HEAD and any(m.relation == Relation.HEAD for m in self.active_members):
+            raise RegistryRuleBroken("relation", "one_head", "the household already has a head")
+        self.members.append(member)
+        return member
+
+    def change_member(self, member_id: str, changes: dict) -> Member:
+        member = self.member(member_id)
+        if changes.get("relation") == Relation.HEAD and member.relation != Relation.HEAD and any(
+                m.relation == Relation.HEAD for m in self.active_members):
+            raise RegistryRuleBroken("relation", "one_head", "the household already has a head")
+        for key, value in changes.items():
+            setattr(member, key, value)
+        return member
+
+    def remove_member(self, member_id: str) -> Member:
+        member = self.member(member_id)
+        if len(self.active_members) == 1:
+            raise RegistryRuleBroken("member_id", "last_member",
+                                     "the last member cannot be removed; close the household instead")
+        member.active = False  # kept for history; no longer counted
+        return member
+
+    def _check_member_ref(self, member_id: str | None) -> None:
+        if member_id is not None:
+            self.member(member_id)
+
+    def record_income(self, income: Income) -> Income:
+        self._check_member_ref(income.member_id)
+        _check_range(income.effective_from, income.effective_to)
+        self.incomes.append(income)
+        return income
+
+    def correct_income(self, income_id: str, changes: dict) -> tuple[Income, int]:
+        income = next((i for i in self.incomes if i.id == income_id), None)
+        if income is None:
+            raise RegistryRuleBroken("income_id", "income_exists", f"no income record {income_id}")
+        previous = income.annual_amount_fen
+        for key, value in changes.items():
+            setattr(income, key, value)
+        self._check_member_ref(income.member_id)
+        _check_range(income.effective_from, income.effective_to)
+        return income, previous
+
+    def record_expense(self, expense: Expense) -> Expense:
+        self._check_member_ref(expense.member_id)
+        _check_range(expense.effective_from, expense.effective_to)
+        self.expenses.append(expense)
+        return expense
+
+    def record_asset(self, asset: Asset) -> Asset:
+        self.assets.append(asset)
+        return asset
+
+    def assign(self, assignment: Assignment) -> Assignment:
+        self.assignment = assignment
+        return assignment
+
+    def change_status(self, status: PovertyStatus) -> PovertyStatus:
+        previous = self.poverty_status
+        if previous == status:
+            raise RegistryRuleBroken("poverty_status", "status_changes", f"the household is already {status}")
+        if status == PovertyStatus.RETURNED and previous not in (PovertyStatus.LIFTED, PovertyStatus.MARGINAL):
+            raise RegistryRuleBroken("poverty_status", "returned_after_lifted",
+                                     "only a lifted or marginal household can return to poverty")
+        self.poverty_status = status
+        return previous
+
+    def report_life_event(self, life_event: LifeEvent) -> LifeEvent:
+        self._check_member_ref(life_event.member_id)
+        self.life_events.append(life_event)
+        return life_event
+
+
+def _check_range(start: date, end: date | None) -> None:
+    if end is not None and end < start:
+        raise RegistryRuleBroken("effective_to", "period_order", "effective_to is before effective_from")

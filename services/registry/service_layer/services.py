@@ -1,0 +1,218 @@
+"""Registry application services: load the aggregate, apply one change, save it with its version
+history, emit its event. They never commit: the caller's unit of work does (see shared.commands)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Callable
+
+from services.registry.adapters.uow import RegistryUnitOfWork
+from services.registry.domain.identity import InvalidIdNumber, parse_resident_id
+from services.registry.domain.model import (Asset, Assignment, Expense, Household, Income, LifeEvent, Member,
+                                            PovertyStatus, RegistryRuleBroken)
+from shared.auth import Principal
+from shared.contracts import registry as events
+from shared.errors import Forbidden, NotFound, ValidationProblem
+from shared.sealing import Sealer
+
+
+def facts_of(household: Household, sealer: Sealer, today: date) -> events.HouseholdFacts:
+    sealed = {m.id: events.SealedMemberFacts(birth_date=m.birth_date, sex=m.sex,
+                                             disability_grade=m.disability_grade,
+                                             serious_illness=m.serious_illness).model_dump(mode="json")
+              for m in household.members}
+    return events.HouseholdFacts(
+        household_id=household.id, version=household.version, region_code=household.region_code,
+        poverty_status=household.poverty_status.value, flags=household.derived_flags(today),
+        assets_meet_local_rule=household.assets_meet_local_rule,
+        cadre_id=household.assignment.cadre_id if household.assignment else None,
+        members=[events.MemberFacts(member_id=m.id, relation=m.relation.value,
+                                    labour_capacity=m.labour_capacity.value, self_care=m.self_care.value,
+                                    left_behind=m.left_behind.value, has_legal_supporter=m.has_legal_supporter,
+                                    active=m.active) for m in household.members],
+        incomes=[events.IncomeFacts(income_id=i.id, member_id=i.member_id, type=i.type.value,
+                                    annual_amount_fen=i.annual_amount_fen, effective_from=i.effective_from,
+                                    effective_to=i.effective_to) for i in household.incomes],
+        expenses=[events.ExpenseFacts(expense_id=e.id, type=e.type.value, annual_amount_fen=e.annual_amount_fen,
+                                      effective_from=e.effective_from, effective_to=e.effective_to)
+                  for e in household.expenses],
+        sealed=sealer.seal(sealed))
+
+
+def new_member(fields: dict) -> Member:
+    """A member from API input: birth date and sex come from the ID number, or must agree with it."""
+    try:
+        identity = parse_resident_id(fields["id_number"])
+    except InvalidIdNumber as exc:
+        raise ValidationProblem.field("id_number", exc.rule, str(exc)) from None
+    for key, derived in (("birth_date", identity.birth_date), ("sex", identity.sex)):
+        given = fields.get(key)
+        if given is not None and given != derived:
+            raise ValidationProblem.field(key, "id_consistency", f"{key} does not agree with the ID number")
+    return Member(**{**fields, "id_number": identity.number, "birth_date": identity.birth_date,
+                     "sex": identity.sex})
+
+
+async def _check_region(uow: RegistryUnitOfWork, region_code: str, actor: Principal) -> None:
+    if await uow.regions.get(region_code) is None:
+        raise ValidationProblem.field("region_code", "known_region", f"unknown region code {region_code}")
+    if not actor.covers_region(region_code):
+        raise Forbidden(f"region {region_code} is outside your scope ({actor.region})")
+
+
+async def register_household(uow: RegistryUnitOfWork, data: dict, members: list[dict], actor: Principal,
+                             reason: str | None = None) -> Household:
+    await _check_region(uow, data["region_code"], actor)
+    household = Household(**data)
+    try:
+        for fields in members:
+            household.add_member(new_member(fields))
+    except RegistryRuleBroken as exc:
+        raise ValidationProblem.field(f"members.{exc.field}", exc.rule, str(exc)) from None
+    await _save(uow, household, None, actor, reason, "registered")
+    uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
+    return household
+
+
+async def load_for(uow: RegistryUnitOfWork, household_id: str, actor: Principal, *,
+                   for_update: bool = False) -> Household:
+    household = await uow.households.get(household_id, for_update=for_update)
+    # A household outside the caller's scope is reported as absent, so ids cannot be probed.
+    if household is None or not actor.may_see_household(household.id, household.region_code):
+        raise NotFound(f"household {household_id} not found")
+    return household
+
+
+Mutation = Callable[[Household], Callable[[dict], events.HouseholdEvent]]
+
+
+async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_version: int | None,
+                           actor: Principal, reason: str | None, change: str, mutate: Mutation) -> Household:
+    """Load (locked), apply `mutate`, save as the next version and emit the event `mutate` describes."""
+    household = await load_for(uow, household_id, actor, for_update=True)
+    if expected_version is not None and expected_version != household.version:
+        from services.registry.adapters.repository import StaleVersion
+        raise StaleVersion(f"household {household_id} is at version {household.version}, "
+                           f"not {expected_version}; read it again and retry")
+    current = household.version
+    try:
+        make_event = mutate(household)
+    except RegistryRuleBroken as exc:
+        raise ValidationProblem.field(exc.field, exc.rule, str(exc)) from None
+    await _check_region(uow, household.region_code, actor)
+    await _save(uow, household, current, actor, reason, change)
+    uow.emit(make_event(_common(household, actor, reason, uow)), subject=household.id)
+    return household
+
+
+async def _save(uow, household, expected_version, actor, reason, change) -> None:
+    await uow.households.save(household, expected_version=expected_version, actor=actor.subject,
+                              reason=reason, change=change, flags=household.derived_flags(date.today()))
+
+
+def _common(household: Household, actor: Principal, reason: str | None, uow: RegistryUnitOfWork) -> dict:
+    return dict(household_id=household.id, version=household.version, region_code=household.region_code,
+                occurred_at=datetime.now(timezone.utc), actor=actor.subject, reason=reason,
+                facts=facts_of(household, uow.sealer, date.today()))
+
+
+# --- the individual changes: each returns the event factory for what it did --------------------
+
+def update_fields(changes: dict) -> Mutation:
+    def mutate(h: Household):
+        for key, value in changes.items():
+            setattr(h, key, value)
+        return lambda common: events.HouseholdUpdated(**common, changed_fields=sorted(changes))
+    return mutate
+
+
+def add_member(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        member = h.add_member(new_member(fields))
+        return lambda common: events.MemberAdded(**common, member_id=member.id)
+    return mutate
+
+
+def change_member(member_id: str, changes: dict) -> Mutation:
+    def mutate(h: Household):
+        h.change_member(member_id, changes)
+        return lambda common: events.MemberChanged(**common, member_id=member_id, changed_fields=sorted(changes))
+    return mutate
+
+
+def remove_member(member_id: str) -> Mutation:
+    def mutate(h: Household):
+        h.remove_member(member_id)
+        return lambda common: events.MemberRemoved(**common, member_id=member_id)
+    return mutate
+
+
+def record_income(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        income = h.record_income(Income(**fields))
+        return lambda common: events.IncomeRecorded(**common, income_id=income.id, income_type=income.type.value,
+                                                    annual_amount_fen=income.annual_amount_fen)
+    return mutate
+
+
+def correct_income(income_id: str, changes: dict) -> Mutation:
+    def mutate(h: Household):
+        income, previous = h.correct_income(income_id, changes)
+        return lambda common: events.IncomeCorrected(**common, income_id=income.id, income_type=income.type.value,
+                                                     previous_annual_amount_fen=previous,
+                                                     annual_amount_fen=income.annual_amount_fen)
+    return mutate
+
+
+def record_expense(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        expense = h.record_expense(Expense(**fields))
+        return lambda common: events.ExpenseRecorded(**common, expense_id=expense.id, expense_type=expense.type.value,
+                                                     annual_amount_fen=expense.annual_amount_fen)
+    return mutate
+
+
+def record_asset(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        asset = h.record_asset(Asset(**fields))
+        return lambda common: events.AssetRecorded(**common, asset_id=asset.id, asset_type=asset.type)
+    return mutate
+
+
+def assign(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        assignment = h.assign(Assignment(**fields))
+        return lambda common: events.AssignmentChanged(**common, cadre_id=assignment.cadre_id, unit=assignment.unit)
+    return mutate
+
+
+def change_status(status: PovertyStatus) -> Mutation:
+    def mutate(h: Household):
+        previous = h.change_status(status)
+        return lambda common: events.StatusChanged(**common, previous_status=previous.value, status=status.value)
+    return mutate
+
+
+def report_life_event(fields: dict) -> Mutation:
+    def mutate(h: Household):
+        life_event = h.report_life_event(LifeEvent(**fields))
+        return lambda common: events.LifeEventReported(**common, life_event_id=life_event.id,
+                                                       life_event_type=life_event.type.value,
+                                                       occurred_on=life_event.occurred_on)
+    return mutate
+
+
+async def add_region(uow: RegistryUnitOfWork, region: dict, actor: Principal) -> dict:
+    code = region["code"]
+    if await uow.regions.get(code):
+        from shared.errors import Conflict
+        raise Conflict(f"region {code} already exists")
+    expected_parent_length = {"township": 6, "village": 9}[region["level"]]
+    parent = code[:expected_parent_length]
+    if len(code) != expected_parent_length + 3 or await uow.regions.get(parent) is None:
+        raise ValidationProblem.field("code", "region_hierarchy",
+                                      f"a {region['level']} code extends a known parent code by 3 digits")
+    if not actor.covers_region(code):
+        raise Forbidden(f"region {code} is outside your scope ({actor.region})")
+    row = {**region, "parent_code": parent, "prefecture": None, "two_lines_year": None}
+    await uow.regions.add(row)
+    return row

@@ -1,0 +1,156 @@
+"""The one way a service is assembled: runtime (settings, database, bus, outbox relay, sealer,
+authenticator) and a FastAPI app with problem+json errors, tracing, health, readiness, metrics and
+the AsyncAPI document."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared import metrics
+from shared.asyncapi import asyncapi_document
+from shared.auth import Authenticator
+from shared.bus import EventBus, make_bus
+from shared.config import ServiceSettings
+from shared.db import Database
+from shared.errors import install_error_handlers
+from shared.outbox import OutboxRelay
+from shared.platform_tables import PlatformTables
+from shared.sealing import Sealer
+from shared.tracing import (TraceContext, configure_logging, configure_opentelemetry, new_trace,
+                            parse_traceparent, span, use_trace)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    db: Database
+    tables: PlatformTables
+    bus: EventBus
+    relay: OutboxRelay
+    sealer: Sealer
+    authenticator: Authenticator
+    # Background loops a service adds (schedulers); started and stopped with the app.
+    background: list[Callable[[], "asyncio.Future"]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None):
+        db = Database(settings.resolved_database_url)
+        bus = bus or make_bus(settings, client_id=settings.service_name)
+        relay = OutboxRelay(db, tables, bus, service=settings.service_name,
+                            poll_seconds=settings.outbox_poll_seconds)
+        return cls(settings=settings, db=db, tables=tables, bus=bus, relay=relay,
+                   sealer=Sealer(settings.pii_key), authenticator=Authenticator(settings))
+
+
+class TraceMiddleware:
+    """Accepts or creates the W3C trace context for each request and echoes it on the response."""
+
+    def __init__(self, app, service: str):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        parent = parse_traceparent(headers.get("traceparent"))
+        trace = parent.child() if parent else new_trace()
+        trace = TraceContext(trace.trace_id, trace.span_id, trace.flags,
+                             correlation_id=headers.get("x-correlation-id") or None)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_with_trace(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = list(message["headers"]) + [(b"traceparent", trace.traceparent.encode())]
+            await send(message)
+
+        with use_trace(trace), span(f"{scope['method']} {scope['path']}", trace, service=self.service):
+            try:
+                await self.app(scope, receive, send_with_trace)
+            finally:
+                route = scope.get("route")
+                metrics.REQUEST_LATENCY.labels(self.service, scope["method"],
+                                               getattr(route, "path", "unmatched"),
+                                               str(status_holder["status"])).observe(time.perf_counter() - started)
+
+
+def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
+                       routers: Iterable[APIRouter], publishes: Iterable[str], consumes: Iterable[str] = (),
+                       on_startup: Callable[[ServiceRuntime], "asyncio.Future"] | None = None,
+                       manage_bus: bool = True) -> FastAPI:
+    """`manage_bus=False` when several services share one in-process bus (embedded mode)."""
+    settings = runtime.settings
+    configure_logging(settings.log_level)
+    configure_opentelemetry(settings.service_name, settings.otlp_endpoint)
+    publishes, consumes = list(publishes), list(consumes)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if on_startup:
+            await on_startup(runtime)
+        if manage_bus:
+            await runtime.bus.start()
+        runtime.relay.start()
+        tasks = [asyncio.create_task(loop()) for loop in runtime.background]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await runtime.relay.stop()
+            if manage_bus:
+                await runtime.bus.stop()
+            await runtime.db.dispose()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.authenticator = runtime.authenticator
+    install_error_handlers(app)
+    app.add_middleware(TraceMiddleware, service=settings.service_name)
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    async def healthz():
+        return {"status": "alive", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
+    async def readyz():
+        checks = {}
+        for name, probe in (("database", runtime.db.ping), ("broker", runtime.bus.ping)):
+            try:
+                await asyncio.wait_for(probe(), timeout=5)
+                checks[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - report, don't crash
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics():
+        await runtime.relay.backlog()
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service's events")
+    async def asyncapi():
+        return asyncapi_document(service=settings.service_name, publishes=publishes, consumes=consumes)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime

@@ -1,0 +1,150 @@
+"""Authentication and scope.
+
+OAuth2 bearer JWTs carry the caller's roles, an administrative-region scope (a code prefix: "22" is
+the province, "220122" one county) and, for household users, their household id. Keys come from
+configuration (HS256 secret or a PEM public key) or a JWKS URL, so a real identity provider plugs in.
+`python -m shared.auth` issues development tokens.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from enum import StrEnum
+from typing import Iterable
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+
+from shared.config import PlatformSettings
+from shared.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    PROVINCIAL_SYSTEM = "provincial_system"
+    PROVINCE_OPERATOR = "province_operator"
+    COUNTY_OPERATOR = "county_operator"
+    TOWNSHIP_OFFICER = "township_officer"
+    VILLAGE_CADRE = "village_cadre"
+    HOUSEHOLD = "household"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+    SERVICE = "service"  # another service of this system
+
+
+# Roles that work case by case with named people (home visits, approvals) see personal data in
+# clear; the rest see it masked unless their token carries the explicit `pii:read` scope.
+PII_ROLES = {Role.COUNTY_OPERATOR, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE, Role.HOUSEHOLD}
+STAFF = {Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.TOWNSHIP_OFFICER, Role.VILLAGE_CADRE}
+READERS = STAFF | {Role.PROVINCIAL_SYSTEM, Role.AUDITOR, Role.ADMIN, Role.HOUSEHOLD, Role.SERVICE}
+WRITERS = STAFF | {Role.PROVINCIAL_SYSTEM, Role.ADMIN}
+
+
+class Principal(BaseModel):
+    subject: str
+    roles: frozenset[Role]
+    region: str  # administrative-code prefix this caller may see
+    household_id: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    @property
+    def sees_personal_data(self) -> bool:
+        return bool(self.roles & PII_ROLES) or "pii:read" in self.scopes
+
+    def covers_region(self, region_code: str) -> bool:
+        return region_code.startswith(self.region)
+
+    def may_see_household(self, household_id: str, region_code: str) -> bool:
+        if self.roles == {Role.HOUSEHOLD}:
+            return self.household_id == household_id
+        return self.covers_region(region_code)
+
+
+class Authenticator:
+    def __init__(self, settings: PlatformSettings):
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+
+    def _key(self, token: str):
+        if self._jwks:
+            return self._jwks.get_signing_key_from_jwt(token).key, ["RS256", "ES256"]
+        if self.settings.jwt_public_key:
+            return self.settings.jwt_public_key, ["RS256", "ES256"]
+        return self.settings.jwt_secret, ["HS256"]
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key, algorithms = self._key(token)
+            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.settings.jwt_audience,
+                                issuer=self.settings.jwt_issuer,
+                                options={"require": ["exp", "sub", "iss", "aud"]})
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid bearer token: {exc}") from exc
+        try:
+            roles = frozenset(Role(r) for r in claims.get("roles", []))
+        except ValueError as exc:
+            raise Unauthorized(f"token names an unknown role: {exc}") from exc
+        if not roles:
+            raise Unauthorized("token carries no role")
+        region = str(claims.get("region", ""))
+        if not region.isdigit() and not roles & {Role.ADMIN}:
+            raise Unauthorized("token carries no administrative-region scope")
+        if Role.HOUSEHOLD in roles and not claims.get("household_id"):
+            raise Unauthorized("a household token must name its household")
+        return Principal(subject=str(claims["sub"]), roles=roles, region=region,
+                         household_id=claims.get("household_id"),
+                         scopes=frozenset(str(claims.get("scope", "")).split()))
+
+
+def issue_token(settings: PlatformSettings, *, subject: str, roles: Iterable[str], region: str,
+                household_id: str | None = None, scope: str = "", ttl_seconds: int = 8 * 3600) -> str:
+    """Development tokens, signed with the configured HS256 secret."""
+    if not settings.jwt_secret:
+        raise RuntimeError("development tokens need JWT_SECRET")
+    now = int(time.time())
+    claims = {"sub": subject, "roles": [Role(r).value for r in roles], "region": region,
+              "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "iat": now,
+              "exp": now + ttl_seconds}
+    if household_id:
+        claims["household_id"] = household_id
+    if scope:
+        claims["scope"] = scope
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require(*roles: Role):
+    """FastAPI dependency: an authenticated caller holding one of `roles` (any role if none named)."""
+    wanted = set(roles)
+
+    async def dependency(request: Request,
+                         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        if credentials is None:
+            raise Unauthorized("this endpoint needs a bearer token")
+        principal = request.app.state.authenticator.verify(credentials.credentials)
+        if wanted and not (principal.roles & wanted):
+            raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(wanted))}")
+        request.state.principal = principal
+        return principal
+
+    return dependency
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Issue a development bearer token.")
+    parser.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    parser.add_argument("--region", default="22", help="administrative-code prefix, e.g. 220122")
+    parser.add_argument("--subject", default="dev-user")
+    parser.add_argument("--household-id")
+    parser.add_argument("--scope", default="")
+    parser.add_argument("--ttl", type=int, default=8 * 3600)
+    args = parser.parse_args()
+    print(issue_token(PlatformSettings(), subject=args.subject, roles=args.role, region=args.region,
+                      household_id=args.household_id, scope=args.scope, ttl_seconds=args.ttl))
+
+
+if __name__ == "__main__":
+    main()

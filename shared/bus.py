@@ -1,0 +1,310 @@
+"""The event bus: one interface, two transports.
+
+- `KafkaBus` (aiokafka): idempotent producer with acks=all; one consumer group per subscription with
+  manual commits made only after the handler (whose database transaction records the event in the
+  inbox) has returned; bounded retries with backoff, then the event goes to `<topic>.dlq` with the error.
+- `InProcessBus`: the same semantics inside one process, for the embedded mode and unit tests.
+"""
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Sequence
+
+from shared import metrics
+from shared.events import Envelope
+from shared.tracing import use_trace
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+def dead_letter_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+@dataclass
+class Subscription:
+    group: str
+    topics: list[str]
+    handler: Handler
+
+
+@dataclass
+class DeadLetter:
+    envelope: Envelope
+    group: str
+    error: str
+    attempts: int
+
+
+class EventBus(abc.ABC):
+    def __init__(self, *, max_attempts: int = 3, backoff_seconds: float = 0.2):
+        self.subscriptions: list[Subscription] = []
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+
+    def subscribe(self, group: str, topics: Sequence[str], handler: Handler) -> None:
+        self.subscriptions.append(Subscription(group, list(topics), handler))
+
+    @abc.abstractmethod
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        """Deliver all envelopes durably, in order, or raise."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def _handle(self, sub: Subscription, envelope: Envelope) -> DeadLetter | None:
+        """Run a handler with bounded retries and exponential backoff; a dead letter if all fail."""
+        error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with use_trace(envelope.trace_for_consequences()):
+                    await sub.handler(envelope)
+                metrics.EVENTS_CONSUMED.labels(sub.group, envelope.type).inc()
+                return None
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning("handler %s failed on event %s (attempt %d/%d): %s",
+                            sub.group, envelope.id, attempt, self.max_attempts, error)
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+        metrics.DEAD_LETTERS.labels(sub.group, envelope.topic).inc()
+        return DeadLetter(envelope, sub.group, error, self.max_attempts)
+
+
+class InProcessBus(EventBus):
+    """Queues per subscription, one worker each: in order, at least once, with a dead-letter list."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.published: list[Envelope] = []
+        self.dead_letters: list[DeadLetter] = []
+        self._queues: dict[int, asyncio.Queue] = {}
+        self._workers: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        for index, sub in enumerate(self.subscriptions):
+            if index in self._queues:
+                continue
+            self._queues[index] = asyncio.Queue()
+            self._workers.append(asyncio.create_task(self._work(index, sub), name=f"bus:{sub.group}"))
+
+    async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+        self._queues.clear()
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        for envelope in envelopes:
+            self.published.append(envelope)
+            for index, sub in enumerate(self.subscriptions):
+                if envelope.topic in sub.topics and index in self._queues:
+                    self._queues[index].put_nowait(envelope)
+
+    async def drain(self) -> None:
+        """Wait until every delivered event has been handled (tests, demo loading)."""
+        await asyncio.gather(*(q.join() for q in self._queues.values()))
+
+    async def _work(self, index: int, sub: Subscription) -> None:
+        queue = self._queues[index]
+        while True:
+            envelope = await queue.get()
+            try:
+                dead = await self._handle(sub, envelope)
+                if dead:
+                    self.dead_letters.append(dead)
+            finally:
+                queue.task_done()
+
+
+class KafkaBus(EventBus):
+    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3,
+                 request_timeout_ms: int = 15000, **kwargs):
+        super().__init__(**kwargs)
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.partitions = partitions
+        self.request_timeout_ms = request_timeout_ms
+        self._producer = None
+        self._producer_lock = asyncio.Lock()
+        self._consumer_tasks: list[asyncio.Task] = []
+        self._consumers: dict[str, object] = {}
+        self._stopping = False
+
+    # --- producing --------------------------------------------------------------------------
+    async def _ensure_producer(self):
+        from aiokafka import AIOKafkaProducer
+
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap_servers, client_id=self.client_id,
+                    acks="all", enable_idempotence=True, linger_ms=5,
+                    request_timeout_ms=self.request_timeout_ms)
+                try:
+                    await producer.start()
+                except Exception:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def publish(self, envelopes: Sequence[Envelope]) -> None:
+        producer = await self._ensure_producer()
+        try:
+            futures = []
+            for envelope in envelopes:
+                message = envelope.to_kafka()
+                key = message.key.encode() if isinstance(message.key, str) else message.key
+                futures.append(await producer.send(envelope.topic, value=message.value, key=key,
+                                                   headers=list(message.headers.items())))
+            await asyncio.gather(*futures)
+        except Exception:
+            # A producer that failed may hold a poisoned state; start a fresh one next time.
+            await self._reset_producer()
+            raise
+
+    async def _reset_producer(self) -> None:
+        async with self._producer_lock:
+            if self._producer is not None:
+                try:
+                    await self._producer.stop()
+                except Exception:  # noqa: BLE001 - already broken
+                    pass
+                self._producer = None
+
+    async def ensure_topics(self, topics: Sequence[str]) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+        from aiokafka.errors import TopicAlreadyExistsError
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                    request_timeout_ms=self.request_timeout_ms)
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [t for t in dict.fromkeys(topics) if t not in existing]
+            if missing:
+                try:
+                    await admin.create_topics([NewTopic(t, self.partitions, 1) for t in missing])
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            await admin.close()
+
+    async def ping(self) -> None:
+        producer = await self._ensure_producer()
+        await producer.client.fetch_all_metadata()
+
+    # --- consuming --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._stopping = False
+        topics = [t for sub in self.subscriptions for t in sub.topics]
+        if topics:
+            try:
+                await self.ensure_topics(topics + [dead_letter_topic(t) for t in topics])
+            except Exception as exc:  # noqa: BLE001 - consumers retry until Kafka is there
+                log.warning("could not create topics yet: %s", exc)
+        for sub in self.subscriptions:
+            self._consumer_tasks.append(asyncio.create_task(self._consume(sub), name=f"kafka:{sub.group}"))
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for task in self._consumer_tasks:
+            task.cancel()
+        await asyncio.gather(*self._consumer_tasks, return_exceptions=True)
+        self._consumer_tasks.clear()
+        await self._reset_producer()
+
+    async def wait_until_assigned(self, timeout: float = 30) -> None:
+        """Block until every subscription's consumer has partitions (tests, startup)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if len(self._consumers) == len(self.subscriptions) and all(
+                    c.assignment() for c in self._consumers.values()):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("consumers did not get partitions in time")
+
+    async def _consume(self, sub: Subscription) -> None:
+        from aiokafka import AIOKafkaConsumer
+
+        delay = 0.5
+        while not self._stopping:
+            consumer = AIOKafkaConsumer(
+                *sub.topics, bootstrap_servers=self.bootstrap_servers, group_id=sub.group,
+                client_id=f"{self.client_id}:{sub.group}", enable_auto_commit=False,
+                auto_offset_reset="earliest", isolation_level="read_committed",
+                request_timeout_ms=self.request_timeout_ms)
+            try:
+                await consumer.start()
+                self._consumers[sub.group] = consumer
+                delay = 0.5
+                while True:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=200)
+                    for tp, messages in batches.items():
+                        for message in messages:
+                            envelope = Envelope.from_kafka(message.topic, message.key, message.value,
+                                                           message.headers)
+                            dead = await self._handle(sub, envelope)
+                            if dead:
+                                await self._dead_letter(dead, message)
+                        # The handlers committed their own transactions (inbox included): only now
+                        # is the offset moved past them. A crash before this line redelivers, and the
+                        # inbox turns the redelivery into a no-op.
+                        await consumer.commit({tp: messages[-1].offset + 1})
+                    await self._record_lag(sub, consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - broker gone or rebalance: reconnect
+                log.warning("consumer %s lost its connection (%s); retrying in %.1fs", sub.group, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+            finally:
+                self._consumers.pop(sub.group, None)
+                try:
+                    await consumer.stop()
+                except Exception:  # noqa: BLE001
+                    pass
+
+    async def _dead_letter(self, dead: DeadLetter, message) -> None:
+        producer = await self._ensure_producer()
+        headers = list(message.headers) + [("dlq_error", dead.error[:2000].encode()),
+                                           ("dlq_consumer", dead.group.encode()),
+                                           ("dlq_attempts", str(dead.attempts).encode())]
+        await producer.send_and_wait(dead_letter_topic(message.topic), value=message.value,
+                                     key=message.key, headers=headers)
+
+    async def _record_lag(self, sub: Subscription, consumer) -> None:
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                position = await consumer.position(tp)
+                metrics.CONSUMER_LAG.labels(sub.group, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position))
+
+
+def make_bus(settings, *, client_id: str) -> EventBus:
+    if settings.uses_kafka:
+        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id,
+                        partitions=settings.kafka_topic_partitions,
+                        max_attempts=settings.consumer_max_attempts)
+    return InProcessBus(max_attempts=settings.consumer_max_attempts)
+
+
+def subscriptions_by_topic(bus: EventBus) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = defaultdict(list)
+    for sub in bus.subscriptions:
+        for topic in sub.topics:
+            out[topic].append(sub.group)
+    return dict(out)

@@ -1,0 +1,24 @@
+"""The command line every service shares: `serve` (uvicorn) and `migrate` (Alembic upgrade head)."""
+from __future__ import annotations
+
+import argparse
+
+from shared.config import ServiceSettings
+from shared.migrations import upgrade
+
+
+def service_main(service: str, app_factory: str) -> None:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first")
+    sub.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args()
+    settings = ServiceSettings.load(service)
+    if args.command == "migrate" or getattr(args, "migrate", False):
+        upgrade(service, settings.resolved_database_url)
+    if args.command == "serve":
+        import uvicorn
+        uvicorn.run(app_factory, factory=True, host=args.host, port=args.port, log_config=None)

@@ -1,0 +1,71 @@
+"""Settings from the environment (pydantic-settings).
+
+Platform-wide values have plain names (KAFKA_BOOTSTRAP_SERVERS, JWT_SECRET, ...); per-service values
+carry the service prefix (REGISTRY_DATABASE_URL, ...). Nothing set means the embedded default:
+a SQLite file under DATA_DIR and the in-process bus.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets. `embedded` mode and tests use them; production must override them, and
+# the service refuses to start in ENVIRONMENT=production while they are still in force.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"
+DEV_PII_KEY = "ZGV2LW9ubHktcGlpLWtleS1jaGFuZ2UtbWUtMDEyMzQ="  # base64 of 32 bytes
+
+
+class PlatformSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    environment: str = "development"
+    data_dir: Path = Path(".data")
+    kafka_bootstrap_servers: str | None = None
+    kafka_topic_partitions: int = 3
+    # Bearer tokens: one of a shared secret (HS256), a PEM public key (RS256/ES256) or a JWKS URL.
+    jwt_secret: str | None = DEV_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwks_url: str | None = None
+    jwt_issuer: str = "jilin-assistance"
+    jwt_audience: str = "jilin-assistance"
+    # Key that seals personal data inside event payloads (Fernet, base64 of 32 bytes).
+    pii_key: str = DEV_PII_KEY
+    otlp_endpoint: str | None = None
+    log_level: str = "INFO"
+    outbox_poll_seconds: float = 0.2
+    consumer_max_attempts: int = 3
+
+
+class ServiceSettings(PlatformSettings):
+    service_name: str
+    database_url: str | None = Field(default=None)
+
+    @classmethod
+    def load(cls, service_name: str, **overrides) -> "ServiceSettings":
+        """Read platform settings plus `<SERVICE>_DATABASE_URL` for one service."""
+        prefix = service_name.upper()
+        values = dict(overrides)
+        values.setdefault("service_name", service_name)
+        url = os.environ.get(f"{prefix}_DATABASE_URL")
+        if url and "database_url" not in values:
+            values["database_url"] = url
+        settings = cls(**values)
+        if settings.environment == "production" and (
+            settings.jwt_secret == DEV_JWT_SECRET or settings.pii_key == DEV_PII_KEY
+        ):
+            raise RuntimeError("production needs its own JWT_SECRET/JWKS_URL and PII_KEY")
+        return settings
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def uses_kafka(self) -> bool:
+        return bool(self.kafka_bootstrap_servers)

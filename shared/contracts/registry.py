@@ -1,0 +1,155 @@
+"""Events the registry publishes on topic `registry.households`, keyed by household id.
+
+Every event carries the change and the household's resulting facts (`HouseholdFacts`), so a
+consumer's read model is correct from any one event and replays are harmless (it keeps the highest
+version). Personal data never travels in clear: names, ID numbers, phones and the address stay in the
+registry; birth dates and health facts, which eligibility needs, travel sealed (see shared.sealing).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.events import EventPayload, event
+
+TOPIC = "registry.households"
+
+
+class MemberFacts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    member_id: str
+    relation: str
+    labour_capacity: str
+    self_care: str
+    left_behind: str
+    has_legal_supporter: bool
+    active: bool
+
+
+class SealedMemberFacts(BaseModel):
+    """What `HouseholdFacts.sealed` opens to, one per member id."""
+    birth_date: date
+    sex: str
+    disability_grade: int | None
+    serious_illness: bool
+
+
+class IncomeFacts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    income_id: str
+    member_id: str | None
+    type: str
+    annual_amount_fen: int
+    effective_from: date
+    effective_to: date | None
+
+
+class ExpenseFacts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    expense_id: str
+    type: str
+    annual_amount_fen: int
+    effective_from: date
+    effective_to: date | None
+
+
+class HouseholdFacts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    household_id: str
+    version: int
+    region_code: str
+    poverty_status: str
+    flags: list[str]
+    assets_meet_local_rule: bool
+    cadre_id: str | None
+    members: list[MemberFacts]
+    incomes: list[IncomeFacts]
+    expenses: list[ExpenseFacts]
+    sealed: str  # Fernet token: {member_id: SealedMemberFacts}
+
+
+class HouseholdEvent(EventPayload):
+    household_id: str
+    version: int
+    region_code: str
+    occurred_at: datetime
+    actor: str
+    reason: str | None = None
+    facts: HouseholdFacts
+
+
+@event("registry.household.registered", topic=TOPIC)
+class HouseholdRegistered(HouseholdEvent):
+    """A household entered the register."""
+
+
+@event("registry.household.updated", topic=TOPIC)
+class HouseholdUpdated(HouseholdEvent):
+    """Address, flags or asset rule of a household changed."""
+    changed_fields: list[str]
+
+
+@event("registry.household.member_added", topic=TOPIC)
+class MemberAdded(HouseholdEvent):
+    member_id: str
+
+
+@event("registry.household.member_changed", topic=TOPIC)
+class MemberChanged(HouseholdEvent):
+    member_id: str
+    changed_fields: list[str]
+
+
+@event("registry.household.member_removed", topic=TOPIC)
+class MemberRemoved(HouseholdEvent):
+    member_id: str
+
+
+@event("registry.household.income_recorded", topic=TOPIC)
+class IncomeRecorded(HouseholdEvent):
+    income_id: str
+    income_type: str
+    annual_amount_fen: int
+
+
+@event("registry.household.income_corrected", topic=TOPIC)
+class IncomeCorrected(HouseholdEvent):
+    income_id: str
+    income_type: str
+    previous_annual_amount_fen: int
+    annual_amount_fen: int
+
+
+@event("registry.household.expense_recorded", topic=TOPIC)
+class ExpenseRecorded(HouseholdEvent):
+    expense_id: str
+    expense_type: str
+    annual_amount_fen: int
+
+
+@event("registry.household.asset_recorded", topic=TOPIC)
+class AssetRecorded(HouseholdEvent):
+    asset_id: str
+    asset_type: str
+
+
+@event("registry.household.assignment_changed", topic=TOPIC)
+class AssignmentChanged(HouseholdEvent):
+    """包保: the responsible cadre or unit changed."""
+    cadre_id: str
+    unit: str
+
+
+@event("registry.household.status_changed", topic=TOPIC)
+class StatusChanged(HouseholdEvent):
+    previous_status: str
+    status: str
+
+
+@event("registry.household.life_event_reported", topic=TOPIC)
+class LifeEventReported(HouseholdEvent):
+    """Hospitalisation, disaster, death...: triggers the cadre's contact (四个联系) and monitoring."""
+    life_event_id: str
+    life_event_type: str
+    occurred_on: date

@@ -1,0 +1,126 @@
+"""RFC 9457 problem details for every error a client can cause. Bad input is a 4xx naming the field
+and the rule, never a 500; the handlers are installed once by `shared.app`."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://assistance.jl.gov.cn/problems/"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """An error with a stable type slug clients can switch on."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": PROBLEM_BASE + self.slug, "title": self.title,
+                                "status": self.status, "detail": self.detail}
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+class ValidationProblem(Problem):
+    status, slug, title = 422, "validation-error", "Request failed validation"
+
+    @classmethod
+    def field(cls, field: str, rule: str, message: str, **extra: Any) -> "ValidationProblem":
+        return cls(message, errors=[{"field": field, "rule": rule, "message": message}], **extra)
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(Problem):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(Problem):
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class PreconditionRequired(Problem):
+    status, slug, title = 428, "precondition-required", "Precondition required"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str):
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(Problem):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+def problem_response(problem: Problem, request: Request) -> JSONResponse:
+    return JSONResponse(problem.body(str(request.url.path)), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=problem.headers)
+
+
+def _field_path(loc: tuple) -> str:
+    # ("body", "members", 0, "id_number") -> "members[0].id_number"
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or ".".join(map(str, loc))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = []
+        for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                return problem_response(Problem(
+                    "The request body is not valid JSON: " + str(err.get("ctx", {}).get("error", "")),
+                    errors=[{"field": "body", "rule": "json_invalid", "message": err.get("msg")}]), request)
+            errors.append({"field": _field_path(tuple(err.get("loc", ()))),
+                           "rule": err.get("type"), "message": err.get("msg")})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(ValidationProblem(summary, errors=errors), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        problem = Problem(str(exc.detail), headers=getattr(exc, "headers", None) or {})
+        problem.status = exc.status_code
+        problem.slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
+                        403: "forbidden"}.get(exc.status_code, "http-error")
+        problem.title = problem.slug.replace("-", " ").capitalize()
+        return problem_response(problem, request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        # A bug, not bad input: logged with the trace id (never the request body), answered as a problem.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        problem = Problem("An internal error occurred; it has been logged with this request's trace id.")
+        problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
+        return problem_response(problem, request)

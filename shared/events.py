@@ -1,0 +1,146 @@
+"""The event envelope (CloudEvents 1.0) and typed, versioned payloads.
+
+Every payload is a Pydantic model registered with its CloudEvents `type`, version and topic. The
+envelope carries `traceparent`, `correlationid` and `causationid` as CloudEvents extensions and is
+written to Kafka with the CloudEvents Kafka binding (binary mode: `ce_*` headers, key = subject,
+value = JSON data), so one aggregate's events stay in one partition, in order.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, ClassVar, TypeVar
+
+from cloudevents.http import CloudEvent
+from cloudevents.kafka import KafkaMessage, from_binary, to_binary
+from pydantic import BaseModel, ConfigDict
+
+from shared.tracing import TraceContext, current_trace
+
+TYPE_PREFIX = "cn.gov.jl.assistance"
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload; `@event(...)` sets its type, topic and schema version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    @classmethod
+    def cloudevent_type(cls) -> str:
+        return f"{TYPE_PREFIX}.{cls.event_type}.v{cls.schema_version}"
+
+
+_REGISTRY: dict[str, type[EventPayload]] = {}
+P = TypeVar("P", bound=type[EventPayload])
+
+
+def event(event_type: str, *, topic: str, version: int = 1):
+    """Class decorator registering a payload model under its CloudEvents type."""
+
+    def register(cls: P) -> P:
+        cls.event_type, cls.topic, cls.schema_version = event_type, topic, version
+        name = cls.cloudevent_type()
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"event type {name} registered twice")
+        _REGISTRY[name] = cls
+        return cls
+
+    return register
+
+
+def registered_events() -> dict[str, type[EventPayload]]:
+    return dict(_REGISTRY)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    topic: str
+    data: dict[str, Any]
+    traceparent: str
+    correlation_id: str
+    causation_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def wrap(cls, payload: EventPayload, *, source: str, subject: str,
+             trace: TraceContext | None = None) -> "Envelope":
+        trace = trace or current_trace()
+        event_id = str(uuid.uuid4())
+        return cls(
+            id=event_id, source=source, type=payload.cloudevent_type(), subject=subject,
+            time=datetime.now(timezone.utc), topic=payload.topic,
+            data=payload.model_dump(mode="json"), traceparent=trace.traceparent,
+            # The first event of a chain correlates to itself.
+            correlation_id=trace.correlation_id or event_id, causation_id=trace.causation_id,
+        )
+
+    def payload(self) -> EventPayload:
+        model = _REGISTRY.get(self.type)
+        if model is None:
+            raise LookupError(f"unknown event type {self.type}")
+        return model.model_validate(self.data)
+
+    def trace_for_consequences(self) -> TraceContext:
+        """Trace context for work caused by this event: same trace, caused by this event."""
+        from shared.tracing import parse_traceparent, new_trace
+
+        parent = parse_traceparent(self.traceparent) or new_trace()
+        return TraceContext(parent.trace_id, parent.span_id, parent.flags,
+                            correlation_id=self.correlation_id, causation_id=self.id).child()
+
+    # --- persistence (outbox rows) -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "source": self.source, "type": self.type, "subject": self.subject,
+                "time": self.time.isoformat(), "topic": self.topic, "data": self.data,
+                "traceparent": self.traceparent, "correlationid": self.correlation_id,
+                "causationid": self.causation_id, "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Envelope":
+        return cls(id=d["id"], source=d["source"], type=d["type"], subject=d["subject"],
+                   time=datetime.fromisoformat(d["time"]), topic=d["topic"], data=d["data"],
+                   traceparent=d["traceparent"], correlation_id=d["correlationid"],
+                   causation_id=d.get("causationid"), extra=d.get("extra") or {})
+
+    # --- CloudEvents Kafka binding (binary mode) -----------------------------------------------
+    def to_kafka(self) -> KafkaMessage:
+        attributes = {"id": self.id, "source": self.source, "type": self.type, "subject": self.subject,
+                      "time": self.time.isoformat(), "datacontenttype": "application/json",
+                      "traceparent": self.traceparent, "correlationid": self.correlation_id,
+                      "partitionkey": self.subject}
+        if self.causation_id:
+            attributes["causationid"] = self.causation_id
+        attributes.update(self.extra)
+        message = to_binary(CloudEvent(attributes, self.data),
+                            data_marshaller=lambda d: json.dumps(d, ensure_ascii=False).encode())
+        headers = dict(message.headers)
+        # Plain W3C header too, so generic Kafka tracing instrumentation picks the trace up.
+        headers["traceparent"] = self.traceparent.encode()
+        return KafkaMessage(headers=headers, key=message.key, value=message.value)
+
+    @classmethod
+    def from_kafka(cls, topic: str, key: bytes | None, value: bytes,
+                   headers: list[tuple[str, bytes]] | dict[str, bytes]) -> "Envelope":
+        header_map = dict(headers)
+        event = from_binary(KafkaMessage(headers=header_map, key=key, value=value),
+                            data_unmarshaller=lambda b: json.loads(b))
+        known = {"id", "source", "type", "subject", "time", "datacontenttype", "traceparent",
+                 "correlationid", "causationid", "partitionkey", "specversion"}
+        attrs = event.get_attributes()
+        return cls(id=attrs["id"], source=attrs["source"], type=attrs["type"],
+                   subject=attrs.get("subject") or (key.decode() if key else ""),
+                   time=datetime.fromisoformat(attrs["time"]), topic=topic, data=event.get_data(),
+                   traceparent=attrs.get("traceparent", ""),
+                   correlation_id=attrs.get("correlationid", attrs["id"]),
+                   causation_id=attrs.get("causationid"),
+                   extra={k: v for k, v in attrs.items() if k not in known})

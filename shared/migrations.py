@@ -1,0 +1,55 @@
+"""Alembic, configured in code: each service keeps its migrations in `services/<name>/migrations`,
+and `upgrade(service, url)` applies them (the service CLI, the embedded runner and the tests)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import MetaData, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
+
+
+def alembic_config(service: str, url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
+    config.set_main_option("sqlalchemy.url", url)
+    config.attributes["service"] = service
+    return config
+
+
+def upgrade(service: str, url: str, revision: str = "head") -> None:
+    """Blocking; call from a thread when an event loop is running (`asyncio.to_thread`)."""
+    command.upgrade(alembic_config(service, url), revision)
+
+
+async def upgrade_async(service: str, url: str) -> None:
+    await asyncio.to_thread(upgrade, service, url)
+
+
+def run_migrations(metadata: MetaData) -> None:
+    """Body of every service's migrations/env.py."""
+    url = context.config.get_main_option("sqlalchemy.url")
+    options = dict(target_metadata=metadata, render_as_batch=url.startswith("sqlite"),
+                   compare_type=True)
+    if context.is_offline_mode():
+        context.configure(url=url, literal_binds=True, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def do_run(connection):
+        context.configure(connection=connection, **options)
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_async():
+        engine = create_async_engine(url, poolclass=pool.NullPool)
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run)
+        await engine.dispose()
+
+    asyncio.run(run_async())

@@ -1,0 +1,56 @@
+"""Tables every service's database has: the transactional outbox, the consumer inbox and the record
+of idempotent requests. Each service adds them to its own metadata, and its Alembic migrations create them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, text,
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+@dataclass(frozen=True)
+class PlatformTables:
+    outbox: Table
+    inbox: Table
+    idempotency: Table
+
+
+def add_platform_tables(metadata: MetaData) -> PlatformTables:
+    outbox = Table(
+        "outbox", metadata,
+        # Commit order per aggregate follows this id: the aggregate row is written (and locked) before
+        # the outbox row takes its id, so two changes of one household cannot interleave.
+        Column("id", BigId, primary_key=True, autoincrement=True),
+        Column("event_id", String(64), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("envelope", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("published_at", DateTime(timezone=True)),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+        Column("last_error", Text),
+    )
+    Index("ix_outbox_unpublished", outbox.c.id, postgresql_where=text("published_at IS NULL"),
+          sqlite_where=text("published_at IS NULL"))
+    inbox = Table(
+        "inbox", metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("event_type", String(200), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+    )
+    idempotency = Table(
+        "idempotency_keys", metadata,
+        Column("principal", String(200), primary_key=True),
+        Column("key", String(200), primary_key=True),
+        Column("request_hash", String(64), nullable=False),
+        Column("status_code", Integer, nullable=False),
+        Column("response", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    return PlatformTables(outbox=outbox, inbox=inbox, idempotency=idempotency)

@@ -1,0 +1,89 @@
+"""Unit of work: one database transaction that holds a state change, the events it raises (written
+to the outbox), the inbox record of the event that caused it, and the stored response of an
+idempotent request. Either all of it commits or none of it does.
+
+Services subclass it to attach their repositories (see `services/<name>/adapters/uow.py`).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.events import Envelope, EventPayload
+from shared.platform_tables import PlatformTables
+
+
+class UnitOfWork:
+    def __init__(self, db: Database, tables: PlatformTables, *, source: str,
+                 after_commit: Callable[[], None] | None = None):
+        self.db, self.tables, self.source = db, tables, source
+        self._after_commit = after_commit
+        self.session: AsyncSession
+        self.events: list[Envelope] = []
+        self._committed = False
+
+    async def __aenter__(self):
+        self.session = self.db.session()
+        self.events = []
+        self._committed = False
+        self._bind_repositories()
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb):
+        if not self._committed:
+            await self.session.rollback()
+        await self.session.close()
+
+    def _bind_repositories(self) -> None:
+        """Subclasses create their repositories on `self.session` here."""
+
+    def emit(self, payload: EventPayload, *, subject: str) -> Envelope:
+        envelope = Envelope.wrap(payload, source=self.source, subject=subject)
+        self.events.append(envelope)
+        return envelope
+
+    async def commit(self) -> None:
+        # Outbox rows are flushed last: the aggregate rows above them are already written and locked,
+        # so a household's events take ids in the order its changes commit.
+        await self.session.flush()
+        if self.events:
+            now = datetime.now(timezone.utc)
+            await self.session.execute(insert(self.tables.outbox), [
+                {"event_id": e.id, "topic": e.topic, "key": e.subject, "event_type": e.type,
+                 "envelope": e.to_dict(), "created_at": now} for e in self.events])
+        await self.session.commit()
+        self._committed = True
+        if self.events and self._after_commit:
+            self._after_commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+
+    # --- inbox: consumers' exactly-once effect ------------------------------------------------
+    async def seen_before(self, consumer: str, envelope: Envelope) -> bool:
+        """True if this consumer already processed the event; otherwise records it in this transaction."""
+        table = self.tables.inbox
+        found = await self.session.scalar(select(table.c.event_id).where(
+            table.c.consumer == consumer, table.c.event_id == envelope.id))
+        if found:
+            return True
+        await self.session.execute(insert(table).values(
+            consumer=consumer, event_id=envelope.id, event_type=envelope.type,
+            processed_at=datetime.now(timezone.utc)))
+        return False
+
+    # --- idempotent requests ------------------------------------------------------------------
+    async def stored_response(self, principal: str, key: str) -> Any | None:
+        table = self.tables.idempotency
+        return (await self.session.execute(select(table).where(
+            table.c.principal == principal, table.c.key == key))).first()
+
+    async def store_response(self, principal: str, key: str, request_hash: str, status_code: int,
+                             response: Any) -> None:
+        await self.session.execute(insert(self.tables.idempotency).values(
+            principal=principal, key=key, request_hash=request_hash, status_code=status_code,
+            response=response, created_at=datetime.now(timezone.utc)))

@@ -1,0 +1,115 @@
+"""Fixtures. Persistence and event tests run on the real PostgreSQL and Apache Kafka that
+`tests/run.sh` starts (deploy/postgres.sh, deploy/kafka.sh); the settings come from the environment
+variables those scripts print. Without them the suite stops with a clear error instead of skipping."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from shared.auth import issue_token
+from shared.config import PlatformSettings, ServiceSettings
+from shared.migrations import upgrade_async
+
+
+def _require_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.exit(f"{name} is not set: run the suite with tests/run.sh, which starts PostgreSQL and Kafka",
+                    returncode=2)
+    return value
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> str:
+    return _require_env("TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    return _require_env("TEST_KAFKA_BOOTSTRAP")
+
+
+class DatabaseFactory:
+    """Creates throwaway PostgreSQL databases with a service's migrations applied."""
+
+    def __init__(self, admin_url: str):
+        self.admin_url = admin_url
+        self.created: list[str] = []
+
+    def _dsn(self, database: str) -> str:
+        return self.admin_url.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0] + "/" + database
+
+    async def create(self, service: str) -> str:
+        name = f"t_{service}_{uuid.uuid4().hex[:10]}"
+        conn = await asyncpg.connect(self._dsn("postgres"))
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        self.created.append(name)
+        url = self.admin_url.rsplit("/", 1)[0] + "/" + name
+        await upgrade_async(service, url)
+        return url
+
+    async def drop_all(self) -> None:
+        conn = await asyncpg.connect(self._dsn("postgres"))
+        try:
+            for name in self.created:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def databases(postgres_admin_url):
+    factory = DatabaseFactory(postgres_admin_url)
+    yield factory
+    await factory.drop_all()
+
+
+def token(role: str | list[str], region: str = "22", **claims) -> str:
+    roles = [role] if isinstance(role, str) else role
+    return issue_token(PlatformSettings(), subject=claims.pop("subject", f"test-{'-'.join(roles)}-{region}"),
+                       roles=roles, region=region, **claims)
+
+
+def auth(role: str | list[str], region: str = "22", **claims) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, region, **claims)}"}
+
+
+class ServiceClient:
+    """A running service (lifespan started) and an httpx client on it."""
+
+    def __init__(self, app, runtime, client: httpx.AsyncClient):
+        self.app, self.runtime, self.http = app, runtime, client
+
+
+async def start_service(create_app, build_runtime, settings: ServiceSettings, bus=None):
+    runtime = build_runtime(settings, bus=bus)
+    app = create_app(runtime)
+    manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+    await manager.__aenter__()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver")
+    return ServiceClient(app, runtime, client), manager
+
+
+@pytest.fixture(scope="session")
+async def registry_db_url(databases) -> str:
+    return await databases.create("registry")
+
+
+@pytest.fixture(scope="session")
+async def registry(registry_db_url):
+    """The registry on PostgreSQL with the in-process bus (HTTP behaviour; events are tested on Kafka)."""
+    from services.registry.app import build_runtime, create_app
+
+    settings = ServiceSettings.load("registry", database_url=registry_db_url, kafka_bootstrap_servers=None)
+    service, manager = await start_service(create_app, build_runtime, settings)
+    yield service
+    await service.http.aclose()
+    await manager.__aexit__(None, None, None)

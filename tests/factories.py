@@ -1,0 +1,30 @@
+"""Test data: valid resident ID numbers and household bodies."""
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import date
+
+from services.registry.domain.identity import check_character
+
+_sequence = itertools.count(random.randint(1, 500))
+
+
+def id_number(region: str = "220122", birth: date = date(1960, 5, 17), sex: str = "male") -> str:
+    seq = next(_sequence) % 500 * 2 + (1 if sex == "male" else 0)
+    first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
+    return first17 + check_character(first17)
+
+
+def member(relation: str = "head", **overrides) -> dict:
+    body = {"name": "张三", "id_number": id_number(), "relation": relation, "labour_capacity": "full",
+            "phone": "13912345678"}
+    body.update(overrides)
+    return body
+
+
+def household(region_code: str = "220122", members: list[dict] | None = None, **overrides) -> dict:
+    body = {"region_code": region_code, "address": "农安县某村1组", "poverty_status": "not_lifted",
+            "members": members or [member()]}
+    body.update(overrides)
+    return body
