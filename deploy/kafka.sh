@@ -68,10 +68,8 @@ log4j.logger.kafka.server.BrokerServer=INFO
 LOG
 }
 
-java_cmd() {
-  java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$KAFKA_HOME/log4j.properties" -cp "$KAFKA_LIBS/*" "$@"
-}
+JAVA_OPTS=(-Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true
+           "-Dlog4j.configuration=file:$KAFKA_HOME/log4j.properties" -cp "$KAFKA_LIBS/*")
 
 running() { [ -f "$KAFKA_PID" ] && kill -0 "$(cat "$KAFKA_PID")" 2>/dev/null; }
 # The broker is ready when it accepts TCP connections on its client port and has logged its startup.
@@ -85,11 +83,11 @@ start() {
   write_config
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     log "formatting KRaft storage"
-    java_cmd kafka.tools.StorageTool format -t "${KAFKA_CLUSTER_ID:-q1Sh-9_ISia_zwGINzRvyQ}" -c "$CONFIG" --ignore-formatted >/dev/null
+    java "${JAVA_OPTS[@]}" kafka.tools.StorageTool format -t "${KAFKA_CLUSTER_ID:-q1Sh-9_ISia_zwGINzRvyQ}" -c "$CONFIG" --ignore-formatted >/dev/null
   fi
   : > "$KAFKA_LOG"
   # Detached from this shell so the broker outlives it (CI steps, test fixtures).
-  java_cmd kafka.Kafka "$CONFIG" < /dev/null >> "$KAFKA_LOG" 2>&1 &
+  java "${JAVA_OPTS[@]}" kafka.Kafka "$CONFIG" < /dev/null >> "$KAFKA_LOG" 2>&1 &
   disown
   echo $! > "$KAFKA_PID"
   if ! wait_for "Kafka on port $KAFKA_PORT" 120 ready; then tail -30 "$KAFKA_LOG" >&2; exit 1; fi

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared.config import ServiceSettings
+from shared.events import Envelope
+from tests.conftest import start_service
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def kafka_script(action: str) -> None:
+    subprocess.run([str(REPO / "deploy" / "kafka.sh"), action], check=True, capture_output=True, timeout=180)
+
+
+class TopicReader:
+    """Reads a topic from its beginning and collects envelopes, for assertions."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
+                                         auto_offset_reset="earliest", enable_auto_commit=False)
+        self.envelopes: list[Envelope] = []
+
+    async def __aenter__(self):
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.consumer.stop()
+
+    async def collect_until(self, predicate, timeout: float = 60) -> list[Envelope]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not predicate(self.envelopes):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out; {len(self.envelopes)} events seen")
+            batches = await self.consumer.getmany(timeout_ms=500)
+            for messages in batches.values():
+                for m in messages:
+                    self.envelopes.append(Envelope.from_kafka(m.topic, m.key, m.value, m.headers))
+        return self.envelopes
+
+
+@pytest.fixture(scope="module")
+async def registry_on_kafka(databases, kafka_bootstrap):
+    from services.registry.app import build_runtime, create_app
+
+    url = await databases.create("registry")
+    settings = ServiceSettings.load("registry", database_url=url, kafka_bootstrap_servers=kafka_bootstrap)
+    service, manager = await start_service(create_app, build_runtime, settings)
+    yield service
+    await service.http.aclose()
+    await manager.__aexit__(None, None, None)

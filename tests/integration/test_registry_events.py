@@ -1,0 +1,152 @@
+"""Registry events on the real Apache Kafka broker and PostgreSQL."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+
+from sqlalchemy import text
+
+from services.registry.adapters.uow import RegistryUnitOfWork
+from shared.bus import KafkaBus, dead_letter_topic
+from shared.contracts.registry import TOPIC
+from shared.events import Envelope
+from tests.conftest import auth
+from tests.factories import household, member, id_number
+from tests.integration.conftest import TopicReader, kafka_script
+
+COUNTY = auth("county_operator", "220122")
+
+
+async def test_change_over_http_arrives_as_cloudevent_with_the_request_trace(registry_on_kafka, kafka_bootstrap):
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    async with TopicReader(kafka_bootstrap, TOPIC) as reader:
+        created = await registry_on_kafka.http.post("/v1/households", json=household(),
+                                                    headers=COUNTY | {"traceparent": traceparent})
+        assert created.status_code == 201
+        assert created.headers["traceparent"].split("-")[1] == trace_id
+        hid = created.json()["id"]
+        events = await reader.collect_until(lambda es: any(e.subject == hid for e in es))
+    raw = [e for e in events if e.subject == hid][0]
+    assert raw.type == "cn.gov.jl.assistance.registry.household.registered.v1"
+    assert raw.source == "/registry"
+    assert raw.traceparent.split("-")[1] == trace_id
+    assert raw.data["household_id"] == hid and raw.data["version"] == 1
+    payload = raw.payload()
+    assert payload.facts.members[0].labour_capacity == "full"
+
+
+async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on_kafka, kafka_bootstrap):
+    http = registry_on_kafka.http
+    households = []
+    for _ in range(10):
+        created = await http.post("/v1/households", json=household(), headers=COUNTY)
+        households.append(created.json()["id"])
+    await asyncio.sleep(1)  # let the registrations reach Kafka before it goes away
+    kafka_script("stop")
+    try:
+        for round_ in range(10):
+            for hid in households:
+                response = await http.post(f"/v1/households/{hid}/incomes", headers=COUNTY, json={
+                    "type": "wages", "amount_fen": 1000 * (round_ + 1), "period": "month",
+                    "effective_from": "2026-01-01"})
+                assert response.status_code == 201, response.text  # accepted while Kafka is down
+    finally:
+        kafka_script("start")
+    wanted = set(households)
+
+    def all_arrived(envelopes):
+        return sum(1 for e in envelopes if e.subject in wanted and e.type.endswith("income_recorded.v1")) >= 100
+
+    async with TopicReader(kafka_bootstrap, TOPIC) as reader:
+        events = await reader.collect_until(all_arrived, timeout=120)
+        await asyncio.sleep(2)  # anything extra (a duplicate) would arrive now
+        await reader.collect_until(lambda es: True, timeout=1)
+    incomes = [e for e in reader.envelopes if e.subject in wanted and e.type.endswith("income_recorded.v1")]
+    assert len(incomes) == 100
+    assert len({e.id for e in incomes}) == 100
+    by_household = defaultdict(list)
+    for e in reader.envelopes:
+        if e.subject in wanted:
+            by_household[e.subject].append(e.data["version"])
+    for versions in by_household.values():
+        assert versions == list(range(1, 12))  # registered (1) then ten incomes, in order
+
+
+async def test_redelivered_event_has_no_second_effect_and_failures_go_to_the_dead_letter_topic(
+        registry_on_kafka, kafka_bootstrap):
+    runtime = registry_on_kafka.runtime
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS test_effects (event_id text, subject text)"))
+    topic = f"test.redelivery.{uuid.uuid4().hex[:8]}"
+    bus = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=2, backoff_seconds=0.05)
+    handled = asyncio.Event()
+
+    async def effect(envelope: Envelope) -> None:
+        if envelope.subject == "poison":
+            raise ValueError("cannot handle this one")
+        async with RegistryUnitOfWork(runtime) as uow:
+            if await uow.seen_before("test-consumer", envelope):
+                handled.set()
+                return
+            await uow.session.execute(text("INSERT INTO test_effects VALUES (:id, :s)"),
+                                      {"id": envelope.id, "s": envelope.subject})
+            await uow.commit()
+        handled.set()
+
+    bus.subscribe("test-consumer", [topic], effect)
+    await bus.start()
+    try:
+        await bus.wait_until_assigned()
+        created = await registry_on_kafka.http.post("/v1/households", json=household(), headers=COUNTY)
+        hid = created.json()["id"]
+        async with runtime.db.session() as s:
+            stored = (await s.execute(text("SELECT envelope FROM outbox WHERE key = :k"), {"k": hid})).scalar_one()
+        original = Envelope.from_dict(stored if isinstance(stored, dict) else __import__("json").loads(stored))
+        again = Envelope(**{**original.__dict__, "topic": topic})
+        poison = Envelope(**{**original.__dict__, "topic": topic, "id": str(uuid.uuid4()), "subject": "poison"})
+        await bus.publish([again, again, poison, again])  # the same event three times, as a relay retry would
+        async with TopicReader(kafka_bootstrap, dead_letter_topic(topic)) as dlq:
+            dead = await dlq.collect_until(lambda es: len(es) >= 1)
+            raw = await dlq.consumer.getmany(timeout_ms=200)
+        assert dead[0].subject == "poison"
+        async with runtime.db.session() as s:
+            rows = (await s.execute(text("SELECT count(*) FROM test_effects WHERE subject = :s"), {"s": hid})).scalar()
+        assert rows == 1
+        del raw
+    finally:
+        await bus.stop()
+
+
+async def test_dead_letter_carries_the_error(registry_on_kafka, kafka_bootstrap):
+    from aiokafka import AIOKafkaConsumer
+
+    topic = f"test.dlq.{uuid.uuid4().hex[:8]}"
+    bus = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=2, backoff_seconds=0.01)
+
+    async def always_fails(envelope):
+        raise RuntimeError("rule table missing")
+
+    bus.subscribe("failing-consumer", [topic], always_fails)
+    await bus.start()
+    try:
+        await bus.wait_until_assigned()
+        from shared.contracts.registry import HouseholdRegistered  # noqa: F401 - registers the type
+        envelope = Envelope(id=str(uuid.uuid4()), source="/test", type="test.type", subject="h1", time=__import__(
+            "datetime").datetime.now(__import__("datetime").timezone.utc), topic=topic, data={"x": 1},
+            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01", correlation_id="c1")
+        await bus.publish([envelope])
+        consumer = AIOKafkaConsumer(dead_letter_topic(topic), bootstrap_servers=kafka_bootstrap,
+                                    auto_offset_reset="earliest", group_id=f"t-{uuid.uuid4().hex}")
+        await consumer.start()
+        try:
+            message = await asyncio.wait_for(consumer.getone(), timeout=30)
+        finally:
+            await consumer.stop()
+        headers = dict(message.headers)
+        assert headers["dlq_error"].decode() == "RuntimeError: rule table missing"
+        assert headers["dlq_consumer"] == b"failing-consumer"
+        assert headers["ce_id"].decode() == envelope.id
+    finally:
+        await bus.stop()
