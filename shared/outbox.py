@@ -53,15 +53,19 @@ class OutboxRelay:
                 return 0
             envelopes = [Envelope.from_dict(row.envelope) for row in rows]
             ids = [row.id for row in rows]
+            failure: Exception | None = None
             try:
                 await self.bus.publish(envelopes)
             except Exception as exc:  # noqa: BLE001 - broker down: keep the rows, note the error
+                failure = exc
                 await session.execute(update(self.table).where(self.table.c.id == ids[0])
                                       .values(attempts=self.table.c.attempts + 1,
                                               last_error=f"{type(exc).__name__}: {exc}"[:1000]))
-                raise
-            await session.execute(update(self.table).where(self.table.c.id.in_(ids))
-                                  .values(published_at=datetime.now(timezone.utc)))
+            else:
+                await session.execute(update(self.table).where(self.table.c.id.in_(ids))
+                                      .values(published_at=datetime.now(timezone.utc)))
+        if failure is not None:
+            raise failure
         for envelope in envelopes:
             metrics.EVENTS_PUBLISHED.labels(self.service, envelope.topic).inc()
         return len(rows)

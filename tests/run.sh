@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(deploy/postgres.sh start | sed 's/^/export /')"
 eval "$(deploy/kafka.sh start | sed 's/^/export /')"
+command -v uv >/dev/null || python3 -m pip install --quiet uv
+uv sync --frozen --quiet
 exec uv run --frozen pytest "$@"

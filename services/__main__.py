@@ -1,0 +1,69 @@
+"""Embedded mode: every service in one process, SQLite files under DATA_DIR (default .data/), the
+in-process bus, demonstration data loaded. `python -m services` (see README)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import uvicorn
+
+from shared.auth import issue_token
+from shared.bus import InProcessBus
+from shared.config import PlatformSettings, ServiceSettings
+from shared.migrations import upgrade_async
+
+log = logging.getLogger("embedded")
+HOST = os.environ.get("EMBEDDED_HOST", "127.0.0.1")
+BASE_PORT = int(os.environ.get("EMBEDDED_BASE_PORT", "8001"))
+
+
+def _services():
+    """(name, build_runtime, create_app, load_demo) of every service that exists so far."""
+    from services.registry import app as registry_app
+    from services.registry.demo import load_demo_data
+
+    return [("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data)]
+
+
+async def main() -> None:
+    platform = PlatformSettings()
+    if platform.kafka_bootstrap_servers:
+        raise SystemExit("embedded mode uses the in-process bus; unset KAFKA_BOOTSTRAP_SERVERS")
+    bus = InProcessBus(max_attempts=platform.consumer_max_attempts)
+    servers, runtimes = [], []
+    for offset, (name, build_runtime, create_app, _) in enumerate(_services()):
+        settings = ServiceSettings.load(name)
+        if not settings.resolved_database_url.startswith("sqlite"):
+            log.warning("%s uses %s", name, settings.resolved_database_url.split("@")[-1])
+        await upgrade_async(name, settings.resolved_database_url)
+        runtime = build_runtime(settings, bus=bus)
+        runtimes.append(runtime)
+        app = create_app(runtime, manage_bus=False)
+        config = uvicorn.Config(app, host=HOST, port=BASE_PORT + offset, log_config=None, lifespan="on")
+        servers.append((name, BASE_PORT + offset, uvicorn.Server(config)))
+    await bus.start()
+    serving = [asyncio.create_task(server.serve()) for _, _, server in servers]
+    while not all(server.started for _, _, server in servers):
+        if any(task.done() for task in serving):
+            await asyncio.gather(*serving)
+            return
+        await asyncio.sleep(0.1)
+    for (name, _, _, load_demo), runtime in zip(_services(), runtimes):
+        if load_demo:
+            loaded = await load_demo(runtime)
+            if loaded:
+                print(f"loaded {loaded} demonstration households into {name}", flush=True)
+    admin = issue_token(platform, subject="embedded-admin", roles=["province_operator"], region="22",
+                        scope="pii:read")
+    print("\nJilin social-assistance backend (embedded mode: SQLite + in-process bus)", flush=True)
+    for name, port, _ in servers:
+        print(f"  {name:<14} http://{HOST}:{port}/docs", flush=True)
+    print(f"\nDevelopment token (province operator, personal data visible):\n  {admin}\n"
+          f"Other roles: uv run python -m shared.auth --role county_operator --region 220122\n", flush=True)
+    await asyncio.gather(*serving)
+    await bus.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
