@@ -3,8 +3,11 @@
 # runs pytest on them. Extra arguments go to pytest (e.g. tests/run.sh tests/unit -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(deploy/postgres.sh start | sed 's/^/export /')"
-eval "$(deploy/kafka.sh start | sed 's/^/export /')"
+# The scripts print KEY=value settings on stdout; export exactly those lines.
+settings="$(deploy/postgres.sh start; deploy/kafka.sh start)"
+while IFS= read -r line; do
+  [[ "$line" =~ ^[A-Z_]+=[^[:space:]]*$ ]] && export "${line?}"
+done <<< "$settings"
 command -v uv >/dev/null || python3 -m pip install --quiet uv
 uv sync --frozen --quiet
 exec uv run --frozen pytest "$@"
