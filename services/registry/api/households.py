@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
 from typing import Annotated
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -148,7 +149,10 @@ async def change_member(household_id: str, member_id: str, body: schemas.MemberP
 @router.delete("/{household_id}/members/{member_id}", summary="Remove a member (kept in history)")
 async def remove_member(household_id: str, member_id: str, request: Request, actor: Writer,
                         if_match: IfMatch = None,
-                        reason: Annotated[str | None, Header(alias="X-Change-Reason", max_length=500)] = None):
+                        reason: Annotated[str | None, Header(
+                            alias="X-Change-Reason", max_length=1500,
+                            description="why; percent-encoded UTF-8 (headers are ASCII)")] = None):
+    reason = unquote(reason) if reason else None
     return await _change(request, actor, household_id, reason, "member_removed",
                          services.remove_member(member_id), if_match=if_match)
 
