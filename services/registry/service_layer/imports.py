@@ -28,6 +28,20 @@ CSV_MEMBER_COLUMNS = ["name", "id_number", "phone", "relation", "labour_capacity
 CSV_HOUSEHOLD_COLUMNS = ["external_ref", "region_code", "address", "poverty_status", "assets_meet_local_rule"]
 
 
+_TRUE, _FALSE = {"true", "1", "yes", "是"}, {"false", "0", "no", "否"}
+
+
+def _csv_value(column: str, raw: str):
+    """CSV cells are text; typed columns are converted so the row validates like JSON would."""
+    value = raw.strip()
+    if column == "disability_grade":
+        return int(value) if value.isdigit() else value
+    if column in ("serious_illness", "has_legal_supporter", "assets_meet_local_rule"):
+        lowered = value.lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else value
+    return value
+
+
 def parse_rows(fmt: str, content: str) -> list[tuple[int, dict | None, str | None]]:
     """(line number, household dict or None, parse error or None) per household."""
     if fmt == "jsonl":
@@ -51,8 +65,9 @@ def parse_rows(fmt: str, content: str) -> list[tuple[int, dict | None, str | Non
     for number, row in enumerate(reader, start=2):
         ref = (row.get("external_ref") or "").strip() or f"__line_{number}"
         first_line, household = grouped.setdefault(ref, (number, {
-            k: row[k] for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")} | {"members": []}))
-        member = {k: row[k] for k in CSV_MEMBER_COLUMNS if row.get(k) not in (None, "")}
+            k: _csv_value(k, row[k]) for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")}
+            | {"members": []}))
+        member = {k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS if row.get(k) not in (None, "")}
         household["members"].append(member)
     return [(line, household, None) for line, household in grouped.values()]
 
