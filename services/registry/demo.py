@@ -2,16 +2,15 @@
 counties, loaded through the registry's own application services so their events flow too."""
 from __future__ import annotations
 
-import csv
 import random
 from datetime import date
-from pathlib import Path
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import check_character
 from services.registry.service_layer import services
 from shared.app import ServiceRuntime
 from shared.auth import Principal, Role
+from shared.reference import jilin_counties
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
@@ -19,9 +18,7 @@ DEMO_ACTOR = Principal(subject="demo-loader", roles=frozenset({Role.ADMIN}), reg
 
 
 def _counties() -> list[dict]:
-    path = Path(__file__).parent / "data" / "jilin_counties.csv"
-    with path.open(encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return list(jilin_counties())
 
 
 def _id_number(rng: random.Random, county: str, birth: date, male: bool) -> str:

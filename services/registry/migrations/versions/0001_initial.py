@@ -4,13 +4,12 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23
 
-Also seeds the counties of Jilin (data/jilin_counties.csv, from the policy material).
+Also seeds the counties of Jilin (shared/reference/jilin_counties.csv, from the policy material).
 """
-import csv
-from pathlib import Path
-
 from alembic import op
 import sqlalchemy as sa
+
+from shared.reference import jilin_counties
 
 
 revision = '0001'
@@ -152,11 +151,8 @@ def downgrade() -> None:
 
 
 def _seed_counties() -> None:
-    path = Path(__file__).resolve().parents[2] / "data" / "jilin_counties.csv"
-    with path.open(encoding="utf-8") as handle:
-        rows = [{"code": r["code"], "name": r["name"], "level": "county", "parent_code": None,
-                 "prefecture": r["prefecture"], "two_lines_year": int(r["two_lines_year"])}
-                for r in csv.DictReader(handle)]
+    rows = [{"code": r["code"], "name": r["name"], "level": "county", "parent_code": None,
+             "prefecture": r["prefecture"], "two_lines_year": r["two_lines_year"]} for r in jilin_counties()]
     regions = sa.table("regions", sa.column("code"), sa.column("name"), sa.column("level"),
                        sa.column("parent_code"), sa.column("prefecture"), sa.column("two_lines_year"))
     op.bulk_insert(regions, rows)
