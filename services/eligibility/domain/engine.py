@@ -128,24 +128,24 @@ def counted_income(household: HouseholdInput, ex: Explanation, member_id: str | 
     members = {m.id: m for m in household.members}
     pension_share = ex.ratio(Category.EXCLUDED_BASIC_PENSION_SHARE)
     project_share = ex.ratio(Category.EXCLUDED_PROJECT_INCOME_SHARE)
-    total = excluded = 0
-    exclusions = []
+    total = pension = project = 0
     for income in household.incomes:
         if member_id is not None and income.member_id != member_id:
             continue
         total += income.annual_amount_fen
         if income.type == "basic_pension":
-            share = pension_share
+            pension += income.annual_amount_fen
         elif income.type == "poverty_project_guaranteed":
             owner = members.get(income.member_id) if income.member_id else None
             # Only the guaranteed income of a recipient who has lost labour capacity is left out.
-            share = project_share if owner is not None and owner.labour_capacity == "none" else Decimal(0)
-        else:
-            continue
-        amount = round_half_up(income.annual_amount_fen * share)
-        if amount:
-            excluded += amount
-            exclusions.append({"type": income.type, "member_id": income.member_id, "excluded_fen": amount})
+            if owner is not None and owner.labour_capacity == "none":
+                project += income.annual_amount_fen
+    # Rounded once per kind of income (not per record), so the bulk path gives the same fen.
+    exclusions = [{"type": kind, "income_fen": amount, "share": str(share),
+                   "excluded_fen": round_half_up(Decimal(amount) * share)}
+                  for kind, amount, share in (("basic_pension", pension, pension_share),
+                                              ("poverty_project_guaranteed", project, project_share)) if amount]
+    excluded = sum(e["excluded_fen"] for e in exclusions)
     counted = total - excluded
     if record:
         ex.rule("income.count", sources.INCOME_EXCLUSIONS, counted,
