@@ -20,7 +20,10 @@ PARAMS = {code: compile_parameters(STANDARDS, code, AS_OF) for code in REGIONS}
 INDEX = {code: i for i, code in enumerate(REGIONS)}
 REGION_PARAMS = RegionParameters.from_sets([PARAMS[c] for c in REGIONS])
 
-money = st.integers(min_value=0, max_value=1_500_000)
+# Plain amounts, plus amounts that leave a half fen after ÷12 against the (2,000-fen-multiple) standards,
+# so the rounding edge is drawn on purpose rather than by luck.
+money = st.one_of(st.integers(min_value=0, max_value=1_500_000),
+                  st.integers(min_value=0, max_value=120_000).map(lambda k: k * 12 + 6))
 
 
 @st.composite
@@ -56,7 +59,7 @@ def household_and_prior(draw):
     return household, prior
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(household_and_prior(), min_size=1, max_size=40))
 def test_scalar_and_vector_paths_agree_to_the_fen(population):
     households = [h for h, _ in population]
