@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -41,6 +42,16 @@ class ServiceRuntime:
     authenticator: Authenticator
     # Background loops a service adds (schedulers); started and stopped with the app.
     background: list[Callable[[], "asyncio.Future"]] = field(default_factory=list)
+    # "Now", replaceable in tests; domain code never reads the clock itself.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    tasks: set = field(default_factory=set)
+
+    def spawn(self, coroutine, name: str) -> "asyncio.Task":
+        """A background task that is kept referenced until it ends (jobs started by requests)."""
+        task = asyncio.create_task(coroutine, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     @classmethod
     def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None):
@@ -107,9 +118,9 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
         try:
             yield
         finally:
-            for task in tasks:
+            for task in tasks + list(runtime.tasks):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *runtime.tasks, return_exceptions=True)
             await runtime.relay.stop()
             if manage_bus:
                 await runtime.bus.stop()

@@ -113,3 +113,17 @@ async def registry(registry_db_url):
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+async def eligibility(databases):
+    """The eligibility service on PostgreSQL with the in-process bus and no scheduler."""
+    from services.eligibility.app import build_runtime, create_app
+
+    url = await databases.create("eligibility")
+    settings = ServiceSettings.load("eligibility", database_url=url, kafka_bootstrap_servers=None)
+    service, manager = await start_service(lambda runtime: create_app(runtime, scheduler=False), build_runtime,
+                                           settings)
+    yield service
+    await service.http.aclose()
+    await manager.__aexit__(None, None, None)

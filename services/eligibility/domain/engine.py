@@ -458,6 +458,10 @@ def _monitoring(household: HouseholdInput, prior: PriorState, params: ParameterS
         if vulnerable:
             found.append(Signal(kind="special_hardship_watch", category=category, evidence={
                 "members": vulnerable, "source": sources.MONITORING.as_dict()}))
+        if household.registered_poor_status in ("not_lifted", "returned"):
+            found.append(Signal(kind="registered_poor_not_covered", category=category, evidence={
+                "registered_poor_status": household.registered_poor_status,
+                "source": sources.MONTHLY_COMPARISON.as_dict()}))
         difficulty = ex.ratio(Category.DIFFICULTY_MULTIPLE)
         if Fraction(counted) < Fraction(standard * size) * Fraction(difficulty):
             found.append(Signal(kind="not_eligible_in_difficulty", category=category, evidence={

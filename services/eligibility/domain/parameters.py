@@ -106,7 +106,7 @@ class Standard:
 
     def cited(self) -> dict:
         return {"category": self.category.value, "name_zh": ZH[self.category], "region_code": self.region_code,
-                "value": str(self.value), "period": self.period, "effective_from": self.effective_from.isoformat(),
+                "value": format(self.value, "f"), "period": self.period, "effective_from": self.effective_from.isoformat(),
                 "effective_to": self.effective_to.isoformat() if self.effective_to else None,
                 "legal_ref": self.legal_ref, "recorded_at": self.recorded_at.isoformat()}
 

@@ -1,7 +1,6 @@
 """Bulk import jobs: POST a JSON Lines or CSV file, follow the job's progress and error report."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Annotated
 
@@ -44,10 +43,7 @@ def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str) -> None:
             except Exception:  # noqa: BLE001 - the job stays resumable; restart picks it up
                 log.exception("import job %s stopped", job_id)
 
-    task = asyncio.create_task(work(), name=f"import:{job_id}")
-    runtime.background_tasks = getattr(runtime, "background_tasks", set())
-    runtime.background_tasks.add(task)
-    task.add_done_callback(runtime.background_tasks.discard)
+    runtime.spawn(work(), name=f"import:{job_id}")
 
 
 async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:

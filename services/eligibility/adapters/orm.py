@@ -1,0 +1,86 @@
+"""Eligibility tables: standards (bitemporal), the read model of household snapshots with their
+entitlement state, decisions with explanations, monitoring signals and re-evaluation jobs."""
+from __future__ import annotations
+
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table,
+                        Text)
+
+from shared.platform_tables import add_platform_tables
+
+metadata = MetaData()
+platform = add_platform_tables(metadata)
+
+standards = Table(
+    "standards", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("category", String(60), nullable=False),
+    Column("effective_from", Date, nullable=False),
+    Column("effective_to", Date),
+    Column("value", Numeric(20, 4), nullable=False),  # fen for money, the ratio or the months otherwise
+    Column("period", String(10)),
+    Column("legal_ref", Text, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_standards_lookup", standards.c.category, standards.c.region_code, standards.c.effective_from)
+
+households = Table(
+    "households", metadata,
+    Column("household_id", String(36), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("region_code", String(12), nullable=False),
+    Column("cadre_id", String(64)),
+    Column("snapshot", JSON, nullable=False),  # dated facts, health facts opened from the sealed part
+    Column("state", JSON),                     # PriorState after the last evaluation
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_elig_households_region", households.c.region_code, households.c.household_id)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), nullable=False),
+    Column("programme", String(40), nullable=False),
+    Column("member_id", String(36)),
+    Column("status", String(20), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("monthly_amount_fen", Integer, nullable=False),
+    Column("valid_from", Date),
+    Column("valid_until", Date),
+    Column("change", String(30), nullable=False),
+    Column("current", Boolean, nullable=False),
+    Column("household_version", Integer),
+    Column("as_of", Date, nullable=False),
+    Column("trigger", String(100), nullable=False),  # event id or job id
+    Column("explanation", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_decisions_current", decisions.c.household_id, decisions.c.current)
+
+signals = Table(
+    "signals", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("household_id", String(36), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("category", String(20), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+)
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(40), nullable=False),
+    Column("status", String(20), nullable=False),   # running | done
+    Column("region_prefix", String(12), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("cursor", String(36), nullable=False, server_default=""),  # last household id done
+    Column("total", Integer, nullable=False),
+    Column("processed", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
+    Column("reason", Text),
+    Column("traceparent", String(55), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

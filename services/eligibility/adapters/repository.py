@@ -1,0 +1,182 @@
+"""Eligibility persistence in domain terms."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.eligibility.adapters import orm
+from services.eligibility.domain.model import Decision, PriorState
+from services.eligibility.domain.parameters import Category, Standard, region_chain
+
+
+def _standard(row) -> Standard:
+    return Standard(id=row.id, region_code=row.region_code, category=Category(row.category),
+                    effective_from=row.effective_from, effective_to=row.effective_to,
+                    value=Decimal(row.value).normalize() if row.value is not None else Decimal(0),
+                    period=row.period, legal_ref=row.legal_ref, recorded_at=_aware(row.recorded_at),
+                    recorded_by=row.recorded_by)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class StandardRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def for_region(self, region_code: str) -> list[Standard]:
+        """Every standard of the region and its ancestors (what inheritance can reach)."""
+        rows = (await self.session.execute(select(orm.standards).where(
+            orm.standards.c.region_code.in_(region_chain(region_code))))).all()
+        return [_standard(r) for r in rows]
+
+    async def under(self, prefix: str) -> list[Standard]:
+        """Standards of every region starting with `prefix` plus the ancestors of `prefix` (bulk jobs)."""
+        rows = (await self.session.execute(select(orm.standards).where(
+            orm.standards.c.region_code.like(prefix + "%") | orm.standards.c.region_code.in_(region_chain(prefix))
+        ))).all()
+        return [_standard(r) for r in rows]
+
+    async def query(self, region_code: str | None, category: str | None) -> list[Standard]:
+        query = select(orm.standards)
+        if region_code:
+            query = query.where(orm.standards.c.region_code.in_(region_chain(region_code)))
+        if category:
+            query = query.where(orm.standards.c.category == category)
+        rows = (await self.session.execute(query.order_by(orm.standards.c.category, orm.standards.c.region_code,
+                                                          orm.standards.c.effective_from))).all()
+        return [_standard(r) for r in rows]
+
+    async def add(self, standard: Standard) -> Standard:
+        standard_id = standard.id or str(uuid.uuid4())
+        await self.session.execute(insert(orm.standards).values(
+            id=standard_id, region_code=standard.region_code, category=standard.category.value,
+            effective_from=standard.effective_from, effective_to=standard.effective_to, value=standard.value,
+            period=standard.period, legal_ref=standard.legal_ref, recorded_by=standard.recorded_by or "",
+            recorded_at=standard.recorded_at))
+        return Standard(**{**standard.__dict__, "id": standard_id})
+
+    async def add_many(self, standards: list[Standard]) -> None:
+        await self.session.execute(insert(orm.standards), [dict(
+            id=str(uuid.uuid4()), region_code=s.region_code, category=s.category.value,
+            effective_from=s.effective_from, effective_to=s.effective_to, value=s.value, period=s.period,
+            legal_ref=s.legal_ref, recorded_by=s.recorded_by or "", recorded_at=s.recorded_at) for s in standards])
+
+    async def count(self) -> int:
+        return await self.session.scalar(select(func.count()).select_from(orm.standards)) or 0
+
+
+class HouseholdReadModel:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def get(self, household_id: str, *, for_update: bool = False):
+        query = select(orm.households).where(orm.households.c.household_id == household_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).first()
+
+    async def upsert(self, household_id: str, version: int, region_code: str, snapshot: dict,
+                     cadre_id: str | None, exists: bool) -> None:
+        values = dict(version=version, region_code=region_code, cadre_id=cadre_id, snapshot=snapshot,
+                      updated_at=datetime.now(timezone.utc))
+        if exists:
+            await self.session.execute(update(orm.households).where(
+                orm.households.c.household_id == household_id).values(**values))
+        else:
+            await self.session.execute(insert(orm.households).values(household_id=household_id, **values))
+
+    async def save_state(self, household_id: str, state: PriorState) -> None:
+        await self.session.execute(update(orm.households).where(orm.households.c.household_id == household_id)
+                                   .values(state=state.model_dump(mode="json")))
+
+    async def batch(self, prefix: str, after: str, limit: int) -> list:
+        return (await self.session.execute(
+            select(orm.households).where(orm.households.c.region_code.like(prefix + "%"),
+                                         orm.households.c.household_id > after)
+            .order_by(orm.households.c.household_id).limit(limit))).all()
+
+    async def count(self, prefix: str) -> int:
+        return await self.session.scalar(select(func.count()).select_from(orm.households).where(
+            orm.households.c.region_code.like(prefix + "%"))) or 0
+
+
+class DecisionRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def current(self, household_id: str) -> list:
+        return (await self.session.execute(select(orm.decisions).where(
+            orm.decisions.c.household_id == household_id, orm.decisions.c.current.is_(True))
+            .order_by(orm.decisions.c.programme, orm.decisions.c.member_id))).all()
+
+    async def current_for(self, household_ids: list[str]) -> list:
+        return (await self.session.execute(select(orm.decisions).where(
+            orm.decisions.c.household_id.in_(household_ids), orm.decisions.c.current.is_(True)))).all()
+
+    async def history(self, household_id: str) -> list:
+        return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.household_id == household_id)
+                                           .order_by(orm.decisions.c.created_at, orm.decisions.c.programme))).all()
+
+    async def get(self, decision_id: str):
+        return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id == decision_id))).first()
+
+    async def supersede(self, decision_id: str) -> None:
+        await self.session.execute(update(orm.decisions).where(orm.decisions.c.id == decision_id).values(current=False))
+
+    async def add(self, household_id: str, decision: Decision, *, change: str, as_of: date, trigger: str,
+                  household_version: int | None) -> str:
+        decision_id = str(uuid.uuid4())
+        await self.session.execute(insert(orm.decisions).values(
+            id=decision_id, household_id=household_id, programme=decision.programme.value,
+            member_id=decision.member_id, status=decision.status.value, scope=decision.scope,
+            monthly_amount_fen=decision.monthly_amount_fen, valid_from=decision.valid_from,
+            valid_until=decision.valid_until, change=change, current=True, household_version=household_version,
+            as_of=as_of, trigger=trigger, explanation=decision.explanation, created_at=datetime.now(timezone.utc)))
+        return decision_id
+
+
+class SignalRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, household_id: str, kind: str, category: str, evidence: dict) -> str:
+        signal_id = str(uuid.uuid4())
+        await self.session.execute(insert(orm.signals).values(
+            id=signal_id, household_id=household_id, kind=kind, category=category, evidence=evidence,
+            raised_at=datetime.now(timezone.utc)))
+        return signal_id
+
+    async def for_household(self, household_id: str) -> list:
+        return (await self.session.execute(select(orm.signals).where(orm.signals.c.household_id == household_id)
+                                           .order_by(orm.signals.c.raised_at))).all()
+
+
+class JobRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, **values) -> None:
+        await self.session.execute(insert(orm.jobs).values(**values))
+
+    async def get(self, job_id: str, *, for_update: bool = False):
+        query = select(orm.jobs).where(orm.jobs.c.id == job_id)
+        if for_update:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).first()
+
+    async def update(self, job_id: str, **values) -> None:
+        await self.session.execute(update(orm.jobs).where(orm.jobs.c.id == job_id).values(
+            updated_at=datetime.now(timezone.utc), **values))
+
+    async def unfinished(self) -> list:
+        return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.status != "done"))).all()
+
+    async def recent(self, prefix: str, limit: int = 50) -> list:
+        return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.region_prefix.like(prefix + "%"))
+                                           .order_by(orm.jobs.c.created_at.desc()).limit(limit))).all()

@@ -1,0 +1,38 @@
+"""Request bodies of the eligibility API (the contracts of issue #3, extended, names kept)."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.eligibility.domain.model import HouseholdInput, PriorState
+from services.eligibility.domain.parameters import Category
+
+
+class StandardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: Annotated[str, StringConstraints(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}){0,2})?)?$")]
+    category: Category
+    effective_from: date
+    effective_to: date | None = None
+    amount_fen: Annotated[int, Field(strict=True, ge=0)] | None = Field(
+        default=None, description="money categories: amount in fen per period")
+    period: Literal["year", "month"] | None = None
+    value: Annotated[Decimal, Field(ge=0, max_digits=12)] | None = Field(
+        default=None, description="ratio categories (e.g. 1.3) and month counts")
+    legal_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    as_of: date
+    household: HouseholdInput
+    prior_state: PriorState | None = None
+
+
+class JobIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_prefix: Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
+    reason: Annotated[str, StringConstraints(max_length=500)] = "operator request"

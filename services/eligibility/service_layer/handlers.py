@@ -1,0 +1,96 @@
+"""Event handlers and the scheduler of the eligibility service."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from services.eligibility.adapters import orm
+from services.eligibility.adapters.uow import EligibilityUnitOfWork
+from services.eligibility.service_layer import jobs
+from services.eligibility.service_layer.services import apply_household_facts
+from shared.app import ServiceRuntime
+from shared.contracts.registry import HouseholdEvent
+from shared.events import Envelope
+from shared.tracing import current_trace, parse_traceparent, use_trace
+
+log = logging.getLogger(__name__)
+CONSUMER = "eligibility"
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def today(runtime: ServiceRuntime) -> date:
+    return runtime.clock().astimezone(LOCAL_TZ).date()
+
+
+def registry_handler(runtime: ServiceRuntime):
+    async def handle(envelope: Envelope) -> None:
+        try:
+            payload = envelope.payload()
+        except LookupError:
+            return  # an event type this version does not know: not ours to fail on
+        if not isinstance(payload, HouseholdEvent):
+            return
+        async with EligibilityUnitOfWork(runtime) as uow:
+            if await uow.seen_before(CONSUMER, envelope):
+                return
+            await apply_household_facts(uow, payload.facts, today(runtime), trigger=envelope.id)
+            await uow.commit()
+
+    return handle
+
+
+def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str) -> None:
+    async def work():
+        with use_trace((parse_traceparent(traceparent) or current_trace()).child()):
+            try:
+                await jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id)
+            except Exception:  # noqa: BLE001 - resumable; the next start or restart picks it up
+                log.exception("re-evaluation job %s stopped", job_id)
+
+    runtime.spawn(work(), name=f"job:{job_id}")
+
+
+async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:
+    async with EligibilityUnitOfWork(runtime) as uow:
+        unfinished = await uow.jobs.unfinished()
+    for job in unfinished:
+        start_job(runtime, job.id, job.traceparent)
+
+
+async def schedule_due_jobs(runtime: ServiceRuntime) -> list[str]:
+    """Once a day a screened run over the province (gradual-exit steps and ends, expense-deduction
+    reviews); on the first of the month a full run (recipients compared with the register)."""
+    day = today(runtime)
+    wanted = [("daily", "每日复核：渐退递减与期满、支出核减年度复核")]
+    if day.day == 1:
+        wanted.append(("monthly_comparison", "每月比对救助对象与建档立卡贫困人口（003 二(七)）"))
+    started = []
+    async with EligibilityUnitOfWork(runtime) as uow:
+        for kind, reason in wanted:
+            exists = await uow.session.scalar(select(orm.jobs.c.id).where(orm.jobs.c.kind == kind,
+                                                                           orm.jobs.c.as_of == day))
+            if exists:
+                continue
+            job = await jobs.create_job(uow, kind=kind, region_prefix="22", as_of=day, reason=reason,
+                                        traceparent=current_trace().traceparent)
+            started.append(job["id"])
+        await uow.commit()
+    for job_id in started:
+        start_job(runtime, job_id, current_trace().traceparent)
+    return started
+
+
+def scheduler_loop(runtime: ServiceRuntime, every_seconds: float = 3600):
+    async def loop():
+        while True:
+            try:
+                await schedule_due_jobs(runtime)
+            except Exception:  # noqa: BLE001 - try again at the next tick
+                log.exception("scheduling re-evaluations failed")
+            await asyncio.sleep(every_seconds)
+
+    return loop

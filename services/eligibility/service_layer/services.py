@@ -1,0 +1,192 @@
+"""Eligibility application services. They never commit: the caller's unit of work does."""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from decimal import Decimal
+
+from services.eligibility.adapters.uow import EligibilityUnitOfWork
+from services.eligibility.domain.engine import evaluate
+from services.eligibility.domain.model import Decision, HouseholdInput, PriorState, Status
+from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, check_floor,
+                                                    compile_parameters, kind_of, resolve)
+from shared.contracts import eligibility as events
+from shared.contracts.registry import HouseholdFacts
+from shared.errors import ValidationProblem
+from shared.reference import jilin_counties
+from shared.sealing import Sealer
+
+log = logging.getLogger(__name__)
+
+
+# --- the read model fed by registry events ------------------------------------------------------
+
+def snapshot_of(facts: HouseholdFacts, sealer: Sealer) -> dict:
+    """The read model's record: active members with their sealed health facts opened, dated incomes."""
+    private = sealer.unseal(facts.sealed)
+    members = []
+    for m in facts.members:
+        if not m.active:
+            continue
+        p = private[m.member_id]
+        members.append({"id": m.member_id, "birth_date": p["birth_date"], "labour_capacity": m.labour_capacity,
+                        "disability_grade": p["disability_grade"], "serious_illness": p["serious_illness"],
+                        "self_care": m.self_care, "has_legal_supporter": m.has_legal_supporter})
+    active = {m["id"] for m in members}
+    return {"id": facts.household_id, "version": facts.version, "region_code": facts.region_code,
+            "registered_poor_status": facts.poverty_status, "members": members,
+            "assets_meet_local_rule": facts.assets_meet_local_rule,
+            "incomes": [{"member_id": i.member_id if i.member_id in active else None, "type": i.type,
+                         "annual_amount_fen": i.annual_amount_fen, "from": i.effective_from.isoformat(),
+                         "to": i.effective_to.isoformat() if i.effective_to else None} for i in facts.incomes],
+            "expenses": [{"type": e.type, "annual_amount_fen": e.annual_amount_fen, "from": e.effective_from.isoformat(),
+                          "to": e.effective_to.isoformat() if e.effective_to else None} for e in facts.expenses]}
+
+
+def input_on(snapshot: dict, as_of: date) -> HouseholdInput:
+    """The engine's input on a date: only incomes and expenses in force that day count."""
+    day = as_of.isoformat()
+
+    def current(items):
+        return [{k: v for k, v in item.items() if k not in ("from", "to")} for item in items
+                if item["from"] <= day and (item["to"] is None or day <= item["to"])]
+
+    return HouseholdInput.model_validate({**snapshot, "incomes": current(snapshot["incomes"]),
+                                          "expenses": current(snapshot["expenses"])})
+
+
+async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFacts, as_of: date, trigger: str) -> int:
+    """Keep the newest snapshot, then re-evaluate. An older or repeated version changes nothing."""
+    existing = await uow.households.get(facts.household_id, for_update=True)
+    if existing is not None and existing.version >= facts.version:
+        return 0
+    await uow.households.upsert(facts.household_id, facts.version, facts.region_code,
+                                snapshot_of(facts, uow.runtime.sealer), facts.cadre_id, existing is not None)
+    row = await uow.households.get(facts.household_id)
+    standards = await uow.standards.for_region(row.region_code)
+    return await reevaluate(uow, row, standards, as_of, trigger)
+
+
+# --- evaluation and what changed ----------------------------------------------------------------
+
+def _key(programme: str, member_id: str | None) -> tuple[str, str | None]:
+    return programme, member_id
+
+
+def change_kind(old, new: Decision | None) -> str | None:
+    """What happened to one programme's decision, or None if nothing a recipient would notice."""
+    old_status = Status(old.status) if old is not None else None
+    if new is None:
+        return "revoked" if old_status in (Status.ELIGIBLE, Status.GRADUAL_EXIT) else None
+    if old_status is None:
+        return "granted" if new.status != Status.NOT_ELIGIBLE else "assessed"
+    if old_status == new.status:
+        if new.status == Status.NOT_ELIGIBLE:
+            return None
+        if new.status == Status.GRADUAL_EXIT:
+            if old.valid_until != new.valid_until:
+                return "gradual_exit_extended"
+            if new.monthly_amount_fen < old.monthly_amount_fen:
+                return "stepped_down"
+        return "amount_changed" if old.monthly_amount_fen != new.monthly_amount_fen else None
+    if new.status == Status.NOT_ELIGIBLE:
+        return "revoked"
+    if new.status == Status.GRADUAL_EXIT:
+        return "gradual_exit_started"
+    return "gradual_exit_ended" if old_status == Status.GRADUAL_EXIT else "granted"
+
+
+async def reevaluate(uow: EligibilityUnitOfWork, row, standards: list[Standard], as_of: date, trigger: str) -> int:
+    """Evaluate one household, store what changed, publish changes and new signals. Returns changes published."""
+    household = input_on(row.snapshot, as_of)
+    prior = PriorState.model_validate(row.state) if row.state else None
+    params = compile_parameters(standards, household.region_code, as_of)
+    try:
+        result = evaluate(household, prior, params, as_of)
+    except MissingParameter as exc:
+        log.error("household %s not evaluated: %s", household.id, exc)
+        return 0
+    current = {_key(r.programme, r.member_id): r for r in await uow.decisions.current(household.id)}
+    fresh = {_key(d.programme.value, d.member_id): d for d in result.decisions}
+    published = 0
+    for key in sorted(set(current) | set(fresh), key=lambda k: (k[0], k[1] or "")):
+        old, new = current.get(key), fresh.get(key)
+        kind = change_kind(old, new)
+        if kind is None:
+            continue
+        if old is not None:
+            await uow.decisions.supersede(old.id)
+        if new is None:
+            continue  # the programme no longer applies to this member; the old decision is closed
+        decision_id = await uow.decisions.add(household.id, new, change=kind, as_of=as_of, trigger=trigger,
+                                              household_version=household.version)
+        if kind == "assessed":
+            continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
+        published += 1
+        uow.emit(events.DecisionChanged(
+            decision_id=decision_id, household_id=household.id, region_code=household.region_code,
+            cadre_id=row.cadre_id, programme=new.programme.value, member_id=new.member_id, change=kind,
+            status=new.status.value, previous_status=old.status if old is not None else None,
+            monthly_amount_fen=new.monthly_amount_fen,
+            previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
+            valid_from=new.valid_from, valid_until=new.valid_until, household_version=household.version,
+            as_of=as_of), subject=household.id)
+    already = set(prior.active_signals) if prior else set()
+    for signal in result.signals:
+        if signal.kind in already:
+            continue  # raised before and still standing: one alert, not one per evaluation
+        signal_id = await uow.signals.add(household.id, signal.kind, signal.category, signal.evidence)
+        uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
+                                     region_code=household.region_code, cadre_id=row.cadre_id, kind=signal.kind,
+                                     category=signal.category, evidence=signal.evidence), subject=household.id)
+    await uow.households.save_state(household.id, result.next_state)
+    return published
+
+
+# --- standards ------------------------------------------------------------------------------------
+
+def _two_lines_year(region_code: str) -> int | None:
+    for county in jilin_counties():
+        if county["code"] == region_code[:6]:
+            return county["two_lines_year"]
+    return None
+
+
+def new_standard(body: dict, recorded_by: str, recorded_at: datetime) -> Standard:
+    category = Category(body["category"])
+    kind = kind_of(category)
+    if kind == Kind.MONEY:
+        if body.get("amount_fen") is None or body.get("period") is None:
+            raise ValidationProblem.field("amount_fen", "money_needs_amount_and_period",
+                                          f"{category.value} is money: give amount_fen and period")
+        value, period = Decimal(body["amount_fen"]), body["period"]
+    else:
+        if body.get("value") is None:
+            raise ValidationProblem.field("value", "value_required", f"{category.value} is a {kind.value}: give value")
+        value, period = Decimal(str(body["value"])), None
+        if kind == Kind.MONTHS and value != int(value):
+            raise ValidationProblem.field("value", "whole_months", "a number of months is a whole number")
+        if value.as_tuple().exponent < -4:
+            raise ValidationProblem.field("value", "four_decimals", "ratios have at most four decimals")
+    if body.get("effective_to") and body["effective_to"] < body["effective_from"]:
+        raise ValidationProblem.field("effective_to", "period_order", "effective_to is before effective_from")
+    return Standard(region_code=body["region_code"], category=category, effective_from=body["effective_from"],
+                    effective_to=body.get("effective_to"), value=value, period=period, legal_ref=body["legal_ref"],
+                    recorded_at=recorded_at, recorded_by=recorded_by)
+
+
+async def record_standard(uow: EligibilityUnitOfWork, standard: Standard) -> Standard:
+    """Store a standard after checking the documents' floors (POLICY §2.1)."""
+    known = await uow.standards.for_region(standard.region_code)
+    on = standard.effective_from
+    breach = check_floor(
+        standard, two_lines_year=_two_lines_year(standard.region_code),
+        poverty_line=resolve(known, standard.region_code, Category.POVERTY_LINE, on),
+        disposable_income=resolve(known, standard.region_code, Category.RURAL_DISPOSABLE_INCOME, on))
+    if breach:
+        raise ValidationProblem(
+            f"{breach.message} (floor {breach.floor_value}; {breach.source.document} {breach.source.section})",
+            errors=[{"field": "amount_fen" if kind_of(standard.category) == Kind.MONEY else "value",
+                     "rule": "policy_floor", "message": breach.message, "floor": breach.floor_value,
+                     "source": breach.source.as_dict()}])
+    return await uow.standards.add(standard)

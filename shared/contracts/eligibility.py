@@ -1,0 +1,43 @@
+"""Events the eligibility service publishes. Decisions on `eligibility.decisions`, monitoring signals
+on `eligibility.signals`, both keyed by household id. No personal data: ids, amounts, categories."""
+from __future__ import annotations
+
+from datetime import date
+
+from shared.events import EventPayload, event
+
+DECISIONS_TOPIC = "eligibility.decisions"
+SIGNALS_TOPIC = "eligibility.signals"
+
+
+@event("eligibility.decision.changed", topic=DECISIONS_TOPIC)
+class DecisionChanged(EventPayload):
+    """A programme decision changed: granted, amount_changed, gradual_exit_started, stepped_down,
+    gradual_exit_extended, gradual_exit_ended, revoked. `decision_id` names the stored explanation."""
+    decision_id: str
+    household_id: str
+    region_code: str
+    cadre_id: str | None
+    programme: str
+    member_id: str | None
+    change: str
+    status: str
+    previous_status: str | None
+    monthly_amount_fen: int
+    previous_monthly_amount_fen: int | None
+    valid_from: date | None
+    valid_until: date | None
+    household_version: int | None
+    as_of: date
+
+
+@event("eligibility.signal.raised", topic=SIGNALS_TOPIC)
+class SignalRaised(EventPayload):
+    """A monitoring signal (POLICY §2.5) for the township and the household's cadre."""
+    signal_id: str
+    household_id: str
+    region_code: str
+    cadre_id: str | None
+    kind: str
+    category: str
+    evidence: dict
