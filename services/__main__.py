@@ -20,10 +20,12 @@ BASE_PORT = int(os.environ.get("EMBEDDED_BASE_PORT", "8001"))
 
 def _services():
     """(name, build_runtime, create_app, load_demo) of every service that exists so far."""
+    from services.eligibility import app as eligibility_app
     from services.registry import app as registry_app
     from services.registry.demo import load_demo_data
 
-    return [("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data)]
+    return [("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data),
+            ("eligibility", eligibility_app.build_runtime, eligibility_app.create_app, None)]
 
 
 async def main() -> None:
@@ -53,7 +55,8 @@ async def main() -> None:
         if load_demo:
             loaded = await load_demo(runtime)
             if loaded:
-                print(f"loaded {loaded} demonstration households into {name}", flush=True)
+                print(f"loaded {loaded} demonstration households into {name}; other services follow "
+                      "through the in-process bus", flush=True)
     admin = issue_token(platform, subject="embedded-admin", roles=["province_operator"], region="22",
                         scope="pii:read")
     print("\nJilin social-assistance backend (embedded mode: SQLite + in-process bus)", flush=True)

@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.asyncapi import asyncapi_document
 from shared.auth import Authenticator
-from shared.bus import EventBus, make_bus
+from shared.bus import EventBus, KafkaBus, make_bus
 from shared.config import ServiceSettings
 from shared.db import Database
 from shared.errors import install_error_handlers
@@ -113,6 +113,11 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
             await on_startup(runtime)
         if manage_bus:
             await runtime.bus.start()
+        if isinstance(runtime.bus, KafkaBus) and publishes:
+            try:  # created up front so the first publish does not wait on auto-creation
+                await runtime.bus.ensure_topics(publishes)
+            except Exception as exc:  # noqa: BLE001 - the relay retries until Kafka is there
+                log.warning("could not create topics %s yet: %s", publishes, exc)
         runtime.relay.start()
         tasks = [asyncio.create_task(loop()) for loop in runtime.background]
         try:

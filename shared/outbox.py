@@ -33,6 +33,8 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
+        # SQLite has no advisory locks: passes of this process never overlap (PostgreSQL also locks across processes).
+        self._pass_lock = asyncio.Lock()
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows: publish now rather than at the next poll."""
@@ -40,6 +42,10 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """One pass: publish up to a batch of rows. Returns how many were published."""
+        async with self._pass_lock:
+            return await self._publish_pending()
+
+    async def _publish_pending(self) -> int:
         async with self.db.session() as session, session.begin():
             if not self.db.is_sqlite:
                 got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))

@@ -75,11 +75,7 @@ async def load_demo_data(runtime: ServiceRuntime, count: int = 300) -> int:
             return 0
     for household, members, incomes in demo_households(count):
         async with RegistryUnitOfWork(runtime) as uow:
-            created = await services.register_household(uow, household, members, DEMO_ACTOR, "demonstration data")
+            await services.register_household(uow, household, members, DEMO_ACTOR, "demonstration data",
+                                              incomes=incomes)
             await uow.commit()
-        for income in incomes:
-            async with RegistryUnitOfWork(runtime) as uow:
-                await services.change_household(uow, created.id, None, DEMO_ACTOR, "demonstration data",
-                                                "income_recorded", services.record_income(income))
-                await uow.commit()
     return count

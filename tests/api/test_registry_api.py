@@ -210,3 +210,17 @@ async def test_list_filters_and_cursor(registry):
     assert sorted(seen) == sorted(ids)
     marginal = (await registry.http.get("/v1/households", params={"poverty_status": "marginal"}, headers=ops)).json()
     assert len(marginal["items"]) == 2
+
+
+async def test_registration_can_carry_incomes_by_member_position(registry):
+    body = household(members=[member(), member("spouse", id_number=id_number(sex="female"))], incomes=[
+        {"member_id": "1", "type": "wages", "amount_fen": 200_000, "period": "month", "effective_from": "2026-01-01"}],
+        expenses=[{"type": "medical_self_paid", "amount_fen": 50_000, "period": "year", "effective_from": "2026-01-01"}])
+    created = (await registry.http.post("/v1/households", json=body, headers=COUNTY)).json()
+    spouse = [m for m in created["members"] if m["relation"] == "spouse"][0]
+    assert created["incomes"][0]["member_id"] == spouse["id"] and created["version"] == 1
+    assert len(created["expenses"]) == 1
+    wrong = household(incomes=[{"member_id": "7", "type": "wages", "amount_fen": 1, "period": "month",
+                                "effective_from": "2026-01-01"}])
+    refused = await registry.http.post("/v1/households", json=wrong, headers=COUNTY)
+    assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "member_position"

@@ -45,7 +45,8 @@ def test_compose_kafka_image_matches_the_tests_broker_version():
 
 
 def test_topics_script_creates_every_published_topic():
-    from shared.contracts import registry
+    from shared.contracts import eligibility, registry
 
     script = (ROOT / "deploy" / "docker" / "create-topics.sh").read_text()
-    assert registry.TOPIC in script
+    for topic in (registry.TOPIC, eligibility.DECISIONS_TOPIC, eligibility.SIGNALS_TOPIC):
+        assert topic in script

@@ -15,7 +15,7 @@ from services.eligibility.service_layer.services import apply_household_facts
 from shared.app import ServiceRuntime
 from shared.contracts.registry import HouseholdEvent
 from shared.events import Envelope
-from shared.tracing import current_trace, parse_traceparent, use_trace
+from shared.tracing import current_trace
 
 log = logging.getLogger(__name__)
 CONSUMER = "eligibility"
@@ -43,13 +43,12 @@ def registry_handler(runtime: ServiceRuntime):
     return handle
 
 
-def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str) -> None:
+def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str = "") -> None:
     async def work():
-        with use_trace((parse_traceparent(traceparent) or current_trace()).child()):
-            try:
-                await jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id)
-            except Exception:  # noqa: BLE001 - resumable; the next start or restart picks it up
-                log.exception("re-evaluation job %s stopped", job_id)
+        try:
+            await jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id)
+        except Exception:  # noqa: BLE001 - resumable; the next start or restart picks it up
+            log.exception("re-evaluation job %s stopped", job_id)
 
     runtime.spawn(work(), name=f"job:{job_id}")
 

@@ -21,6 +21,7 @@ from services.eligibility.domain.parameters import MissingParameter, compile_par
 from services.eligibility.domain.vector import (STATUS_OF_CODE, RegionParameters, build_population,
                                                 evaluate_dibao, scalar_fallback_mask)
 from services.eligibility.service_layer.services import input_on, reevaluate
+from shared.tracing import TraceContext, current_trace, parse_traceparent, use_trace
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
@@ -52,8 +53,11 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
                 await uow.jobs.update(job_id, status="done")
                 await uow.commit()
                 return
-            changed = await reevaluate_batch(uow, rows, standards, job.as_of, job_id,
-                                             screen=job.kind not in FULL_KINDS)
+            # The job's events continue the trace of the change that started it, across restarts too.
+            trace = parse_traceparent(job.traceparent) or current_trace()
+            with use_trace(TraceContext(trace.trace_id, trace.span_id, trace.flags, causation_id=job_id).child()):
+                changed = await reevaluate_batch(uow, rows, standards, job.as_of, job_id,
+                                                 screen=job.kind not in FULL_KINDS)
             await uow.jobs.update(job_id, cursor=rows[-1].household_id, processed=job.processed + len(rows),
                                   changed=job.changed + changed)
             await uow.commit()

@@ -52,11 +52,13 @@ async def register(body: schemas.HouseholdCreate, request: Request, actor: Write
     uow = uow_of(request)
 
     async def action():
-        data = body.model_dump(exclude={"members", "reason", "assignment"})
+        data = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
         if body.assignment:
             data["assignment"] = body.assignment.model_dump(exclude={"reason"})
         household = await services.register_household(
-            uow, data, [m.model_dump(exclude_none=True) for m in body.members], actor, body.reason)
+            uow, data, [m.model_dump(exclude_none=True) for m in body.members], actor, body.reason,
+            incomes=[i.model_dump(exclude={"reason"}) for i in body.incomes],
+            expenses=[e.model_dump(exclude={"reason"}) for e in body.expenses])
         return household_result(household, actor, 201)
 
     return await run_command(request, actor, uow, action)

@@ -71,6 +71,10 @@ class HouseholdCreate(ChangeBody):
     flags: list[Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,40}$")]] = Field(default_factory=list)
     assets_meet_local_rule: bool = True
     members: list[MemberIn] = Field(min_length=1, max_length=30)
+    # Incomes and expenses known at registration, so the first evaluation is not made on an empty record.
+    # A member_id here is the member's position in `members` ("0", "1", ...), as ids do not exist yet.
+    incomes: list["IncomeIn"] = Field(default_factory=list, max_length=100)
+    expenses: list["ExpenseIn"] = Field(default_factory=list, max_length=100)
     assignment: AssignmentIn | None = None
 
 
@@ -148,3 +152,6 @@ class ImportJobView(BaseModel):
     errors: list[dict]
     created_at: datetime
     updated_at: datetime
+
+
+HouseholdCreate.model_rebuild()

@@ -138,9 +138,11 @@ async def _import_one(uow: RegistryUnitOfWork, data: dict, actor: Principal) -> 
                                       "imported rows need external_ref, so that re-running a file changes nothing")
     if await uow.households.get_by_external_ref(body.external_ref):
         return "unchanged"
-    data = body.model_dump(exclude={"members", "reason", "assignment"})
+    data = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
     if body.assignment:
         data["assignment"] = body.assignment.model_dump(exclude={"reason"})
     await services.register_household(uow, data, [m.model_dump(exclude_none=True) for m in body.members],
-                                      actor, body.reason or "bulk import")
+                                      actor, body.reason or "bulk import",
+                                      incomes=[i.model_dump(exclude={"reason"}) for i in body.incomes],
+                                      expenses=[e.model_dump(exclude={"reason"}) for e in body.expenses])
     return "imported"

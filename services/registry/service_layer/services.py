@@ -60,14 +60,25 @@ async def _check_region(uow: RegistryUnitOfWork, region_code: str, actor: Princi
 
 
 async def register_household(uow: RegistryUnitOfWork, data: dict, members: list[dict], actor: Principal,
-                             reason: str | None = None) -> Household:
+                             reason: str | None = None, incomes: list[dict] = (),
+                             expenses: list[dict] = ()) -> Household:
     await _check_region(uow, data["region_code"], actor)
     household = Household(**data)
     try:
-        for fields in members:
-            household.add_member(new_member(fields))
+        added = [household.add_member(new_member(fields)) for fields in members]
+        for field, items, record in (("incomes", incomes, household.record_income),
+                                     ("expenses", expenses, household.record_expense)):
+            for index, fields in enumerate(items):
+                position = fields.get("member_id")
+                if position is not None:
+                    if not (position.isdigit() and int(position) < len(added)):
+                        raise RegistryRuleBroken(f"{field}[{index}].member_id", "member_position",
+                                                 "at registration, member_id is the member's position in members")
+                    fields = {**fields, "member_id": added[int(position)].id}
+                record((Income if field == "incomes" else Expense)(**fields))
     except RegistryRuleBroken as exc:
-        raise ValidationProblem.field(f"members.{exc.field}", exc.rule, str(exc)) from None
+        field = exc.field if "[" in exc.field else f"members.{exc.field}"
+        raise ValidationProblem.field(field, exc.rule, str(exc)) from None
     await _save(uow, household, None, actor, reason, "registered")
     uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
     return household
