@@ -5,11 +5,11 @@ import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.adapters import orm
-from services.eligibility.domain.model import Decision, PriorState
+from services.eligibility.domain.model import PriorState
 from services.eligibility.domain.parameters import Category, Standard, region_chain
 
 
@@ -91,9 +91,12 @@ class HouseholdReadModel:
         else:
             await self.session.execute(insert(orm.households).values(household_id=household_id, **values))
 
-    async def save_state(self, household_id: str, state: PriorState) -> None:
-        await self.session.execute(update(orm.households).where(orm.households.c.household_id == household_id)
-                                   .values(state=state.model_dump(mode="json")))
+    async def save_states(self, states: list[tuple[str, PriorState]]) -> None:
+        if states:
+            await self.session.execute(
+                update(orm.households).where(orm.households.c.household_id == bindparam("hid"))
+                .values(state=bindparam("new_state")).execution_options(synchronize_session=False),
+                [{"hid": hid, "new_state": state.model_dump(mode="json")} for hid, state in states])
 
     async def batch(self, prefix: str, after: str, limit: int) -> list:
         return (await self.session.execute(
@@ -126,31 +129,31 @@ class DecisionRepository:
     async def get(self, decision_id: str):
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id == decision_id))).first()
 
-    async def supersede(self, decision_id: str) -> None:
-        await self.session.execute(update(orm.decisions).where(orm.decisions.c.id == decision_id).values(current=False))
+    async def supersede_many(self, decision_ids: list[str]) -> None:
+        if decision_ids:
+            await self.session.execute(update(orm.decisions).where(orm.decisions.c.id.in_(decision_ids))
+                                       .values(current=False))
 
-    async def add(self, household_id: str, decision: Decision, *, change: str, as_of: date, trigger: str,
-                  household_version: int | None) -> str:
-        decision_id = str(uuid.uuid4())
-        await self.session.execute(insert(orm.decisions).values(
-            id=decision_id, household_id=household_id, programme=decision.programme.value,
-            member_id=decision.member_id, status=decision.status.value, scope=decision.scope,
-            monthly_amount_fen=decision.monthly_amount_fen, valid_from=decision.valid_from,
-            valid_until=decision.valid_until, change=change, current=True, household_version=household_version,
-            as_of=as_of, trigger=trigger, explanation=decision.explanation, created_at=datetime.now(timezone.utc)))
-        return decision_id
+    async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int]) -> None:
+        if not added:
+            return
+        now = datetime.now(timezone.utc)
+        await self.session.execute(insert(orm.decisions), [dict(
+            id=a["id"], household_id=a["household_id"], programme=d.programme.value, member_id=d.member_id,
+            status=d.status.value, scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
+            valid_until=d.valid_until, change=a["change"], current=True,
+            household_version=versions.get(a["household_id"]), as_of=as_of, trigger=trigger,
+            explanation=d.explanation, created_at=now) for a in added for d in [a["decision"]]])
 
 
 class SignalRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def add(self, household_id: str, kind: str, category: str, evidence: dict) -> str:
-        signal_id = str(uuid.uuid4())
-        await self.session.execute(insert(orm.signals).values(
-            id=signal_id, household_id=household_id, kind=kind, category=category, evidence=evidence,
-            raised_at=datetime.now(timezone.utc)))
-        return signal_id
+    async def add_many(self, signals: list[dict]) -> None:
+        if signals:
+            now = datetime.now(timezone.utc)
+            await self.session.execute(insert(orm.signals), [{**s, "raised_at": now} for s in signals])
 
     async def for_household(self, household_id: str) -> list:
         return (await self.session.execute(select(orm.signals).where(orm.signals.c.household_id == household_id)

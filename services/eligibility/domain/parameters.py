@@ -117,15 +117,28 @@ def region_chain(code: str) -> list[str]:
     return list(dict.fromkeys(chain))
 
 
-def resolve(standards: list[Standard], region_code: str, category: Category, on: date,
+class StandardIndex:
+    """Standards grouped by (category, region), so a lookup reads only its own few candidates."""
+
+    def __init__(self, standards):
+        self.by_key: dict[tuple[str, str], list[Standard]] = {}
+        for s in standards:
+            self.by_key.setdefault((s.category, s.region_code), []).append(s)
+
+    def candidates(self, category: Category, region_code: str) -> list[Standard]:
+        return self.by_key.get((category, region_code), [])
+
+
+def _index(standards) -> StandardIndex:
+    return standards if isinstance(standards, StandardIndex) else StandardIndex(standards)
+
+
+def resolve(standards: "list[Standard] | StandardIndex", region_code: str, category: Category, on: date,
             known_at: datetime | None = None) -> Standard | None:
     """The value in force on `on`, as known at `known_at`: nearest region with one, latest start, latest record."""
-    by_region: dict[str, list[Standard]] = {}
-    for s in standards:
-        if s.category == category and s.applies(on, known_at):
-            by_region.setdefault(s.region_code, []).append(s)
+    index = _index(standards)
     for code in region_chain(region_code):
-        candidates = by_region.get(code)
+        candidates = [s for s in index.candidates(category, code) if s.applies(on, known_at)]
         if candidates:
             return max(candidates, key=lambda s: (s.effective_from, s.recorded_at))
     return None
@@ -217,8 +230,9 @@ REQUIRED = [c.value for c in Category if c not in (Category.POVERTY_LINE, Catego
 PREVIOUS_YEAR = [Category.RURAL_DIBAO, Category.MINIMUM_WAGE]
 
 
-def compile_parameters(standards: list[Standard], region_code: str, as_of: date,
+def compile_parameters(standards: "list[Standard] | StandardIndex", region_code: str, as_of: date,
                        known_at: datetime | None = None) -> ParameterSet:
+    standards = _index(standards)
     values: dict[str, Standard] = {}
     for category in Category:
         found = resolve(standards, region_code, category, as_of, known_at)

@@ -17,10 +17,10 @@ from typing import Awaitable, Callable
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.model import PriorState, Status
-from services.eligibility.domain.parameters import MissingParameter, compile_parameters
+from services.eligibility.domain.parameters import MissingParameter, StandardIndex, compile_parameters
 from services.eligibility.domain.vector import (STATUS_OF_CODE, RegionParameters, build_population,
                                                 evaluate_dibao, scalar_fallback_mask)
-from services.eligibility.service_layer.services import input_on, reevaluate
+from services.eligibility.service_layer.services import input_on, reevaluate_many
 from shared.tracing import TraceContext, current_trace, parse_traceparent, use_trace
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
             if job is None or job.status == "done":
                 return
             if standards is None:
-                standards = await uow.standards.under(job.region_prefix)
+                standards = StandardIndex(await uow.standards.under(job.region_prefix))
             rows = await uow.households.batch(job.region_prefix, job.cursor, BATCH_SIZE)
             if not rows:
                 await uow.jobs.update(job_id, status="done")
@@ -65,16 +65,16 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
             await after_batch()
 
 
-async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards, as_of: date, trigger: str, *,
+async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str, *,
                            screen: bool = True) -> int:
-    todo = list(rows) if not screen else await _needing_scalar(uow, rows, standards, as_of)
-    changed = 0
-    for row in todo:
-        changed += await reevaluate(uow, row, standards, as_of, trigger)
-    return changed
+    current: dict[str, list] = {}
+    for decision in await uow.decisions.current_for([r.household_id for r in rows]):
+        current.setdefault(decision.household_id, []).append(decision)
+    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current)
+    return await reevaluate_many(uow, todo, standards, as_of, trigger, current)
 
 
-async def _needing_scalar(uow: EligibilityUnitOfWork, rows, standards, as_of: date) -> list:
+def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list]) -> list:
     regions, parameter_sets, unusable = {}, [], set()
     for code in sorted({r.region_code for r in rows}):
         try:
@@ -93,9 +93,6 @@ async def _needing_scalar(uow: EligibilityUnitOfWork, rows, standards, as_of: da
     population = build_population(inputs, priors, regions, as_of)
     status, monthly = evaluate_dibao(population, RegionParameters.from_sets(parameter_sets))
     fallback = scalar_fallback_mask(population, status)
-    current: dict[str, list] = {}
-    for decision in await uow.decisions.current_for([r.household_id for r in usable]):
-        current.setdefault(decision.household_id, []).append(decision)
     for i, row in enumerate(usable):
         household, prior = inputs[i], priors[i]
         decisions = current.get(row.household_id, [])

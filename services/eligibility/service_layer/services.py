@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.engine import evaluate
 from services.eligibility.domain.model import Decision, HouseholdInput, PriorState, Status
-from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, check_floor,
-                                                    compile_parameters, kind_of, resolve)
+from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, StandardIndex,
+                                                    check_floor, compile_parameters, kind_of, resolve)
 from shared.contracts import eligibility as events
 from shared.contracts.registry import HouseholdFacts
 from shared.errors import ValidationProblem
@@ -96,50 +97,72 @@ def change_kind(old, new: Decision | None) -> str | None:
     return "gradual_exit_ended" if old_status == Status.GRADUAL_EXIT else "granted"
 
 
-async def reevaluate(uow: EligibilityUnitOfWork, row, standards: list[Standard], as_of: date, trigger: str) -> int:
+async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, trigger: str) -> int:
     """Evaluate one household, store what changed, publish changes and new signals. Returns changes published."""
-    household = input_on(row.snapshot, as_of)
-    prior = PriorState.model_validate(row.state) if row.state else None
-    params = compile_parameters(standards, household.region_code, as_of)
-    try:
-        result = evaluate(household, prior, params, as_of)
-    except MissingParameter as exc:
-        log.error("household %s not evaluated: %s", household.id, exc)
-        return 0
-    current = {_key(r.programme, r.member_id): r for r in await uow.decisions.current(household.id)}
-    fresh = {_key(d.programme.value, d.member_id): d for d in result.decisions}
+    return await reevaluate_many(uow, [row], StandardIndex(standards), as_of, trigger)
+
+
+async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str,
+                          current: dict[str, list] | None = None) -> int:
+    """Evaluate households and write what changed in a few set-based statements (bulk jobs call this
+    with hundreds of rows). `current` may carry the households' current decisions already read."""
+    if current is None:
+        current = {}
+        for decision in await uow.decisions.current_for([r.household_id for r in rows]):
+            current.setdefault(decision.household_id, []).append(decision)
+    params_by_region: dict[str, object] = {}
+    superseded, added, states, signals = [], [], [], []
     published = 0
-    for key in sorted(set(current) | set(fresh), key=lambda k: (k[0], k[1] or "")):
-        old, new = current.get(key), fresh.get(key)
-        kind = change_kind(old, new)
-        if kind is None:
+    for row in rows:
+        household = input_on(row.snapshot, as_of)
+        prior = PriorState.model_validate(row.state) if row.state else None
+        if household.region_code not in params_by_region:
+            params_by_region[household.region_code] = compile_parameters(standards, household.region_code, as_of)
+        try:
+            result = evaluate(household, prior, params_by_region[household.region_code], as_of)
+        except MissingParameter as exc:
+            log.error("household %s not evaluated: %s", household.id, exc)
             continue
-        if old is not None:
-            await uow.decisions.supersede(old.id)
-        if new is None:
-            continue  # the programme no longer applies to this member; the old decision is closed
-        decision_id = await uow.decisions.add(household.id, new, change=kind, as_of=as_of, trigger=trigger,
-                                              household_version=household.version)
-        if kind == "assessed":
-            continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
-        published += 1
-        uow.emit(events.DecisionChanged(
-            decision_id=decision_id, household_id=household.id, region_code=household.region_code,
-            cadre_id=row.cadre_id, programme=new.programme.value, member_id=new.member_id, change=kind,
-            status=new.status.value, previous_status=old.status if old is not None else None,
-            monthly_amount_fen=new.monthly_amount_fen,
-            previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
-            valid_from=new.valid_from, valid_until=new.valid_until, household_version=household.version,
-            as_of=as_of), subject=household.id)
-    already = set(prior.active_signals) if prior else set()
-    for signal in result.signals:
-        if signal.kind in already:
-            continue  # raised before and still standing: one alert, not one per evaluation
-        signal_id = await uow.signals.add(household.id, signal.kind, signal.category, signal.evidence)
-        uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
-                                     region_code=household.region_code, cadre_id=row.cadre_id, kind=signal.kind,
-                                     category=signal.category, evidence=signal.evidence), subject=household.id)
-    await uow.households.save_state(household.id, result.next_state)
+        existing = {_key(r.programme, r.member_id): r for r in current.get(household.id, [])}
+        fresh = {_key(d.programme.value, d.member_id): d for d in result.decisions}
+        for key in sorted(set(existing) | set(fresh), key=lambda k: (k[0], k[1] or "")):
+            old, new = existing.get(key), fresh.get(key)
+            kind = change_kind(old, new)
+            if kind is None:
+                continue
+            if old is not None:
+                superseded.append(old.id)
+            if new is None:
+                continue  # the programme no longer applies to this member; the old decision is closed
+            decision_id = str(uuid.uuid4())
+            added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind))
+            if kind == "assessed":
+                continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
+            published += 1
+            uow.emit(events.DecisionChanged(
+                decision_id=decision_id, household_id=household.id, region_code=household.region_code,
+                cadre_id=row.cadre_id, programme=new.programme.value, member_id=new.member_id, change=kind,
+                status=new.status.value, previous_status=old.status if old is not None else None,
+                monthly_amount_fen=new.monthly_amount_fen,
+                previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
+                valid_from=new.valid_from, valid_until=new.valid_until, household_version=household.version,
+                as_of=as_of), subject=household.id)
+        already = set(prior.active_signals) if prior else set()
+        for signal in result.signals:
+            if signal.kind in already:
+                continue  # raised before and still standing: one alert, not one per evaluation
+            signal_id = str(uuid.uuid4())
+            signals.append(dict(id=signal_id, household_id=household.id, kind=signal.kind, category=signal.category,
+                                evidence=signal.evidence))
+            uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
+                                         region_code=household.region_code, cadre_id=row.cadre_id, kind=signal.kind,
+                                         category=signal.category, evidence=signal.evidence), subject=household.id)
+        states.append((household.id, result.next_state))
+    await uow.decisions.supersede_many(superseded)
+    await uow.decisions.add_many(added, as_of=as_of, trigger=trigger,
+                                 versions={r.household_id: r.version for r in rows})
+    await uow.signals.add_many(signals)
+    await uow.households.save_states(states)
     return published
 
 

@@ -1,0 +1,148 @@
+"""Full re-evaluation job benchmark on the real PostgreSQL and Kafka (start them with deploy/*.sh):
+a standard raise in every county re-evaluates the province; measured from job start until every
+changed decision is written and its event is on Kafka.
+
+    uv run --group bench python -m bench.job [--households 430000]   → bench/results/job.json
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import numpy as np
+
+from bench.population import PEOPLE, HOUSEHOLDS, make_province
+from services.eligibility.adapters.uow import EligibilityUnitOfWork
+from services.eligibility.domain.parameters import Category, Standard
+from services.eligibility.domain.vector import STATUS_OF_CODE, evaluate_dibao
+from services.eligibility.service_layer import jobs
+from shared.app import ServiceRuntime
+from shared.bus import KafkaBus
+from shared.config import ServiceSettings
+from shared.migrations import upgrade_async
+
+RESULTS = Path(__file__).parent / "results"
+AS_OF = date(2021, 6, 15)
+PG = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://assistance:assistance@127.0.0.1:55432/postgres")
+KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+
+
+def snapshots(province, count: int):
+    pop = province.population
+    rng = np.random.default_rng(3)
+    for i in range(count):
+        size = int(pop.size[i])
+        members = [{"id": f"{i}-{j}", "birth_date": f"{1940 + int(rng.integers(0, 70))}-03-01",
+                    "labour_capacity": "none" if j == size - 1 and pop.project_no_labour[i] else "full",
+                    "disability_grade": 3 if j == 0 and pop.disabled_household[i] else None,
+                    "serious_illness": False, "self_care": "full", "has_legal_supporter": True} for j in range(size)]
+        incomes = [{"member_id": members[0]["id"], "type": "wages", "annual_amount_fen": int(pop.income_counted_always[i])}]
+        if pop.basic_pension[i]:
+            incomes.append({"member_id": members[0]["id"], "type": "basic_pension",
+                            "annual_amount_fen": int(pop.basic_pension[i])})
+        if pop.project_no_labour[i]:
+            incomes.append({"member_id": members[-1]["id"], "type": "poverty_project_guaranteed",
+                            "annual_amount_fen": int(pop.project_no_labour[i])})
+        dated = [{**x, "from": "2021-01-01", "to": None} for x in incomes]
+        medical = [{"type": "medical_self_paid", "annual_amount_fen": int(pop.medical[i]), "from": "2021-01-01",
+                    "to": None}] if pop.medical[i] else []
+        yield {"id": f"hh-{i:07d}", "version": 1, "region_code": province.counties[int(pop.region[i])],
+               "registered_poor_status": "not_lifted" if pop.deduction_allowed[i] else "lifted",
+               "members": members, "assets_meet_local_rule": True, "incomes": dated, "expenses": medical}
+
+
+async def seed(url: str, province, count: int) -> None:
+    pop = province.population
+    status, monthly = evaluate_dibao(pop, province.parameters)
+    now = datetime.now(timezone.utc)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows, decisions = [], []
+        for i, snap in enumerate(snapshots(province, count)):
+            code = int(status[i])
+            state = {"dibao": {"status": STATUS_OF_CODE[code].value, "since": "2020-01-01",
+                               "monthly_amount_fen": int(monthly[i]) if code else None,
+                               "gradual_exit_started": "2021-01-01" if code == 2 else None,
+                               "gradual_exit_extended": False, "expense_deduction_since": None},
+                     "counted_income_fen": None, "medical_expense_fen": None, "active_signals": []}
+            rows.append((snap["id"], 1, snap["region_code"], None, json.dumps(snap), json.dumps(state), now))
+            decisions.append((str(uuid.uuid4()), snap["id"], "dibao", None, STATUS_OF_CODE[code].value, "household",
+                              int(monthly[i]), date(2020, 1, 1), None, "seeded", True, 1, AS_OF, "bench-seed",
+                              json.dumps({"seeded": True}), now))
+        await conn.copy_records_to_table("households", records=rows, columns=[
+            "household_id", "version", "region_code", "cadre_id", "snapshot", "state", "updated_at"])
+        await conn.copy_records_to_table("decisions", records=decisions, columns=[
+            "id", "household_id", "programme", "member_id", "status", "scope", "monthly_amount_fen", "valid_from",
+            "valid_until", "change", "current", "household_version", "as_of", "trigger", "explanation", "created_at"])
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def main(count: int) -> None:
+    admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+    name = f"bench_eligibility_{uuid.uuid4().hex[:6]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG.rsplit("/", 1)[0] + "/" + name
+    try:
+        await upgrade_async("eligibility", url)
+        province = make_province(as_of=AS_OF)
+        started = time.perf_counter()
+        await seed(url, province, count)
+        seed_s = time.perf_counter() - started
+        settings = ServiceSettings.load("eligibility", database_url=url, kafka_bootstrap_servers=KAFKA)
+        from services.eligibility.app import build_runtime, seed_standards_once
+        runtime: ServiceRuntime = build_runtime(settings)
+        await seed_standards_once(runtime)
+        assert isinstance(runtime.bus, KafkaBus)
+        factory = lambda: EligibilityUnitOfWork(runtime)  # noqa: E731
+        async with factory() as uow:  # a 5 % raise in every county
+            for code, value in zip(province.counties, province.parameters.standard):
+                await uow.standards.add(Standard(region_code=code, category=Category.RURAL_DIBAO,
+                                                 effective_from=AS_OF, value=Decimal(int(value) * 105 // 100),
+                                                 period="year", legal_ref="bench raise",
+                                                 recorded_at=datetime.now(timezone.utc), recorded_by="bench"))
+            job = await jobs.create_job(uow, kind="standard_changed", region_prefix="22", as_of=AS_OF,
+                                        reason="bench", traceparent=f"00-{uuid.uuid4().hex}-{'1' * 16}-01")
+            await uow.commit()
+        await runtime.bus.ensure_topics(["eligibility.decisions", "eligibility.signals"])
+        runtime.relay.start()
+        started = time.perf_counter()
+        await jobs.run_job(factory, job["id"])
+        job_s = time.perf_counter() - started
+        while await runtime.relay.backlog():
+            runtime.relay.notify()
+            await asyncio.sleep(0.2)
+        total_s = time.perf_counter() - started
+        async with factory() as uow:
+            done = await uow.jobs.get(job["id"])
+        await runtime.relay.stop()
+        await runtime.bus.stop()
+        await runtime.db.dispose()
+        result = {"benchmark": "eligibility re-evaluation job, PostgreSQL + Kafka", "households": count,
+                  "province_households": HOUSEHOLDS, "province_people": PEOPLE, "seed_s": round(seed_s, 1),
+                  "job_s": round(job_s, 1), "job_plus_publish_s": round(total_s, 1), "target_s": 60,
+                  "meets_target": total_s < 60, "changed_decisions": done.changed, "processed": done.processed,
+                  "batch_size": jobs.BATCH_SIZE}
+        RESULTS.mkdir(exist_ok=True)
+        suffix = "" if count == HOUSEHOLDS else f"_{count}"
+        (RESULTS / f"job{suffix}.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--households", type=int, default=HOUSEHOLDS)
+    asyncio.run(main(parser.parse_args().households))
