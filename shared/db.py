@@ -1,6 +1,7 @@
 """Database engine and sessions: SQLAlchemy 2 async on PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -9,7 +10,8 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        options: dict = {"pool_pre_ping": True}
+        # orjson: JSON columns (explanations, snapshots, outbox envelopes) are on every hot path.
+        options: dict = {"pool_pre_ping": True, "json_serializer": _dumps, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -26,6 +28,10 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _dumps(value) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

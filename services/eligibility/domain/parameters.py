@@ -8,6 +8,7 @@ region without its own value inherits its parent's (village → township → cou
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -104,11 +105,15 @@ class Standard:
         return (self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
                 and (known_at is None or self.recorded_at <= known_at))
 
-    def cited(self) -> dict:
+    @cached_property
+    def _cited(self) -> dict:
         return {"category": self.category.value, "name_zh": ZH[self.category], "region_code": self.region_code,
                 "value": format(self.value, "f"), "period": self.period, "effective_from": self.effective_from.isoformat(),
                 "effective_to": self.effective_to.isoformat() if self.effective_to else None,
                 "legal_ref": self.legal_ref, "recorded_at": self.recorded_at.isoformat()}
+
+    def cited(self) -> dict:
+        return dict(self._cited)
 
 
 def region_chain(code: str) -> list[str]:

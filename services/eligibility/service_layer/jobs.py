@@ -41,6 +41,7 @@ async def create_job(uow: EligibilityUnitOfWork, *, kind: str, region_prefix: st
 async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str, *,
                   after_batch: Callable[[], Awaitable[None]] | None = None) -> None:
     standards = None
+    parameter_cache: dict[str, object] = {}  # region → compiled parameters, for the whole run
     while True:
         async with uow_factory() as uow:
             job = await uow.jobs.get(job_id, for_update=True)
@@ -57,7 +58,7 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
             trace = parse_traceparent(job.traceparent) or current_trace()
             with use_trace(TraceContext(trace.trace_id, trace.span_id, trace.flags, causation_id=job_id).child()):
                 changed = await reevaluate_batch(uow, rows, standards, job.as_of, job_id,
-                                                 screen=job.kind not in FULL_KINDS)
+                                                 screen=job.kind not in FULL_KINDS, cache=parameter_cache)
             await uow.jobs.update(job_id, cursor=rows[-1].household_id, processed=job.processed + len(rows),
                                   changed=job.changed + changed)
             await uow.commit()
@@ -66,19 +67,22 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
 
 
 async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str, *,
-                           screen: bool = True) -> int:
+                           screen: bool = True, cache: dict | None = None) -> int:
+    cache = {} if cache is None else cache
     current: dict[str, list] = {}
     for decision in await uow.decisions.current_for([r.household_id for r in rows]):
         current.setdefault(decision.household_id, []).append(decision)
-    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current)
-    return await reevaluate_many(uow, todo, standards, as_of, trigger, current)
+    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current, cache)
+    return await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache)
 
 
-def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list]) -> list:
+def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list], cache: dict) -> list:
     regions, parameter_sets, unusable = {}, [], set()
     for code in sorted({r.region_code for r in rows}):
         try:
-            parameter_sets.append(compile_parameters(standards, code, as_of))
+            if code not in cache:
+                cache[code] = compile_parameters(standards, code, as_of)
+            parameter_sets.append(cache[code])
             RegionParameters.from_sets(parameter_sets[-1:])
             regions[code] = len(regions)
         except (MissingParameter, ValueError):

@@ -103,14 +103,14 @@ async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, tr
 
 
 async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str,
-                          current: dict[str, list] | None = None) -> int:
+                          current: dict[str, list] | None = None, parameter_cache: dict | None = None) -> int:
     """Evaluate households and write what changed in a few set-based statements (bulk jobs call this
     with hundreds of rows). `current` may carry the households' current decisions already read."""
     if current is None:
         current = {}
         for decision in await uow.decisions.current_for([r.household_id for r in rows]):
             current.setdefault(decision.household_id, []).append(decision)
-    params_by_region: dict[str, object] = {}
+    params_by_region: dict[str, object] = {} if parameter_cache is None else parameter_cache
     superseded, added, states, signals = [], [], [], []
     published = 0
     for row in rows:
