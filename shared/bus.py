@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
 from shared import metrics
+from shared.errors import describe_error
 from shared.events import Envelope
 from shared.tracing import use_trace
 
@@ -72,7 +73,7 @@ class EventBus(abc.ABC):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
-                error = f"{type(exc).__name__}: {exc}"
+                error = describe_error(exc)
                 log.warning("handler %s failed on event %s (attempt %d/%d): %s",
                             sub.group, envelope.id, attempt, self.max_attempts, error)
                 if attempt < self.max_attempts:

@@ -76,6 +76,17 @@ class Forbidden(Problem):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+def describe_error(exc: BaseException) -> str:
+    """An error for logs and dead-letter headers, without the input values some messages carry
+    (a pydantic ValidationError repeats the offending input, which may be personal data)."""
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors()[:10])
+        return f"ValidationError: {where}"
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
     return JSONResponse(problem.body(str(request.url.path)), status_code=problem.status,
                         media_type=PROBLEM_JSON, headers=problem.headers)

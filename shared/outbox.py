@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from shared import metrics
 from shared.bus import EventBus
 from shared.db import Database
+from shared.errors import describe_error
 from shared.events import Envelope
 from shared.platform_tables import PlatformTables
 
@@ -66,7 +67,7 @@ class OutboxRelay:
                 failure = exc
                 await session.execute(update(self.table).where(self.table.c.id == ids[0])
                                       .values(attempts=self.table.c.attempts + 1,
-                                              last_error=f"{type(exc).__name__}: {exc}"[:1000]))
+                                              last_error=describe_error(exc)[:1000]))
             else:
                 await session.execute(update(self.table).where(self.table.c.id.in_(ids))
                                       .values(published_at=datetime.now(timezone.utc)))

@@ -75,7 +75,7 @@ class HouseholdEvent(EventPayload):
     region_code: str
     occurred_at: datetime
     actor: str
-    reason: str | None = None
+    # No free-text reason here: operators write names into it. It stays in the registry's history.
     facts: HouseholdFacts
 
 

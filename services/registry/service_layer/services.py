@@ -122,7 +122,7 @@ async def _save(uow, household, expected_version, actor, reason, change) -> None
 
 def _common(household: Household, actor: Principal, reason: str | None, uow: RegistryUnitOfWork) -> dict:
     return dict(household_id=household.id, version=household.version, region_code=household.region_code,
-                occurred_at=datetime.now(timezone.utc), actor=actor.subject, reason=reason,
+                occurred_at=datetime.now(timezone.utc), actor=actor.subject,
                 facts=facts_of(household, uow.sealer, date.today()))
 
 
