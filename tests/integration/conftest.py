@@ -20,15 +20,36 @@ def kafka_script(action: str) -> None:
 
 
 class TopicReader:
-    """Reads a topic from its beginning and collects envelopes, for assertions."""
+    """Reads a topic from given offsets (default: its current end, so only what happens next is seen,
+    whatever history the broker holds) and collects envelopes, for assertions."""
 
-    def __init__(self, bootstrap: str, topic: str):
-        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4().hex}",
-                                         auto_offset_reset="earliest", enable_auto_commit=False)
+    def __init__(self, bootstrap: str, topic: str, start_offsets: dict | None = None):
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.start_offsets = start_offsets
         self.envelopes: list[Envelope] = []
 
     async def __aenter__(self):
+        from aiokafka import TopicPartition
+
+        if self.consumer.assignment():
+            return self  # opened earlier, before the action it watches
         await self.consumer.start()
+        partitions = None
+        for _ in range(100):  # a topic created a moment ago may not be in the metadata yet
+            partitions = self.consumer.partitions_for_topic(self.topic)
+            if partitions:
+                break
+            await self.consumer._client.force_metadata_update()
+            await asyncio.sleep(0.1)
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions or [])]
+        self.consumer.assign(assigned)
+        if self.start_offsets is None:
+            await self.consumer.seek_to_end(*assigned)
+            self.start_offsets = {tp.partition: await self.consumer.position(tp) for tp in assigned}
+        else:
+            for tp in assigned:
+                self.consumer.seek(tp, self.start_offsets.get(tp.partition, 0))
         return self
 
     async def __aexit__(self, *exc):

@@ -170,6 +170,7 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
                                     reason="test", traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
         await uow.commit()
     monkeypatch.setattr(jobs, "BATCH_SIZE", 3)
+    reader = await TopicReader(kafka_bootstrap, DECISIONS_TOPIC).__aenter__()
     batches = 0
 
     async def crash_after_first_batch():
@@ -196,7 +197,7 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
                     else (500_000 - income) // 12 + 1) if income < 500_000 else ("dibao", "not_eligible", 0)
         assert current[hid] == [expected], (i, current[hid])
     assert done.changed == sum(1 for i in range(7) if 410_000 + i * 20_000 < 500_000)
-    async with TopicReader(kafka_bootstrap, DECISIONS_TOPIC) as reader:
+    async with reader:
         from_job = lambda es: [e for e in es if e.subject in ids and e.traceparent.split("-")[1] == "c" * 32]  # noqa: E731
         await reader.collect_until(lambda es: len(from_job(es)) >= done.changed)
         await asyncio.sleep(1)
