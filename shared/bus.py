@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
@@ -301,11 +300,3 @@ def make_bus(settings, *, client_id: str) -> EventBus:
                         partitions=settings.kafka_topic_partitions,
                         max_attempts=settings.consumer_max_attempts)
     return InProcessBus(max_attempts=settings.consumer_max_attempts)
-
-
-def subscriptions_by_topic(bus: EventBus) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for sub in bus.subscriptions:
-        for topic in sub.topics:
-            out[topic].append(sub.group)
-    return dict(out)

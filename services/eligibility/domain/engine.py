@@ -394,12 +394,15 @@ def _special_poverty(household: HouseholdInput, params: ParameterSet, as_of: dat
                 f"照料护理标准 = 上年度最低工资{yuan(round_half_up(wage))}/月 × {care_ratio}（生活自理能力：{member.self_care}）",
                 self_care=member.self_care, minimum_wage_monthly_fen=wage, ratio=care_ratio)
         total = basic_monthly + care_monthly
+        census = date(as_of.year + 1, 6, 30)
+        ex.rule("special_poverty.census", sources.SPECIAL_POVERTY_CENSUS, census,
+                f"有效至下一次年度普查（{census}）", valid_until=census)
         ex.amount = {"formula": "基本生活标准 ÷ 12 + 照料护理标准", "monthly_fen": total,
                      "steps": [f"{yuan(basic_annual)} ÷ 12 = {yuan(basic_monthly)}",
                                f"{yuan(basic_monthly)} + {yuan(care_monthly)} = {yuan(total)}/月"]}
         results.append(Decision(programme=Programme.SPECIAL_POVERTY, status=Status.ELIGIBLE, scope="single_person",
                                 member_id=member.id, monthly_amount_fen=total, valid_from=as_of,
-                                valid_until=date(as_of.year + 1, 6, 30),  # the yearly census by end of June
+                                valid_until=census,  # the yearly census by end of June
                                 explanation=ex.finish(f"符合特困人员救助供养条件，每月{yuan(total)}")))
     return results
 

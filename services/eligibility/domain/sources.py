@@ -29,7 +29,6 @@ SPECIAL_POVERTY_WHO = Source("国务院《关于进一步健全特困人员救�
                              "无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力 (national rule)")
 SPECIAL_POVERTY_CENSUS = Source(NOTICE_2016, "二(四)", "特困人员年度普查")
 INCOME_EXCLUSIONS = Source(NOTICE_2020, "二(四)3", "基础养老金和丧失劳动能力低保对象的扶贫项目保底收益暂不计入家庭收入")
-INCOME_EXCLUSIONS_2017 = Source(PLAN_2017, "第八章第一节", "丧失劳动能力低保对象获得的扶贫项目保底收益暂不计入家庭收入")
 SINGLE_PERSON = Source(NOTICE_2020, "二(四)1", "重度残疾人、重病患者等丧失或部分丧失劳动能力的贫困人口按户或单人纳入低保")
 GRADUAL_EXIT = Source(NOTICE_2020, "二(四)2", "脱贫渐退：人均收入高于低保标准、低于2倍的，继续享受18个月（残疾人家庭24个月），逐年按比例递减")
 GRADUAL_EXIT_2017 = Source(PLAN_2017, "第八章第一节", "低于低保标准200%的家庭继续享受18/24个月低保（补助金逐季递减）")
