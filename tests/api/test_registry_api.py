@@ -171,6 +171,8 @@ async def test_history_and_as_of(registry):
     history = (await registry.http.get(f"/v1/households/{hid}/history", headers=COUNTY)).json()["changes"]
     assert [c["change"] for c in history] == ["registered", "income_recorded"]
     assert history[1]["reason"] == "村委会核实" and history[1]["actor"].startswith("test-county_operator")
+    masked = (await registry.http.get(f"/v1/households/{hid}/history", headers=PROVINCE)).json()["changes"]
+    assert masked[1]["reason"] == "***" and masked[0]["reason"] is None
     past = await registry.http.get(f"/v1/households/{hid}", params={"as_of": "2020-01-01"}, headers=COUNTY)
     assert past.status_code == 404
     today = await registry.http.get(f"/v1/households/{hid}", params={"as_of": "2999-01-01"}, headers=COUNTY)

@@ -94,6 +94,8 @@ async def read(household_id: str, request: Request, actor: Reader, as_of: date |
     if found is None:
         raise NotFound(f"household {household_id} did not exist on {as_of}")
     past, meta = found
+    if not actor.sees_personal_data and meta["reason"]:
+        meta = {**meta, "reason": "***"}
     return {**present_household(past, actor), "as_of": as_of.isoformat(),
             "recorded": {**meta, "recorded_at": meta["recorded_at"].isoformat()}}
 
@@ -102,7 +104,11 @@ async def read(household_id: str, request: Request, actor: Reader, as_of: date |
 async def history(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await services.load_for(uow, household_id, actor)
-        return {"household_id": household_id, "changes": await uow.households.history(household_id)}
+        changes = await uow.households.history(household_id)
+    if not actor.sees_personal_data:
+        # Reasons are free text and often name people: withheld from roles that see masked data.
+        changes = [{**c, "reason": "***" if c["reason"] else None} for c in changes]
+    return {"household_id": household_id, "changes": changes}
 
 
 async def _change(request: Request, actor: Principal, household_id: str, reason: str | None, change: str,
