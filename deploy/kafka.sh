@@ -80,6 +80,8 @@ ready() { port_open && grep -qE "Kafka Server started|\[BrokerServer id=1\] Tran
 start() {
   command -v java >/dev/null || { log "Java 17 is required"; exit 1; }
   if running && port_open; then log "already running on port $KAFKA_PORT"; print_env; return 0; fi
+  # Another checkout's broker (or the user's own) already answers on this port: use it.
+  if port_open; then log "a broker already listens on port $KAFKA_PORT; using it"; print_env; return 0; fi
   resolve_jars
   write_config
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
