@@ -11,7 +11,7 @@ COUNTY = auth("county_operator", "220122")
 SYSTEM = auth("provincial_system", "22")
 PROVINCE = auth("province_operator", "22")
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
                     st.text(max_size=30), st.sampled_from(["2026-01-01", "220122", "wages", "head", "month", "-1"]))
 json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
