@@ -3,15 +3,19 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import date
+from datetime import date, timedelta
 
 from services.registry.domain.identity import check_character
 
 _sequence = itertools.count(random.randint(1, 500))
 
 
-def id_number(region: str = "220122", birth: date = date(1960, 5, 17), sex: str = "male") -> str:
-    seq = next(_sequence) % 500 * 2 + (1 if sex == "male" else 0)
+def id_number(region: str = "220122", birth: date | None = None, sex: str = "male") -> str:
+    """A valid, session-unique number (unless `birth` is pinned: then 500 per birth date and sex)."""
+    n = next(_sequence)
+    if birth is None:  # move the birth date along once the 500 sequence numbers of a day are used
+        birth = date(1960, 5, 17) + timedelta(days=n // 500)
+    seq = n % 500 * 2 + (1 if sex == "male" else 0)
     first17 = f"{region}{birth:%Y%m%d}{seq:03d}"
     return first17 + check_character(first17)
 

@@ -56,7 +56,7 @@ def assert_problem(response):
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 INCOME = {"type": "wages", "amount_fen": 100, "period": "month", "effective_from": "2026-01-01"}
 
 
