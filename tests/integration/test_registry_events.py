@@ -48,6 +48,10 @@ async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on
         offsets = marker.start_offsets  # read from here once Kafka is back: only this test's changes
     kafka_script("stop")
     try:
+        not_ready = await http.get("/readyz")
+        assert not_ready.status_code == 503
+        assert not_ready.json()["checks"]["database"] == "ok"
+        assert not_ready.json()["checks"]["broker"].startswith("unavailable")
         for round_ in range(10):
             for hid in households:
                 response = await http.post(f"/v1/households/{hid}/incomes", headers=COUNTY, json={
@@ -65,6 +69,7 @@ async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on
         events = await reader.collect_until(all_arrived, timeout=120)
         await asyncio.sleep(2)  # anything extra (a duplicate) would arrive now
         await reader.collect_until(lambda es: True, timeout=1)
+    assert (await http.get("/readyz")).status_code == 200
     incomes = [e for e in reader.envelopes if e.subject in wanted and e.type.endswith("income_recorded.v1")]
     assert len(incomes) == 100
     assert len({e.id for e in incomes}) == 100
