@@ -72,11 +72,13 @@ async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: Standard
     current: dict[str, list] = {}
     for decision in await uow.decisions.current_for([r.household_id for r in rows]):
         current.setdefault(decision.household_id, []).append(decision)
-    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current, cache)
-    return await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache)
+    inputs: dict = {}  # engine inputs built while screening, reused by the scalar path
+    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current, cache, inputs)
+    return await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache, inputs)
 
 
-def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list], cache: dict) -> list:
+def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list], cache: dict,
+                    built: dict) -> list:
     regions, parameter_sets, unusable = {}, [], set()
     for code in sorted({r.region_code for r in rows}):
         try:
@@ -93,6 +95,7 @@ def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[s
     if not usable:
         return todo
     inputs = [input_on(r.snapshot, as_of) for r in usable]
+    built.update((r.household_id, h) for r, h in zip(usable, inputs))
     priors = [PriorState.model_validate(r.state) if r.state else None for r in usable]
     population = build_population(inputs, priors, regions, as_of)
     status, monthly = evaluate_dibao(population, RegionParameters.from_sets(parameter_sets))

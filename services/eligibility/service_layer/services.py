@@ -103,7 +103,8 @@ async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, tr
 
 
 async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str,
-                          current: dict[str, list] | None = None, parameter_cache: dict | None = None) -> int:
+                          current: dict[str, list] | None = None, parameter_cache: dict | None = None,
+                          inputs: dict[str, HouseholdInput] | None = None) -> int:
     """Evaluate households and write what changed in a few set-based statements (bulk jobs call this
     with hundreds of rows). `current` may carry the households' current decisions already read."""
     if current is None:
@@ -113,8 +114,9 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
     params_by_region: dict[str, object] = {} if parameter_cache is None else parameter_cache
     superseded, added, states, signals = [], [], [], []
     published = 0
+    inputs = inputs or {}
     for row in rows:
-        household = input_on(row.snapshot, as_of)
+        household = inputs.get(row.household_id) or input_on(row.snapshot, as_of)
         prior = PriorState.model_validate(row.state) if row.state else None
         if household.region_code not in params_by_region:
             params_by_region[household.region_code] = compile_parameters(standards, household.region_code, as_of)
