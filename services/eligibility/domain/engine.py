@@ -68,6 +68,40 @@ def first_of_next_month(day: date) -> date:
     return add_months(day.replace(day=1), 1)
 
 
+# --- periods and dates of a dibao decision ----------------------------------------------------
+# Plain values in, plain values out: the scalar path and the bulk path (domain/bulk.py) both use these,
+# so the two paths cannot drift apart on dates.
+
+def eligible_from(prior_status: Status | None, prior_since: date | None, as_of: date) -> date:
+    """Start of an (ongoing or new) difference benefit: unchanged while receiving; the month after the
+    review when a gradual exit ends because the household qualifies again (003 二(四)2); else today."""
+    if prior_status == Status.GRADUAL_EXIT:
+        return first_of_next_month(as_of)
+    if prior_status == Status.ELIGIBLE and prior_since:
+        return prior_since
+    return as_of
+
+
+def deduction_period(prior_since: date | None, as_of: date, months: int) -> tuple[date, date]:
+    """Expense-deduction inclusion runs for `months`; at the yearly review it starts again."""
+    since = prior_since
+    if since is None or as_of >= add_months(since, months):
+        since = as_of
+    return since, period_end(since, months)
+
+
+def exit_start(prior_status: Status | None, prior_started: date | None, prior_extended: bool,
+               as_of: date) -> tuple[date, bool]:
+    """When the gradual exit started, and whether it was already extended once."""
+    if prior_status == Status.GRADUAL_EXIT and prior_started is not None:
+        return prior_started, prior_extended
+    return as_of, False
+
+
+def period_end(start: date, months: int) -> date:
+    return add_months(start, months) - timedelta(days=1)
+
+
 # --- explanation -----------------------------------------------------------------------------
 
 class Explanation:
@@ -206,15 +240,11 @@ def _dibao(household: HouseholdInput, prior: PriorState, params: ParameterSet, a
                     threshold_fen=threshold, per_capita_fen=Fraction(counted, size))
     if below:
         annual = threshold - counted
+        valid_from = eligible_from(before.status if before else None, before.since if before else None, as_of)
         if before is not None and before.status == Status.GRADUAL_EXIT:
-            valid_from = first_of_next_month(as_of)
             ex.rule("gradual_exit.requalified", sources.GRADUAL_EXIT, True,
                     f"渐退期间重新符合低保条件：终止渐退，自审核之月下月起（{valid_from}）按差额救助",
                     gradual_exit_started=before.gradual_exit_started, review_date=as_of, valid_from=valid_from)
-        elif before is not None and before.status == Status.ELIGIBLE and before.since:
-            valid_from = before.since
-        else:
-            valid_from = as_of
         ex.amount = {"formula": "(标准×人数 − 计入收入) ÷ 12", "annual_fen": annual,
                      "steps": [f"{yuan(standard)}×{size} − {yuan(counted)} = {yuan(annual)}/年",
                                f"{yuan(annual)} ÷ 12 = {yuan(monthly_of(annual))}/月（四舍五入到分）"],
@@ -238,10 +268,7 @@ def _dibao(household: HouseholdInput, prior: PriorState, params: ParameterSet, a
         assets_meet_local_rule=household.assets_meet_local_rule)
     if deduction_applies:
         period = ex.months(Category.EXPENSE_DEDUCTION_MONTHS)
-        since = before.expense_deduction_since if before and before.expense_deduction_since else None
-        if since is None or as_of >= add_months(since, period):
-            since = as_of  # first inclusion, or the yearly review re-includes for another period
-        until = add_months(since, period) - timedelta(days=1)
+        since, until = deduction_period(before.expense_deduction_since if before else None, as_of, period)
         annual = threshold - deducted
         ex.amount = {"formula": "(标准×人数 − (计入收入 − 自负医疗费用)) ÷ 12", "annual_fen": annual,
                      "steps": [f"{yuan(threshold)} − {yuan(deducted)} = {yuan(annual)}/年"],
@@ -303,10 +330,8 @@ def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, c
     months = ex.months(Category.GRADUAL_EXIT_MONTHS_DISABLED if disabled_household else Category.GRADUAL_EXIT_MONTHS)
     step = ex.months(Category.GRADUAL_EXIT_STEP_MONTHS)
     decrease = ex.ratio(Category.GRADUAL_EXIT_STEP_DECREASE)
-    continuing = before.status == Status.GRADUAL_EXIT and before.gradual_exit_started is not None
-    start = before.gradual_exit_started if continuing else as_of
+    start, extended = exit_start(before.status, before.gradual_exit_started, before.gradual_exit_extended, as_of)
     base = before.monthly_amount_fen or 0
-    extended = before.gradual_exit_extended if continuing else False
     if extended:
         months += ex.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)
     elapsed = months_between(start, as_of)
@@ -330,7 +355,7 @@ def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, c
 
     if elapsed < months:
         amount, steps_done, factor = stepped(elapsed)
-        until = add_months(start, months) - timedelta(days=1)
+        until = period_end(start, months)
         ex.amount = {"formula": "渐退前月补助 × (1 − 每周期递减比例 × 已满周期数)", "monthly_fen": amount,
                      "steps": [f"{yuan(base)} × (1 − {decrease} × {steps_done}) = {yuan(amount)}/月"],
                      "base_monthly_fen": base, "factor": str(factor)}
@@ -353,7 +378,7 @@ def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, c
         if not extended:
             extra = ex.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)
             total = months + extra
-            until = add_months(start, total) - timedelta(days=1)
+            until = period_end(start, total)
             amount, steps_done, factor = stepped(months - 1)  # keeps the last step's amount
             ex.amount = {"formula": "延长渐退，保持最后一期金额", "monthly_fen": amount,
                          "steps": [f"{yuan(base)} × {factor} = {yuan(amount)}/月"], "base_monthly_fen": base}

@@ -1,25 +1,62 @@
-"""The eligibility engine, vectorised path: the dibao decision for a whole population at once (numpy).
+"""The eligibility engine, vectorised path: dibao decisions and monitoring signals for a whole
+population at once (numpy).
 
-Both paths read one compiled parameter snapshot per region. This path returns each household's dibao
-status and monthly amount; households it does not cover (single-person inclusion candidates) are
-flagged and decided by the scalar path. `tests/unit/test_engine_paths_agree.py` shows, with random
-populations (hypothesis), that the two paths agree to the fen. Ratios are carried in basis points
-(1/10,000), so parameters are limited to four decimals (the standards API enforces it).
+Both paths read one compiled parameter snapshot per region. This path returns, per household, the
+branch of the dibao rule it falls in (eligible, expense deduction, gradual exit, ...), the status and
+monthly amount, and the monitoring signals the scalar path would raise. Households it does not cover
+(single-person inclusion candidates, possible special-poverty members) are flagged for the scalar
+path. `tests/unit/test_engine_paths_agree.py` shows, with random populations (hypothesis), that the two
+paths agree to the fen, to the day and to the signal. Ratios are carried in basis points (1/10,000), so
+parameters are limited to four decimals (the standards API enforces it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
+from enum import IntEnum
+from typing import Sequence
 
 import numpy as np
 
 from services.eligibility.domain.engine import ELDERLY_AGE, months_between
-from services.eligibility.domain.model import HouseholdInput, PriorState, Status
+from services.eligibility.domain.model import Status
 from services.eligibility.domain.parameters import Category, ParameterSet
 
 STATUS_CODES = {Status.NOT_ELIGIBLE: 0, Status.ELIGIBLE: 1, Status.GRADUAL_EXIT: 2}
 STATUS_OF_CODE = {v: k for k, v in STATUS_CODES.items()}
 BP = 10_000
+
+
+class Branch(IntEnum):
+    """Which part of the dibao rule (engine._dibao) decided a household."""
+    NOT_ELIGIBLE = 0     # never receiving and not below the standard
+    BELOW = 1            # counted income below the standard: difference benefit
+    DEDUCTION = 2        # eligible after deducting medical costs (one-year inclusion)
+    EXIT_STEP = 3        # gradual exit, within its period
+    EXIT_EXTENDED = 4    # gradual exit extended after a high-risk assessment
+    EXIT_ENDED = 5       # gradual exit over: exits dibao
+    ABOVE_CEILING = 6    # receiving, but income at or above the gradual-exit ceiling: exits dibao
+
+
+STATUS_OF_BRANCH = np.array([0, 1, 1, 2, 2, 0, 0], dtype=np.int8)
+COVERED_BRANCHES = (Branch.BELOW, Branch.DEDUCTION, Branch.EXIT_STEP, Branch.EXIT_EXTENDED)
+
+# Monitoring signals as bits; the order is fixed because prior states are compared bit by bit.
+SIGNAL_KINDS = ("income_drop", "expense_spike", "special_hardship_watch", "registered_poor_not_covered",
+                "not_eligible_in_difficulty", "exit_risk_high")
+SIGNAL_BIT = {kind: 1 << i for i, kind in enumerate(SIGNAL_KINDS)}
+
+
+def signal_bits(kinds) -> int:
+    """Bitmask of known signal kinds; an unknown kind sets bit 31 (never produced here, so it reads as 'changed')."""
+    bits = 0
+    for kind in kinds:
+        bits |= SIGNAL_BIT.get(kind, 1 << 31)
+    return bits
+
+
+def signal_kinds(bits: int) -> list[str]:
+    return sorted(kind for kind in SIGNAL_KINDS if bits & SIGNAL_BIT[kind])
 
 
 def to_bp(value) -> int:
@@ -42,6 +79,8 @@ class RegionParameters:
     decrease_bp: np.ndarray
     extension: np.ndarray
     difficulty_bp: np.ndarray
+    drop_bp: np.ndarray
+    spike_bp: np.ndarray
 
     @classmethod
     def from_sets(cls, sets: list[ParameterSet]) -> "RegionParameters":
@@ -58,6 +97,8 @@ class RegionParameters:
             decrease_bp=col(lambda p: to_bp(p.ratio(Category.GRADUAL_EXIT_STEP_DECREASE))),
             extension=col(lambda p: p.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)),
             difficulty_bp=col(lambda p: to_bp(p.ratio(Category.DIFFICULTY_MULTIPLE))),
+            drop_bp=col(lambda p: to_bp(p.ratio(Category.INCOME_DROP_RATIO))),
+            spike_bp=col(lambda p: to_bp(p.ratio(Category.EXPENSE_SPIKE_RATIO))),
         )
 
 
@@ -78,48 +119,123 @@ class Population:
     disabled_household: np.ndarray
     vulnerable: np.ndarray         # severely disabled, seriously ill, or elderly without labour capacity
     needs_scalar: np.ndarray       # single-person candidates: decided by the scalar path
+    # Monitoring (POLICY §2.5) and routing; defaults let columnar generators leave them out.
+    prior_counted: np.ndarray | None = None   # counted income at the last evaluation (0: unknown)
+    prior_medical: np.ndarray | None = None   # medical costs at the last evaluation (-1: unknown)
+    prior_signals: np.ndarray | None = None   # bitmask of signals standing since the last evaluation
+    watch: np.ndarray | None = None           # elderly, seriously ill or severely disabled member
+    registered_poor: np.ndarray | None = None  # registered not lifted or returned
+    special_candidate: np.ndarray | None = None  # a member without labour capacity or legal supporter
+
+    def __post_init__(self):
+        n = len(self.size)
+        for name, fill, dtype in (("prior_counted", 0, np.int64), ("prior_medical", -1, np.int64),
+                                  ("prior_signals", 0, np.int64), ("watch", False, bool),
+                                  ("registered_poor", False, bool), ("special_candidate", False, bool)):
+            if getattr(self, name) is None:
+                setattr(self, name, np.full(n, fill, dtype=dtype))
 
     def __len__(self) -> int:
         return len(self.size)
 
 
-def build_population(households: list[HouseholdInput], priors: list[PriorState | None],
-                     region_index: dict[str, int], as_of: date) -> Population:
-    """Columns from household snapshots (one pass in Python; the decision itself is vectorised)."""
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def _age(birth, on: date) -> int:
+    if isinstance(birth, str):  # "YYYY-MM-DD": slicing is much cheaper than parsing a date
+        year, month, day = int(birth[:4]), int(birth[5:7]), int(birth[8:10])
+    else:
+        year, month, day = birth.year, birth.month, birth.day
+    return on.year - year - ((on.month, on.day) < (month, day))
+
+
+def _in_force(item: dict, day: str) -> bool:
+    start, end = item.get("from"), item.get("to")
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+_INT_COLUMNS = ("region", "size", "income_counted_always", "basic_pension", "project_no_labour", "medical",
+                "prior_status", "prior_monthly", "prior_counted", "prior_medical", "prior_signals")
+_BOOL_COLUMNS = ("deduction_allowed", "exit_extended", "disabled_household", "vulnerable", "needs_scalar", "watch",
+                 "registered_poor", "special_candidate")
+
+
+def build_population(households: Sequence[dict], states: Sequence[dict | None], region_index: dict[str, int],
+                     as_of: date) -> Population:
+    """Columns from household records (one pass in Python; the decisions themselves are vectorised).
+
+    A household is the read model's snapshot or `HouseholdInput.model_dump()`: incomes and expenses may
+    carry `from`/`to` ISO dates and count only when in force on `as_of`. A state is
+    `PriorState.model_dump(mode="json")` or None. Plain dicts, no model validation: this is the hot loop
+    of a province-wide job.
+    """
     n = len(households)
-    cols = {name: np.zeros(n, dtype=np.int64) for name in (
-        "region", "size", "income_counted_always", "basic_pension", "project_no_labour", "medical",
-        "prior_status", "prior_monthly")}
-    flags = {name: np.zeros(n, dtype=bool) for name in (
-        "deduction_allowed", "exit_extended", "disabled_household", "vulnerable", "needs_scalar")}
-    exit_elapsed = np.full(n, -1, dtype=np.int64)
-    for i, (h, prior) in enumerate(zip(households, priors)):
-        no_labour = {m.id for m in h.members if m.labour_capacity == "none"}
-        cols["region"][i] = region_index[h.region_code]
-        cols["size"][i] = len(h.members)
-        for income in h.incomes:
-            if income.type == "basic_pension":
-                cols["basic_pension"][i] += income.annual_amount_fen
-            elif income.type == "poverty_project_guaranteed" and income.member_id in no_labour:
-                cols["project_no_labour"][i] += income.annual_amount_fen
+    day = as_of.isoformat()
+    cols = {name: [0] * n for name in _INT_COLUMNS}
+    flags = {name: [False] * n for name in _BOOL_COLUMNS}
+    exit_elapsed = [-1] * n
+    cols["prior_medical"] = [-1] * n
+    for i, (h, state) in enumerate(zip(households, states)):
+        members = h["members"]
+        no_labour = set()
+        disabled = vulnerable = watch = single = special = False
+        poor = h.get("registered_poor_status", "none") in ("not_lifted", "returned")
+        for m in members:
+            grade, ill, labour = m.get("disability_grade"), m.get("serious_illness", False), m["labour_capacity"]
+            severe = grade is not None and grade <= 2
+            elderly = _age(m["birth_date"], as_of) >= ELDERLY_AGE
+            if labour == "none":
+                no_labour.add(m["id"])
+                if not m.get("has_legal_supporter", True):
+                    special = True
+            disabled = disabled or grade is not None
+            vulnerable = vulnerable or severe or ill or (elderly and labour == "none")
+            watch = watch or elderly or ill or severe
+            single = single or (poor and (severe or ill) and labour in ("none", "partial"))
+        counted = pension = project = 0
+        for income in h.get("incomes", ()):
+            if not _in_force(income, day):
+                continue
+            kind, amount = income["type"], income["annual_amount_fen"]
+            if kind == "basic_pension":
+                pension += amount
+            elif kind == "poverty_project_guaranteed" and income.get("member_id") in no_labour:
+                project += amount
             else:
-                cols["income_counted_always"][i] += income.annual_amount_fen
-        cols["medical"][i] = sum(e.annual_amount_fen for e in h.expenses if e.type == "medical_self_paid")
-        flags["deduction_allowed"][i] = h.registered_poor_status == "not_lifted" and h.assets_meet_local_rule
-        flags["disabled_household"][i] = any(m.disability_grade is not None for m in h.members)
-        flags["vulnerable"][i] = any(m.severely_disabled or m.serious_illness
-                                     or (m.age_on(as_of) >= ELDERLY_AGE and m.labour_capacity == "none")
-                                     for m in h.members)
-        flags["needs_scalar"][i] = h.registered_poor_status in ("not_lifted", "returned") and any(
-            (m.severely_disabled or m.serious_illness) and m.labour_capacity in ("none", "partial") for m in h.members)
-        dibao = prior.dibao if prior else None
-        if dibao is not None and dibao.status in (Status.ELIGIBLE, Status.GRADUAL_EXIT):
-            cols["prior_status"][i] = STATUS_CODES[dibao.status]
-            cols["prior_monthly"][i] = dibao.monthly_amount_fen or 0
-            if dibao.status == Status.GRADUAL_EXIT and dibao.gradual_exit_started is not None:
-                exit_elapsed[i] = months_between(dibao.gradual_exit_started, as_of)
-                flags["exit_extended"][i] = dibao.gradual_exit_extended
-    return Population(exit_elapsed=exit_elapsed, **cols, **flags)
+                counted += amount
+        cols["region"][i] = region_index[h["region_code"]]
+        cols["size"][i] = len(members)
+        cols["income_counted_always"][i] = counted
+        cols["basic_pension"][i] = pension
+        cols["project_no_labour"][i] = project
+        cols["medical"][i] = sum(e["annual_amount_fen"] for e in h.get("expenses", ())
+                                 if e["type"] == "medical_self_paid" and _in_force(e, day))
+        flags["deduction_allowed"][i] = (h.get("registered_poor_status") == "not_lifted"
+                                         and h.get("assets_meet_local_rule", True))
+        flags["disabled_household"][i] = disabled
+        flags["vulnerable"][i] = vulnerable
+        flags["needs_scalar"][i] = single
+        flags["watch"][i] = watch
+        flags["registered_poor"][i] = poor
+        flags["special_candidate"][i] = special
+        if not state:
+            continue
+        cols["prior_counted"][i] = state.get("counted_income_fen") or 0
+        medical = state.get("medical_expense_fen")
+        cols["prior_medical"][i] = -1 if medical is None else medical
+        cols["prior_signals"][i] = signal_bits(state.get("active_signals") or ())
+        dibao = state.get("dibao")
+        if dibao and dibao["status"] in ("eligible", "gradual_exit"):
+            cols["prior_status"][i] = 1 if dibao["status"] == "eligible" else 2
+            cols["prior_monthly"][i] = dibao.get("monthly_amount_fen") or 0
+            if dibao["status"] == "gradual_exit" and dibao.get("gradual_exit_started"):
+                exit_elapsed[i] = months_between(_day(dibao["gradual_exit_started"]), as_of)
+                flags["exit_extended"][i] = bool(dibao.get("gradual_exit_extended"))
+    arrays = {k: np.array(v, dtype=np.int64) for k, v in cols.items()}
+    arrays.update({k: np.array(v, dtype=bool) for k, v in flags.items()})
+    return Population(exit_elapsed=np.array(exit_elapsed, dtype=np.int64), **arrays)
 
 
 def _round_bp(amount: np.ndarray, bp: np.ndarray) -> np.ndarray:
@@ -127,27 +243,37 @@ def _round_bp(amount: np.ndarray, bp: np.ndarray) -> np.ndarray:
     return (amount * bp * 2 + BP) // (2 * BP)
 
 
-def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarray, np.ndarray]:
-    """Status codes and monthly amounts (fen) of every household's dibao decision."""
+@dataclass
+class DibaoArrays:
+    branch: np.ndarray    # Branch codes
+    status: np.ndarray    # STATUS_CODES
+    monthly: np.ndarray   # fen
+    counted: np.ndarray   # counted annual income, exclusions applied
+    signals: np.ndarray   # bitmask of monitoring signals raised by this evaluation
+
+
+def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
+    """The dibao rule (engine._dibao) and the monitoring rule (engine._monitoring) for every household."""
     r = pop.region
     standard = regions.standard[r]
     threshold = standard * pop.size
     counted = (pop.income_counted_always + pop.basic_pension - _round_bp(pop.basic_pension, regions.pension_share_bp[r])
                + pop.project_no_labour - _round_bp(pop.project_no_labour, regions.project_share_bp[r]))
-    status = np.zeros(len(pop), dtype=np.int8)
+    branch = np.full(len(pop), Branch.NOT_ELIGIBLE, dtype=np.int8)
     monthly = np.zeros(len(pop), dtype=np.int64)
 
     below = counted < threshold
-    status[below] = 1
+    branch[below] = Branch.BELOW
     monthly[below] = (2 * (threshold - counted)[below] + 12) // 24
 
     deducted = np.maximum(counted - pop.medical, 0)
     deduction = ~below & pop.deduction_allowed & (pop.medical > 0) & (deducted < threshold)
-    status[deduction] = 1
+    branch[deduction] = Branch.DEDUCTION
     monthly[deduction] = (2 * (threshold - deducted)[deduction] + 12) // 24
 
     receiving = ~below & ~deduction & (pop.prior_status > 0)
     within = counted * BP < threshold * regions.multiple_bp[r]
+    branch[receiving & ~within] = Branch.ABOVE_CEILING
     exiting = receiving & within
     continuing = (pop.prior_status == 2) & (pop.exit_elapsed >= 0)
     elapsed = np.where(continuing, pop.exit_elapsed, 0)
@@ -161,15 +287,48 @@ def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarr
         return _round_bp(pop.prior_monthly, factor)
 
     in_period = exiting & (elapsed < period_now)
-    status[in_period] = 2
+    branch[in_period] = Branch.EXIT_STEP
     monthly[in_period] = stepped(elapsed)[in_period]
-    high_risk = pop.vulnerable | (counted * BP < threshold * regions.difficulty_bp[r])
-    extend = exiting & ~in_period & high_risk & ~extended
-    status[extend] = 2
+    in_difficulty = counted * BP < threshold * regions.difficulty_bp[r]
+    high_risk = pop.vulnerable | in_difficulty
+    period_over = exiting & ~in_period
+    extend = period_over & high_risk & ~extended
+    branch[extend] = Branch.EXIT_EXTENDED
     monthly[extend] = stepped(period - 1)[extend]
-    return status, monthly
+    branch[period_over & ~extend] = Branch.EXIT_ENDED
+
+    # Monitoring signals (engine._monitoring); "covered" is dibao here: special-poverty candidates
+    # are the scalar path's.
+    covered = np.isin(branch, COVERED_BRANCHES)
+    signals = np.zeros(len(pop), dtype=np.int64)
+    drop = (pop.prior_counted > 0) & (counted * BP <= pop.prior_counted * (BP - regions.drop_bp[r]))
+    spike = (pop.prior_medical >= 0) & (pop.medical > 0) & np.where(
+        pop.prior_medical == 0, pop.medical >= standard, pop.medical * BP >= pop.prior_medical * (BP + regions.spike_bp[r]))
+    for bit, mask in ((SIGNAL_BIT["income_drop"], drop), (SIGNAL_BIT["expense_spike"], spike),
+                      (SIGNAL_BIT["special_hardship_watch"], ~covered & pop.watch),
+                      (SIGNAL_BIT["registered_poor_not_covered"], ~covered & pop.registered_poor),
+                      (SIGNAL_BIT["not_eligible_in_difficulty"], ~covered & in_difficulty),
+                      (SIGNAL_BIT["exit_risk_high"], period_over & high_risk)):
+        signals[mask] |= bit
+    return DibaoArrays(branch=branch, status=STATUS_OF_BRANCH[branch], monthly=monthly, counted=counted,
+                       signals=signals)
+
+
+def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarray, np.ndarray]:
+    """Status codes and monthly amounts (fen) of every household's dibao decision."""
+    decided = decide(pop, regions)
+    return decided.status, decided.monthly
 
 
 def scalar_fallback_mask(pop: Population, status: np.ndarray) -> np.ndarray:
-    """Households whose decision the scalar path must make: not decided above and single-person candidates."""
+    """Households whose dibao decision the scalar path must make: single-person candidates not decided above."""
     return pop.needs_scalar & (status == 0) & (pop.prior_status == 0)
+
+
+def scalar_only_mask(pop: Population, status: np.ndarray) -> np.ndarray:
+    """Households this path cannot settle at all: single-person candidates and possible special-poverty members."""
+    return scalar_fallback_mask(pop, status) | pop.special_candidate
+
+
+def population_fields() -> list[str]:
+    return [f.name for f in fields(Population)]
