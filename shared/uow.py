@@ -12,7 +12,7 @@ from typing import Any, Callable
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
+from shared.db import Database, insert_many
 from shared.events import Envelope, EventPayload
 from shared.platform_tables import PlatformTables
 
@@ -52,7 +52,7 @@ class UnitOfWork:
         await self.session.flush()
         if self.events:
             now = datetime.now(timezone.utc)
-            await self.session.execute(insert(self.tables.outbox), [
+            await insert_many(self.session, self.tables.outbox, [
                 {"event_id": e.id, "topic": e.topic, "key": e.subject, "event_type": e.type,
                  "envelope": e.to_dict(), "created_at": now} for e in self.events])
         await self.session.commit()

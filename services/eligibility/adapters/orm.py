@@ -53,10 +53,23 @@ decisions = Table(
     Column("household_version", Integer),
     Column("as_of", Date, nullable=False),
     Column("trigger", String(100), nullable=False),  # event id or job id
-    Column("explanation", JSON, nullable=False),
+    # Bulk runs leave the explanation out; it is reproduced on request from the inputs below (the engine
+    # is deterministic): the household snapshot version, the prior state, the standards as known at.
+    Column("explanation", JSON),
+    Column("prior_state", JSON),
+    Column("known_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_decisions_current", decisions.c.household_id, decisions.c.current)
+
+# Every snapshot version the read model received, so a past decision can be re-run on its own inputs.
+household_snapshots = Table(
+    "household_snapshots", metadata,
+    Column("household_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("snapshot", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
 
 signals = Table(
     "signals", metadata,

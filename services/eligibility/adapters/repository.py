@@ -5,8 +5,11 @@ import uuid
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, insert, select, update
+import orjson
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import insert_many
 
 from services.eligibility.adapters import orm
 from services.eligibility.domain.model import PriorState
@@ -19,6 +22,10 @@ def _standard(row) -> Standard:
                     value=Decimal(row.value).normalize() if row.value is not None else Decimal(0),
                     period=row.period, legal_ref=row.legal_ref, recorded_at=_aware(row.recorded_at),
                     recorded_by=row.recorded_by)
+
+
+def _json(value) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _aware(moment: datetime) -> datetime:
@@ -90,13 +97,29 @@ class HouseholdReadModel:
                 orm.households.c.household_id == household_id).values(**values))
         else:
             await self.session.execute(insert(orm.households).values(household_id=household_id, **values))
+        await self.session.execute(insert(orm.household_snapshots).values(
+            household_id=household_id, version=version, snapshot=snapshot, recorded_at=values["updated_at"]))
 
-    async def save_states(self, states: list[tuple[str, PriorState]]) -> None:
-        if states:
-            await self.session.execute(
-                update(orm.households).where(orm.households.c.household_id == bindparam("hid"))
-                .values(state=bindparam("new_state")).execution_options(synchronize_session=False),
-                [{"hid": hid, "new_state": state.model_dump(mode="json")} for hid, state in states])
+    async def snapshot_at(self, household_id: str, version: int) -> dict | None:
+        return await self.session.scalar(select(orm.household_snapshots.c.snapshot).where(
+            orm.household_snapshots.c.household_id == household_id, orm.household_snapshots.c.version == version))
+
+    async def save_states(self, states: list[tuple[str, PriorState | dict]]) -> None:
+        """New entitlement states (models or their JSON), one set-based statement."""
+        if not states:
+            return
+        values = [(hid, state if isinstance(state, dict) else state.model_dump(mode="json")) for hid, state in states]
+        if self.session.bind.dialect.name == "postgresql":
+            # One UPDATE over unnested arrays: an executemany would be one round of work per household.
+            await self.session.execute(text(
+                "UPDATE households h SET state = v.state::json FROM unnest(CAST(:ids AS text[]), "
+                "CAST(:states AS text[])) AS v(id, state) WHERE h.household_id = v.id"),
+                {"ids": [hid for hid, _ in values], "states": [_json(state) for _, state in values]})
+            return
+        await self.session.execute(
+            update(orm.households).where(orm.households.c.household_id == bindparam("hid"))
+            .values(state=bindparam("new_state")).execution_options(synchronize_session=False),
+            [{"hid": hid, "new_state": state} for hid, state in values])
 
     async def batch(self, prefix: str, after: str, limit: int) -> list:
         return (await self.session.execute(
@@ -119,8 +142,11 @@ class DecisionRepository:
             .order_by(orm.decisions.c.programme, orm.decisions.c.member_id))).all()
 
     async def current_for(self, household_ids: list[str]) -> list:
-        return (await self.session.execute(select(orm.decisions).where(
-            orm.decisions.c.household_id.in_(household_ids), orm.decisions.c.current.is_(True)))).all()
+        """Current decisions of many households, without their explanations (what change detection reads)."""
+        c = orm.decisions.c
+        return (await self.session.execute(select(
+            c.id, c.household_id, c.programme, c.member_id, c.status, c.scope, c.monthly_amount_fen, c.valid_from,
+            c.valid_until).where(c.household_id.in_(household_ids), c.current.is_(True)))).all()
 
     async def history(self, household_id: str) -> list:
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.household_id == household_id)
@@ -134,16 +160,20 @@ class DecisionRepository:
             await self.session.execute(update(orm.decisions).where(orm.decisions.c.id.in_(decision_ids))
                                        .values(current=False))
 
-    async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int]) -> None:
+    async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int],
+                       known_at: datetime | None) -> None:
+        """New current decisions. Each carries its inputs (prior state, standards known at); a decision
+        without `explanation` (bulk runs) has it reproduced on request."""
         if not added:
             return
         now = datetime.now(timezone.utc)
-        await self.session.execute(insert(orm.decisions), [dict(
-            id=a["id"], household_id=a["household_id"], programme=d.programme.value, member_id=d.member_id,
-            status=d.status.value, scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
+        await insert_many(self.session, orm.decisions, [dict(
+            id=a["id"], household_id=a["household_id"], programme=str(d.programme), member_id=d.member_id,
+            status=str(d.status), scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
             valid_until=d.valid_until, change=a["change"], current=True,
             household_version=versions.get(a["household_id"]), as_of=as_of, trigger=trigger,
-            explanation=d.explanation, created_at=now) for a in added for d in [a["decision"]]])
+            explanation=getattr(d, "explanation", None), prior_state=a["prior_state"], known_at=known_at,
+            created_at=now) for a in added for d in [a["decision"]]])
 
 
 class SignalRepository:

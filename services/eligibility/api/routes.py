@@ -12,7 +12,7 @@ from services.eligibility.domain.engine import evaluate
 from services.eligibility.domain.parameters import MissingParameter, compile_parameters
 from services.eligibility.service_layer import jobs
 from services.eligibility.service_layer.handlers import start_job, today
-from services.eligibility.service_layer.services import new_standard, record_standard
+from services.eligibility.service_layer.services import explanation_of, new_standard, record_standard
 from shared.app import runtime_of
 from shared.auth import READERS, STAFF, Principal, Role, require
 from shared.commands import CommandResult, run_command
@@ -34,14 +34,12 @@ def standard_view(s) -> dict:
     return {"id": s.id, **s.cited(), "recorded_by": s.recorded_by}
 
 
-def decision_view(row, *, with_explanation: bool = True) -> dict:
+def decision_view(row) -> dict:
     body = {"id": row.id, "household_id": row.household_id, "programme": row.programme, "member_id": row.member_id,
             "status": row.status, "scope": row.scope, "monthly_amount_fen": row.monthly_amount_fen,
             "valid_from": row.valid_from, "valid_until": row.valid_until, "change": row.change,
             "current": row.current, "as_of": row.as_of, "household_version": row.household_version,
             "trigger": row.trigger, "created_at": row.created_at}
-    if with_explanation:
-        body["explanation"] = row.explanation
     return body
 
 
@@ -119,7 +117,8 @@ async def current_decisions(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await _visible_household(uow, household_id, actor)
         return {"household_id": household_id,
-                "items": [decision_view(r) for r in await uow.decisions.current(household_id)]}
+                "items": [{**decision_view(r), "explanation": await explanation_of(uow, r)}
+                          for r in await uow.decisions.current(household_id)]}
 
 
 @router.get("/households/{household_id}/decisions/history", tags=["decisions"], summary="Every decision, oldest first")
@@ -127,7 +126,7 @@ async def decision_history(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await _visible_household(uow, household_id, actor)
         return {"household_id": household_id,
-                "items": [decision_view(r, with_explanation=False) for r in await uow.decisions.history(household_id)]}
+                "items": [decision_view(r) for r in await uow.decisions.history(household_id)]}
 
 
 @router.get("/decisions/{decision_id}", tags=["decisions"], summary="One decision with its full explanation")
@@ -137,7 +136,7 @@ async def one_decision(decision_id: str, request: Request, actor: Reader):
         if row is None:
             raise NotFound(f"decision {decision_id} not found")
         await _visible_household(uow, row.household_id, actor)
-    return decision_view(row)
+        return {**decision_view(row), "explanation": await explanation_of(uow, row)}
 
 
 @router.get("/households/{household_id}/signals", tags=["signals"], summary="Monitoring signals raised for a household")

@@ -127,8 +127,11 @@ class StandardIndex:
 
     def __init__(self, standards):
         self.by_key: dict[tuple[str, str], list[Standard]] = {}
+        self.known_at: datetime | None = None  # the latest record read: what "as known at" means for this index
         for s in standards:
             self.by_key.setdefault((s.category, s.region_code), []).append(s)
+            if self.known_at is None or s.recorded_at > self.known_at:
+                self.known_at = s.recorded_at
 
     def candidates(self, category: Category, region_code: str) -> list[Standard]:
         return self.by_key.get((category, region_code), [])
@@ -238,6 +241,7 @@ PREVIOUS_YEAR = [Category.RURAL_DIBAO, Category.MINIMUM_WAGE]
 def compile_parameters(standards: "list[Standard] | StandardIndex", region_code: str, as_of: date,
                        known_at: datetime | None = None) -> ParameterSet:
     standards = _index(standards)
+    known_at = known_at or standards.known_at
     values: dict[str, Standard] = {}
     for category in Category:
         found = resolve(standards, region_code, category, as_of, known_at)

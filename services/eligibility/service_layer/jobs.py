@@ -4,28 +4,34 @@ monthly comparison of recipients with the register).
 
 A job walks households in id order in batches; each batch's decisions, events and the job's cursor
 commit in one transaction, so a crash resumes after the last committed batch: nothing redone, nothing
-lost. The vectorised path screens each batch: only households whose dibao result differs from their
-current decision, or that the vector path does not cover, are re-decided (with explanations) by the
-scalar path. A `full` job (the monthly comparison) re-decides every household with the scalar path.
+lost. The vectorised path decides each batch: households it covers get their dibao decision, new state
+and signals from it (the explanation of a changed decision is reproduced on request); the rest (possible
+special-poverty or single-person cases, new signals that need their evidence, coverage changes that move
+disability subsidies) go to the scalar path. A `full` job (the monthly comparison) re-decides every
+household with the scalar path and stores every explanation.
 """
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Awaitable, Callable
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
-from services.eligibility.domain.model import PriorState, Status
-from services.eligibility.domain.parameters import MissingParameter, StandardIndex, compile_parameters
-from services.eligibility.domain.vector import (STATUS_OF_CODE, RegionParameters, build_population,
-                                                evaluate_dibao, scalar_fallback_mask)
-from services.eligibility.service_layer.services import input_on, reevaluate_many
+from services.eligibility.domain.bulk import BulkDibao, decide_dibao, next_state
+from services.eligibility.domain.engine import round_half_up
+from services.eligibility.domain.parameters import Category, MissingParameter, StandardIndex, compile_parameters
+from services.eligibility.domain.vector import (COVERED_BRANCHES, Branch, RegionParameters, build_population, decide,
+                                                scalar_only_mask)
+from services.eligibility.service_layer.services import change_kind, decision_changed, reevaluate_many
 from shared.tracing import TraceContext, current_trace, parse_traceparent, use_trace
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 FULL_KINDS = {"monthly_comparison"}
+SUBSIDY_CATEGORIES = {"disability_living_subsidy": Category.DISABILITY_LIVING_SUBSIDY,
+                      "severe_disability_care_subsidy": Category.SEVERE_DISABILITY_CARE_SUBSIDY}
 
 
 async def create_job(uow: EligibilityUnitOfWork, *, kind: str, region_prefix: str, as_of: date, reason: str,
@@ -68,51 +74,105 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
 
 async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str, *,
                            screen: bool = True, cache: dict | None = None) -> int:
+    """Re-evaluate a batch. Screening jobs let the vectorised path settle every household it covers and
+    send only the rest to the scalar path; a `full` job sends everyone to the scalar path."""
     cache = {} if cache is None else cache
     current: dict[str, list] = {}
     for decision in await uow.decisions.current_for([r.household_id for r in rows]):
         current.setdefault(decision.household_id, []).append(decision)
-    inputs: dict = {}  # engine inputs built while screening, reused by the scalar path
-    todo = list(rows) if not screen else _needing_scalar(rows, standards, as_of, current, cache, inputs)
-    return await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache, inputs)
+    if not screen:
+        return await reevaluate_many(uow, rows, standards, as_of, trigger, current, cache)
+    settled, todo = _settle_in_bulk(rows, standards, as_of, current, cache)
+    published = await _write_settled(uow, settled, standards, as_of, trigger)
+    return published + await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache)
 
 
-def _needing_scalar(rows, standards: StandardIndex, as_of: date, current: dict[str, list], cache: dict,
-                    built: dict) -> list:
-    regions, parameter_sets, unusable = {}, [], set()
+@dataclass
+class _Settled:
+    row: object
+    old: object | None          # the current dibao decision
+    new: BulkDibao
+    kind: str | None            # change_kind(old, new)
+    state: dict | None          # the new entitlement state, when it differs from the stored one
+
+
+def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[str, list],
+                    cache: dict) -> tuple[list[_Settled], list]:
+    """Decide with the vectorised path every household it covers; return those and the rest."""
+    regions, parameter_sets, todo = {}, [], []
     for code in sorted({r.region_code for r in rows}):
         try:
             if code not in cache:
                 cache[code] = compile_parameters(standards, code, as_of)
-            parameter_sets.append(cache[code])
-            RegionParameters.from_sets(parameter_sets[-1:])
-            regions[code] = len(regions)
+            RegionParameters.from_sets([cache[code]])
         except (MissingParameter, ValueError):
-            parameter_sets.pop()
-            unusable.add(code)
-    usable = [r for r in rows if r.region_code not in unusable]
-    todo = [r for r in rows if r.region_code in unusable]
+            continue  # the scalar path reports what is missing
+        regions[code] = len(regions)
+        parameter_sets.append(cache[code])
+    usable = []
+    for row in rows:
+        (usable if row.region_code in regions and row.state else todo).append(row)
     if not usable:
-        return todo
-    inputs = [input_on(r.snapshot, as_of) for r in usable]
-    built.update((r.household_id, h) for r, h in zip(usable, inputs))
-    priors = [PriorState.model_validate(r.state) if r.state else None for r in usable]
-    population = build_population(inputs, priors, regions, as_of)
-    status, monthly = evaluate_dibao(population, RegionParameters.from_sets(parameter_sets))
-    fallback = scalar_fallback_mask(population, status)
+        return [], todo
+    population = build_population([r.snapshot for r in usable], [r.state for r in usable], regions, as_of)
+    decided = decide(population, RegionParameters.from_sets(parameter_sets))
+    scalar_only = scalar_only_mask(population, decided.status)
+    new_signals = decided.signals & ~population.prior_signals
+    settled = []
     for i, row in enumerate(usable):
-        household, prior = inputs[i], priors[i]
+        params = cache[row.region_code]
+        branch = Branch(int(decided.branch[i]))
         decisions = current.get(row.household_id, [])
         dibao = [d for d in decisions if d.programme == "dibao"]
-        settled = (
-            not fallback[i] and len(dibao) == 1 and dibao[0].member_id is None
-            and (dibao[0].status, dibao[0].monthly_amount_fen) == (STATUS_OF_CODE[int(status[i])].value, int(monthly[i]))
-            # Programmes and periods the vector path does not compute go to the scalar path.
-            and not any(m.disability_grade is not None or (m.labour_capacity == "none" and not m.has_legal_supporter)
-                        for m in household.members)
-            and not (prior and prior.dibao and (prior.dibao.status == Status.GRADUAL_EXIT
-                                                or prior.dibao.expense_deduction_since))
-        )
-        if not settled:
+        if (scalar_only[i] or new_signals[i]  # a new signal needs its evidence: the scalar path writes it
+                or len(dibao) != 1 or dibao[0].member_id is not None
+                or not _other_decisions_stand(decisions, population.disabled_household[i], row.state, branch, params)):
             todo.append(row)
-    return todo
+            continue
+        new, dibao_state = decide_dibao(branch, int(decided.monthly[i]), row.state, params, as_of,
+                                        disabled_household=bool(population.disabled_household[i]))
+        state = next_state(dibao_state, int(decided.counted[i]), int(population.medical[i]), int(decided.signals[i]))
+        settled.append(_Settled(row, dibao[0], new, change_kind(dibao[0], new), state if state != row.state else None))
+    return settled, todo
+
+
+def _other_decisions_stand(decisions, disabled_household: bool, state: dict, branch: Branch, params) -> bool:
+    """True if the household's decisions besides dibao stay as they are. Only disability subsidies can be
+    settled here: they stand while dibao coverage does not flip and their amounts are still the standard's
+    (the scalar path decides special poverty and every other case)."""
+    others = [d for d in decisions if d.programme != "dibao"]
+    if not others and not disabled_household:
+        return True
+    if not disabled_household:
+        return False
+    was_covered = ((state.get("dibao") or {}).get("status") in ("eligible", "gradual_exit"))
+    if was_covered != (branch in COVERED_BRANCHES):
+        return False
+    for d in others:
+        if d.programme not in SUBSIDY_CATEGORIES:
+            return False
+        if d.monthly_amount_fen != round_half_up(params.get(SUBSIDY_CATEGORIES[d.programme]).monthly_fen):
+            return False
+    return True
+
+
+async def _write_settled(uow: EligibilityUnitOfWork, settled: list[_Settled], standards: StandardIndex,
+                         as_of: date, trigger: str) -> int:
+    """Store what the vectorised path settled: changed decisions (their explanation is reproduced on
+    request), their events, new states. Returns the number of events."""
+    superseded, added, published = [], [], 0
+    for s in settled:
+        if s.kind is None:
+            continue
+        decision_id = str(uuid.uuid4())
+        superseded.append(s.old.id)
+        added.append(dict(id=decision_id, household_id=s.row.household_id, decision=s.new, change=s.kind,
+                          prior_state=s.row.state))
+        if s.kind != "assessed":
+            published += 1
+            uow.emit(decision_changed(decision_id, s.row, s.old, s.new, s.kind, as_of), subject=s.row.household_id)
+    await uow.decisions.supersede_many(superseded)
+    await uow.decisions.add_many(added, as_of=as_of, trigger=trigger, known_at=standards.known_at,
+                                 versions={s.row.household_id: s.row.version for s in settled})
+    await uow.households.save_states([(s.row.household_id, s.state) for s in settled if s.state is not None])
+    return published

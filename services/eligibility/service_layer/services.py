@@ -7,13 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
-from services.eligibility.domain.engine import evaluate
+from services.eligibility.domain.engine import ENGINE_VERSION, RULE_SET_HASH, evaluate
 from services.eligibility.domain.model import Decision, HouseholdInput, PriorState, Status
 from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, StandardIndex,
                                                     check_floor, compile_parameters, kind_of, resolve)
 from shared.contracts import eligibility as events
 from shared.contracts.registry import HouseholdFacts
-from shared.errors import ValidationProblem
+from shared.errors import Conflict, ValidationProblem
 from shared.reference import jilin_counties
 from shared.sealing import Sealer
 
@@ -97,6 +97,16 @@ def change_kind(old, new: Decision | None) -> str | None:
     return "gradual_exit_ended" if old_status == Status.GRADUAL_EXIT else "granted"
 
 
+def decision_changed(decision_id: str, row, old, new, kind: str, as_of: date) -> events.DecisionChanged:
+    """The event of one changed decision (`new` is an engine Decision or a bulk one; `row` the read model's)."""
+    return events.DecisionChanged(
+        decision_id=decision_id, household_id=row.household_id, region_code=row.region_code, cadre_id=row.cadre_id,
+        programme=str(new.programme), member_id=new.member_id, change=kind, status=str(new.status),
+        previous_status=old.status if old is not None else None, monthly_amount_fen=new.monthly_amount_fen,
+        previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
+        valid_from=new.valid_from, valid_until=new.valid_until, household_version=row.version, as_of=as_of)
+
+
 async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, trigger: str) -> int:
     """Evaluate one household, store what changed, publish changes and new signals. Returns changes published."""
     return await reevaluate_many(uow, [row], StandardIndex(standards), as_of, trigger)
@@ -112,6 +122,7 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
         for decision in await uow.decisions.current_for([r.household_id for r in rows]):
             current.setdefault(decision.household_id, []).append(decision)
     params_by_region: dict[str, object] = {} if parameter_cache is None else parameter_cache
+    known_at = standards.known_at
     superseded, added, states, signals = [], [], [], []
     published = 0
     inputs = inputs or {}
@@ -137,18 +148,12 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
             if new is None:
                 continue  # the programme no longer applies to this member; the old decision is closed
             decision_id = str(uuid.uuid4())
-            added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind))
+            added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind,
+                              prior_state=row.state))
             if kind == "assessed":
                 continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
             published += 1
-            uow.emit(events.DecisionChanged(
-                decision_id=decision_id, household_id=household.id, region_code=household.region_code,
-                cadre_id=row.cadre_id, programme=new.programme.value, member_id=new.member_id, change=kind,
-                status=new.status.value, previous_status=old.status if old is not None else None,
-                monthly_amount_fen=new.monthly_amount_fen,
-                previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
-                valid_from=new.valid_from, valid_until=new.valid_until, household_version=household.version,
-                as_of=as_of), subject=household.id)
+            uow.emit(decision_changed(decision_id, row, old, new, kind, as_of), subject=household.id)
         already = set(prior.active_signals) if prior else set()
         for signal in result.signals:
             if signal.kind in already:
@@ -162,10 +167,35 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
         states.append((household.id, result.next_state))
     await uow.decisions.supersede_many(superseded)
     await uow.decisions.add_many(added, as_of=as_of, trigger=trigger,
-                                 versions={r.household_id: r.version for r in rows})
+                                 versions={r.household_id: r.version for r in rows}, known_at=known_at)
     await uow.signals.add_many(signals)
     await uow.households.save_states(states)
     return published
+
+
+# --- explanations ---------------------------------------------------------------------------------
+
+async def explanation_of(uow: EligibilityUnitOfWork, decision) -> dict:
+    """A decision's explanation: stored, or reproduced by re-running the scalar engine on the decision's
+    own inputs (snapshot version, prior state, standards as known at) for decisions a bulk run made.
+    The reproduction must give the stored result; if it does not (the engine changed in between), say so."""
+    if decision.explanation is not None:
+        return decision.explanation
+    snapshot = await uow.households.snapshot_at(decision.household_id, decision.household_version)
+    if snapshot is None:
+        raise Conflict(f"decision {decision.id}: household snapshot version {decision.household_version} is not kept")
+    standards = StandardIndex(await uow.standards.for_region(snapshot["region_code"]))
+    params = compile_parameters(standards, snapshot["region_code"], decision.as_of, known_at=decision.known_at)
+    prior = PriorState.model_validate(decision.prior_state) if decision.prior_state else None
+    result = evaluate(input_on(snapshot, decision.as_of), prior, params, decision.as_of)
+    for again in result.decisions:
+        if (again.programme.value, again.member_id) != (decision.programme, decision.member_id):
+            continue
+        if (again.status.value, again.monthly_amount_fen, again.valid_from, again.valid_until) == (
+                decision.status, decision.monthly_amount_fen, decision.valid_from, decision.valid_until):
+            return {**again.explanation, "reproduced": True}
+    raise Conflict(f"decision {decision.id} could not be reproduced by engine {ENGINE_VERSION} "
+                   f"(rule set {RULE_SET_HASH}); its stored result stands", decision_id=decision.id)
 
 
 # --- standards ------------------------------------------------------------------------------------
