@@ -21,8 +21,10 @@ import numpy as np
 
 from bench.population import PEOPLE, HOUSEHOLDS, make_province
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
-from services.eligibility.domain.parameters import Category, Standard
-from services.eligibility.domain.vector import STATUS_OF_CODE, evaluate_dibao
+from services.eligibility.domain.engine import round_half_up
+from services.eligibility.domain.parameters import Category, Standard, compile_parameters
+from services.eligibility.domain.seed_standards import seed_standards
+from services.eligibility.domain.vector import STATUS_OF_CODE, build_population, decide, evaluate_dibao, signal_kinds
 from services.eligibility.service_layer import jobs
 from shared.app import ServiceRuntime
 from shared.bus import KafkaBus
@@ -60,26 +62,48 @@ def snapshots(province, count: int):
 
 
 async def seed(url: str, province, count: int) -> None:
+    """The read model as the service leaves it after deciding every household at the old standards:
+    snapshots (and their history), entitlement states with the monitoring memory, current decisions
+    (dibao, and the living subsidy of disabled members of covered households)."""
     pop = province.population
     status, monthly = evaluate_dibao(pop, province.parameters)
     now = datetime.now(timezone.utc)
+    snaps = list(snapshots(province, count))
+    dibao_states = []
+    for i in range(count):
+        code = int(status[i])
+        dibao_states.append({"dibao": {
+            "status": STATUS_OF_CODE[code].value, "since": "2020-01-01", "monthly_amount_fen": int(monthly[i]) if code else None,
+            "gradual_exit_started": "2021-01-01" if code == 2 else None, "gradual_exit_extended": False,
+            "expense_deduction_since": None}})
+    # Counted income, medical costs and standing signals as the last evaluation left them.
+    index = {code: i for i, code in enumerate(province.counties)}
+    remembered = build_population(snaps, dibao_states, index, AS_OF)
+    decided = decide(remembered, province.parameters)
+    living = round_half_up(compile_parameters(seed_standards(), province.counties[0], AS_OF)
+                           .get("disability_living_subsidy").monthly_fen)
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(dsn)
     try:
-        rows, decisions = [], []
-        for i, snap in enumerate(snapshots(province, count)):
+        rows, history, decisions = [], [], []
+        for i, snap in enumerate(snaps):
             code = int(status[i])
-            state = {"dibao": {"status": STATUS_OF_CODE[code].value, "since": "2020-01-01",
-                               "monthly_amount_fen": int(monthly[i]) if code else None,
-                               "gradual_exit_started": "2021-01-01" if code == 2 else None,
-                               "gradual_exit_extended": False, "expense_deduction_since": None},
-                     "counted_income_fen": None, "medical_expense_fen": None, "active_signals": []}
+            state = {**dibao_states[i], "counted_income_fen": int(decided.counted[i]),
+                     "medical_expense_fen": int(remembered.medical[i]), "active_signals": signal_kinds(int(decided.signals[i]))}
             rows.append((snap["id"], 1, snap["region_code"], None, json.dumps(snap), json.dumps(state), now))
+            history.append((snap["id"], 1, json.dumps(snap), now))
             decisions.append((str(uuid.uuid4()), snap["id"], "dibao", None, STATUS_OF_CODE[code].value, "household",
                               int(monthly[i]), date(2020, 1, 1), None, "seeded", True, 1, AS_OF, "bench-seed",
                               json.dumps({"seeded": True}), now))
+            for m in snap["members"]:
+                if m["disability_grade"] is not None and code:
+                    decisions.append((str(uuid.uuid4()), snap["id"], "disability_living_subsidy", m["id"], "eligible",
+                                      "single_person", living, date(2020, 1, 1), None, "seeded", True, 1, AS_OF,
+                                      "bench-seed", json.dumps({"seeded": True}), now))
         await conn.copy_records_to_table("households", records=rows, columns=[
             "household_id", "version", "region_code", "cadre_id", "snapshot", "state", "updated_at"])
+        await conn.copy_records_to_table("household_snapshots", records=history, columns=[
+            "household_id", "version", "snapshot", "recorded_at"])
         await conn.copy_records_to_table("decisions", records=decisions, columns=[
             "id", "household_id", "programme", "member_id", "status", "scope", "monthly_amount_fen", "valid_from",
             "valid_until", "change", "current", "household_version", "as_of", "trigger", "explanation", "created_at"])
@@ -119,6 +143,11 @@ async def main(count: int) -> None:
         if not held_back:
             runtime.relay.start()
         started = time.perf_counter()
+        profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile the job (and the relay running beside it)
+        if profile:
+            import cProfile
+            profiler = cProfile.Profile()
+            profiler.enable()
         await jobs.run_job(factory, job["id"])
         job_s = time.perf_counter() - started
         if held_back:  # measure publishing on its own
@@ -127,6 +156,9 @@ async def main(count: int) -> None:
             runtime.relay.notify()
             await asyncio.sleep(0.2)
         total_s = time.perf_counter() - started
+        if profile:
+            profiler.disable()
+            profiler.dump_stats(profile)
         async with factory() as uow:
             done = await uow.jobs.get(job["id"])
         await runtime.relay.stop()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections import Counter
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ARRAY, BigInteger, any_, func, literal, select, update
 
 from shared import metrics
 from shared.bus import EventBus
@@ -69,12 +70,16 @@ class OutboxRelay:
                                       .values(attempts=self.table.c.attempts + 1,
                                               last_error=describe_error(exc)[:1000]))
             else:
-                await session.execute(update(self.table).where(self.table.c.id.in_(ids))
+                # Exactly the rows published (not an id range: a transaction committing late may have
+                # added an unpublished row inside the range since the SELECT).
+                published = (self.table.c.id.in_(ids) if self.db.is_sqlite
+                             else self.table.c.id == any_(literal(ids, ARRAY(BigInteger))))
+                await session.execute(update(self.table).where(published)
                                       .values(published_at=datetime.now(timezone.utc)))
         if failure is not None:
             raise failure
-        for envelope in envelopes:
-            metrics.EVENTS_PUBLISHED.labels(self.service, envelope.topic).inc()
+        for topic, count in Counter(envelope.topic for envelope in envelopes).items():
+            metrics.EVENTS_PUBLISHED.labels(self.service, topic).inc(count)
         return len(rows)
 
     async def backlog(self) -> int:

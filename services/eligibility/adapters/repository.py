@@ -156,9 +156,14 @@ class DecisionRepository:
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id == decision_id))).first()
 
     async def supersede_many(self, decision_ids: list[str]) -> None:
-        if decision_ids:
-            await self.session.execute(update(orm.decisions).where(orm.decisions.c.id.in_(decision_ids))
-                                       .values(current=False))
+        if not decision_ids:
+            return
+        if self.session.bind.dialect.name == "postgresql":  # one array parameter instead of hundreds
+            await self.session.execute(text("UPDATE decisions SET current = false WHERE id = ANY(CAST(:ids AS text[]))"),
+                                       {"ids": decision_ids})
+            return
+        await self.session.execute(update(orm.decisions).where(orm.decisions.c.id.in_(decision_ids))
+                                   .values(current=False))
 
     async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int],
                        known_at: datetime | None) -> None:

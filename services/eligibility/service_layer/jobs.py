@@ -48,6 +48,7 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
                   after_batch: Callable[[], Awaitable[None]] | None = None) -> None:
     standards = None
     parameter_cache: dict[str, object] = {}  # region → compiled parameters, for the whole run
+    vector_usable: dict[str, bool] = {}       # region → can the vectorised path read its parameters
     while True:
         async with uow_factory() as uow:
             job = await uow.jobs.get(job_id, for_update=True)
@@ -64,7 +65,8 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
             trace = parse_traceparent(job.traceparent) or current_trace()
             with use_trace(TraceContext(trace.trace_id, trace.span_id, trace.flags, causation_id=job_id).child()):
                 changed = await reevaluate_batch(uow, rows, standards, job.as_of, job_id,
-                                                 screen=job.kind not in FULL_KINDS, cache=parameter_cache)
+                                                 screen=job.kind not in FULL_KINDS, cache=parameter_cache,
+                                                 vector_usable=vector_usable)
             await uow.jobs.update(job_id, cursor=rows[-1].household_id, processed=job.processed + len(rows),
                                   changed=job.changed + changed)
             await uow.commit()
@@ -73,7 +75,8 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
 
 
 async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str, *,
-                           screen: bool = True, cache: dict | None = None) -> int:
+                           screen: bool = True, cache: dict | None = None,
+                           vector_usable: dict[str, bool] | None = None) -> int:
     """Re-evaluate a batch. Screening jobs let the vectorised path settle every household it covers and
     send only the rest to the scalar path; a `full` job sends everyone to the scalar path."""
     cache = {} if cache is None else cache
@@ -82,7 +85,7 @@ async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: Standard
         current.setdefault(decision.household_id, []).append(decision)
     if not screen:
         return await reevaluate_many(uow, rows, standards, as_of, trigger, current, cache)
-    settled, todo = _settle_in_bulk(rows, standards, as_of, current, cache)
+    settled, todo = _settle_in_bulk(rows, standards, as_of, current, cache, {} if vector_usable is None else vector_usable)
     published = await _write_settled(uow, settled, standards, as_of, trigger)
     return published + await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache)
 
@@ -97,18 +100,22 @@ class _Settled:
 
 
 def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[str, list],
-                    cache: dict) -> tuple[list[_Settled], list]:
+                    cache: dict, vector_usable: dict[str, bool]) -> tuple[list[_Settled], list]:
     """Decide with the vectorised path every household it covers; return those and the rest."""
     regions, parameter_sets, todo = {}, [], []
+    usable_regions = vector_usable  # region → can the vectorised path read its parameters (known for the run)
     for code in sorted({r.region_code for r in rows}):
-        try:
-            if code not in cache:
-                cache[code] = compile_parameters(standards, code, as_of)
-            RegionParameters.from_sets([cache[code]])
-        except (MissingParameter, ValueError):
-            continue  # the scalar path reports what is missing
-        regions[code] = len(regions)
-        parameter_sets.append(cache[code])
+        if code not in usable_regions:
+            try:
+                if code not in cache:
+                    cache[code] = compile_parameters(standards, code, as_of)
+                RegionParameters.from_sets([cache[code]])
+                usable_regions[code] = True
+            except (MissingParameter, ValueError):
+                usable_regions[code] = False  # the scalar path reports what is missing
+        if usable_regions[code]:
+            regions[code] = len(regions)
+            parameter_sets.append(cache[code])
     usable = []
     for row in rows:
         (usable if row.region_code in regions and row.state else todo).append(row)
@@ -126,7 +133,7 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
         dibao = [d for d in decisions if d.programme == "dibao"]
         if (scalar_only[i] or new_signals[i]  # a new signal needs its evidence: the scalar path writes it
                 or len(dibao) != 1 or dibao[0].member_id is not None
-                or not _other_decisions_stand(decisions, population.disabled_household[i], row.state, branch, params)):
+                or not _other_decisions_stand(decisions, row.snapshot, row.state, branch, params)):
             todo.append(row)
             continue
         new, dibao_state = decide_dibao(branch, int(decided.monthly[i]), row.state, params, as_of,
@@ -136,24 +143,25 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
     return settled, todo
 
 
-def _other_decisions_stand(decisions, disabled_household: bool, state: dict, branch: Branch, params) -> bool:
-    """True if the household's decisions besides dibao stay as they are. Only disability subsidies can be
-    settled here: they stand while dibao coverage does not flip and their amounts are still the standard's
-    (the scalar path decides special poverty and every other case)."""
-    others = [d for d in decisions if d.programme != "dibao"]
-    if not others and not disabled_household:
+def _other_decisions_stand(decisions, snapshot: dict, state: dict, branch: Branch, params) -> bool:
+    """True if the household's decisions besides dibao stay exactly as they are. Only disability subsidies
+    can be settled here: they stand while dibao coverage does not flip (the living subsidy follows it),
+    every disabled member has the ones due and the amounts are still the standard's. Special poverty and
+    everything else is the scalar path's."""
+    others = {(d.programme, d.member_id): d.monthly_amount_fen for d in decisions if d.programme != "dibao"}
+    disabled = [m for m in snapshot["members"] if m.get("disability_grade") is not None]
+    if not others and not disabled:
         return True
-    if not disabled_household:
-        return False
-    was_covered = ((state.get("dibao") or {}).get("status") in ("eligible", "gradual_exit"))
+    was_covered = (state.get("dibao") or {}).get("status") in ("eligible", "gradual_exit")
     if was_covered != (branch in COVERED_BRANCHES):
         return False
-    for d in others:
-        if d.programme not in SUBSIDY_CATEGORIES:
-            return False
-        if d.monthly_amount_fen != round_half_up(params.get(SUBSIDY_CATEGORIES[d.programme]).monthly_fen):
-            return False
-    return True
+    due = {}
+    for m in disabled:
+        for programme, applies in (("disability_living_subsidy", was_covered),
+                                   ("severe_disability_care_subsidy", m["disability_grade"] <= 2)):
+            if applies:
+                due[(programme, m["id"])] = round_half_up(params.get(SUBSIDY_CATEGORIES[programme]).monthly_fen)
+    return others == due
 
 
 async def _write_settled(uow: EligibilityUnitOfWork, settled: list[_Settled], standards: StandardIndex,
