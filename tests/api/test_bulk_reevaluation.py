@@ -136,3 +136,23 @@ async def test_explanations_left_out_by_the_bulk_path_are_reproduced_exactly(two
             reproduced = await explanation_of(bulk, decision)
             assert reproduced.pop("reproduced") is True
             assert reproduced == stored
+
+
+async def test_a_registry_event_waits_for_the_job_batch_holding_its_household(two_runs):
+    """The job locks its batch; the event handler's locked read of the same household waits for it."""
+    import asyncio
+
+    _, factory = two_runs["standard_changed"]
+    async with factory() as job_uow:
+        rows = await job_uow.households.batch("22", "", 5)
+        target = rows[0].household_id
+
+        async def handler_read():
+            async with factory() as handler_uow:
+                return await handler_uow.households.get(target, for_update=True)
+
+        handler = asyncio.create_task(handler_read())
+        await asyncio.sleep(0.5)
+        assert not handler.done()  # blocked behind the job's batch
+        await job_uow.commit()
+    assert (await asyncio.wait_for(handler, 10)).household_id == target

@@ -122,10 +122,13 @@ class HouseholdReadModel:
             [{"hid": hid, "new_state": state} for hid, state in values])
 
     async def batch(self, prefix: str, after: str, limit: int) -> list:
+        """The next households of a job, locked until its transaction ends: a registry event for one of
+        them waits, and is then evaluated on top of the job's result (never the other way round, which
+        would leave a decision made on an older snapshot as current)."""
         return (await self.session.execute(
             select(orm.households).where(orm.households.c.region_code.like(prefix + "%"),
                                          orm.households.c.household_id > after)
-            .order_by(orm.households.c.household_id).limit(limit))).all()
+            .order_by(orm.households.c.household_id).limit(limit).with_for_update())).all()
 
     async def count(self, prefix: str) -> int:
         return await self.session.scalar(select(func.count()).select_from(orm.households).where(
