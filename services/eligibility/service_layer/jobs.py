@@ -123,22 +123,24 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
         return [], todo
     population = build_population([r.snapshot for r in usable], [r.state for r in usable], regions, as_of)
     decided = decide(population, RegionParameters.from_sets(parameter_sets))
-    scalar_only = scalar_only_mask(population, decided.status)
-    new_signals = decided.signals & ~population.prior_signals
+    # Plain lists: reading numpy arrays element by element is several times slower in this loop.
+    scalar_only = (scalar_only_mask(population, decided.status) | (decided.signals & ~population.prior_signals > 0)
+                   ).tolist()  # a new signal needs its evidence: the scalar path writes it
+    branches, monthly, counted, signals = (decided.branch.tolist(), decided.monthly.tolist(),
+                                           decided.counted.tolist(), decided.signals.tolist())
+    medical, disabled = population.medical.tolist(), population.disabled_household.tolist()
     settled = []
     for i, row in enumerate(usable):
         params = cache[row.region_code]
-        branch = Branch(int(decided.branch[i]))
+        branch = Branch(branches[i])
         decisions = current.get(row.household_id, [])
         dibao = [d for d in decisions if d.programme == "dibao"]
-        if (scalar_only[i] or new_signals[i]  # a new signal needs its evidence: the scalar path writes it
-                or len(dibao) != 1 or dibao[0].member_id is not None
+        if (scalar_only[i] or len(dibao) != 1 or dibao[0].member_id is not None
                 or not _other_decisions_stand(decisions, row.snapshot, row.state, branch, params)):
             todo.append(row)
             continue
-        new, dibao_state = decide_dibao(branch, int(decided.monthly[i]), row.state, params, as_of,
-                                        disabled_household=bool(population.disabled_household[i]))
-        state = next_state(dibao_state, int(decided.counted[i]), int(population.medical[i]), int(decided.signals[i]))
+        new, dibao_state = decide_dibao(branch, monthly[i], row.state, params, as_of, disabled_household=disabled[i])
+        state = next_state(dibao_state, counted[i], medical[i], signals[i])
         settled.append(_Settled(row, dibao[0], new, change_kind(dibao[0], new), state if state != row.state else None))
     return settled, todo
 
