@@ -35,12 +35,11 @@ def standard_view(s) -> dict:
 
 
 def decision_view(row) -> dict:
-    body = {"id": row.id, "household_id": row.household_id, "programme": row.programme, "member_id": row.member_id,
+    return {"id": row.id, "household_id": row.household_id, "programme": row.programme, "member_id": row.member_id,
             "status": row.status, "scope": row.scope, "monthly_amount_fen": row.monthly_amount_fen,
             "valid_from": row.valid_from, "valid_until": row.valid_until, "change": row.change,
             "current": row.current, "as_of": row.as_of, "household_version": row.household_version,
             "trigger": row.trigger, "created_at": row.created_at}
-    return body
 
 
 # --- standards ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from datetime import date
 from services.eligibility.domain.engine import deduction_period, eligible_from, exit_start, period_end
 from services.eligibility.domain.model import Status
 from services.eligibility.domain.parameters import Category, ParameterSet
-from services.eligibility.domain.vector import Branch, signal_kinds
+from services.eligibility.domain.vector import Branch, as_date, signal_kinds
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,6 @@ class BulkDibao:
     scope: str = "household"
     member_id: str | None = None
     programme: str = "dibao"
-
-
-def _day(value) -> date | None:
-    return None if value is None else value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _iso(value: date | None) -> str | None:
@@ -53,22 +49,22 @@ def decide_dibao(branch: Branch, monthly: int, prior: dict | None, params: Param
     before = (prior or {}).get("dibao") or None
     prior_status = Status(before["status"]) if before else None
     if branch == Branch.BELOW:
-        since = eligible_from(prior_status, _day(before.get("since")) if before else None, as_of)
+        since = eligible_from(prior_status, as_date(before.get("since")) if before else None, as_of)
         return (BulkDibao(Status.ELIGIBLE, monthly, since, None),
                 dibao_state(Status.ELIGIBLE, since=since, monthly=monthly))
     if branch == Branch.DEDUCTION:
-        since, until = deduction_period(_day(before.get("expense_deduction_since")) if before else None, as_of,
+        since, until = deduction_period(as_date(before.get("expense_deduction_since")) if before else None, as_of,
                                         params.months(Category.EXPENSE_DEDUCTION_MONTHS))
         return (BulkDibao(Status.ELIGIBLE, monthly, since, until),
                 dibao_state(Status.ELIGIBLE, since=since, monthly=monthly, deduction_since=since))
     if branch in (Branch.EXIT_STEP, Branch.EXIT_EXTENDED):
-        start, extended = exit_start(prior_status, _day(before.get("gradual_exit_started")),
+        start, extended = exit_start(prior_status, as_date(before.get("gradual_exit_started")),
                                      bool(before.get("gradual_exit_extended")), as_of)
         months = params.months(Category.GRADUAL_EXIT_MONTHS_DISABLED if disabled_household
                                else Category.GRADUAL_EXIT_MONTHS)
         if extended or branch == Branch.EXIT_EXTENDED:
             months += params.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)
-        state = dibao_state(Status.GRADUAL_EXIT, since=_day(before.get("since")), started=start,
+        state = dibao_state(Status.GRADUAL_EXIT, since=as_date(before.get("since")), started=start,
                             monthly=before.get("monthly_amount_fen") or 0,
                             extended=extended or branch == Branch.EXIT_EXTENDED)
         return BulkDibao(Status.GRADUAL_EXIT, monthly, start, period_end(start, months)), state

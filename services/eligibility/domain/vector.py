@@ -11,7 +11,7 @@ parameters are limited to four decimals (the standards API enforces it).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
 from typing import Sequence
@@ -139,8 +139,9 @@ class Population:
         return len(self.size)
 
 
-def _day(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
+def as_date(value) -> date | None:
+    """A date from a model (date) or its JSON (ISO string)."""
+    return None if value is None else value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _age(birth, on: date) -> int:
@@ -231,7 +232,7 @@ def build_population(households: Sequence[dict], states: Sequence[dict | None], 
             cols["prior_status"][i] = 1 if dibao["status"] == "eligible" else 2
             cols["prior_monthly"][i] = dibao.get("monthly_amount_fen") or 0
             if dibao["status"] == "gradual_exit" and dibao.get("gradual_exit_started"):
-                exit_elapsed[i] = months_between(_day(dibao["gradual_exit_started"]), as_of)
+                exit_elapsed[i] = months_between(as_date(dibao["gradual_exit_started"]), as_of)
                 flags["exit_extended"][i] = bool(dibao.get("gradual_exit_extended"))
     arrays = {k: np.array(v, dtype=np.int64) for k, v in cols.items()}
     arrays.update({k: np.array(v, dtype=bool) for k, v in flags.items()})
@@ -328,7 +329,3 @@ def scalar_fallback_mask(pop: Population, status: np.ndarray) -> np.ndarray:
 def scalar_only_mask(pop: Population, status: np.ndarray) -> np.ndarray:
     """Households this path cannot settle at all: single-person candidates and possible special-poverty members."""
     return scalar_fallback_mask(pop, status) | pop.special_candidate
-
-
-def population_fields() -> list[str]:
-    return [f.name for f in fields(Population)]

@@ -103,17 +103,16 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
                     cache: dict, vector_usable: dict[str, bool]) -> tuple[list[_Settled], list]:
     """Decide with the vectorised path every household it covers; return those and the rest."""
     regions, parameter_sets, todo = {}, [], []
-    usable_regions = vector_usable  # region → can the vectorised path read its parameters (known for the run)
     for code in sorted({r.region_code for r in rows}):
-        if code not in usable_regions:
+        if code not in vector_usable:
             try:
                 if code not in cache:
                     cache[code] = compile_parameters(standards, code, as_of)
                 RegionParameters.from_sets([cache[code]])
-                usable_regions[code] = True
+                vector_usable[code] = True
             except (MissingParameter, ValueError):
-                usable_regions[code] = False  # the scalar path reports what is missing
-        if usable_regions[code]:
+                vector_usable[code] = False  # the scalar path reports what is missing
+        if vector_usable[code]:
             regions[code] = len(regions)
             parameter_sets.append(cache[code])
     usable = []
