@@ -112,6 +112,39 @@ async def two_runs(databases):
         await runtime.db.dispose()
 
 
+async def test_workers_sharing_a_job_store_what_one_worker_stores(two_runs, databases, monkeypatch):
+    """Three workers run one job at once (as separate worker processes would): they split it by county
+    and batch, and the result is the single worker's, with every household counted once."""
+    import asyncio
+
+    monkeypatch.setattr(jobs, "BATCH_SIZE", 40)
+    runtime, factory = await prepare(databases, population(600))
+    try:
+        async with factory() as uow:
+            job = await jobs.create_job(uow, kind="standard_changed", region_prefix="22", as_of=SECOND, reason="raise",
+                                        traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+            await uow.commit()
+        batches = [0, 0, 0]
+
+        def counter(worker: int):
+            async def after_batch():
+                batches[worker] += 1
+                await asyncio.sleep(0)  # let the others claim
+            return after_batch
+
+        await asyncio.gather(*(jobs.run_job(factory, job["id"], after_batch=counter(w)) for w in range(3)))
+        async with factory() as uow:
+            done = await uow.jobs.get(job["id"])
+        assert (done.status, done.processed, done.total) == ("done", 600, 600)
+        assert sum(1 for b in batches if b) >= 2, batches  # the work was shared
+        shared_run, single_run = await outcome(factory), await outcome(two_runs["standard_changed"][1])
+        assert shared_run == single_run
+        assert done.changed == len(shared_run["events"]) - sum(1 for e in shared_run["events"]
+                                                               if "signal.raised" in e[1])
+    finally:
+        await runtime.db.dispose()
+
+
 async def test_vectorised_run_stores_what_the_scalar_path_stores(two_runs):
     bulk = await outcome(two_runs["standard_changed"][1])
     scalar = await outcome(two_runs["monthly_comparison"][1])
@@ -138,21 +171,40 @@ async def test_explanations_left_out_by_the_bulk_path_are_reproduced_exactly(two
             assert reproduced == stored
 
 
-async def test_a_registry_event_waits_for_the_job_batch_holding_its_household(two_runs):
-    """The job locks its batch; the event handler's locked read of the same household waits for it."""
+async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_runs):
+    """A job batch holds its county's lock; a registry event for a household there waits for the batch's
+    commit and is then applied on top of it. Households of other counties are not held up."""
     import asyncio
 
-    _, factory = two_runs["standard_changed"]
+    from services.eligibility.service_layer.services import apply_household_facts
+    from shared.contracts.registry import HouseholdFacts, MemberFacts
+
+    runtime, factory = two_runs["standard_changed"]
+
+    def facts_of(row) -> HouseholdFacts:
+        return HouseholdFacts(
+            household_id=row.household_id, version=row.version + 1, region_code=row.region_code,
+            poverty_status="none", flags=[], assets_meet_local_rule=True, cadre_id=None,
+            members=[MemberFacts(member_id="m0", relation="head", labour_capacity="full", self_care="full",
+                                 left_behind="none", has_legal_supporter=True, active=True)],
+            incomes=[], expenses=[], sealed=runtime.sealer.seal({"m0": {
+                "birth_date": "1980-01-01", "sex": "male", "disability_grade": None, "serious_illness": False}}))
+
+    async def apply(facts):
+        async with factory() as uow:
+            await apply_household_facts(uow, facts, SECOND, trigger="test-event")
+            await uow.commit()
+
     async with factory() as job_uow:
-        rows = await job_uow.households.batch("22", "", 5)
-        target = rows[0].household_id
-
-        async def handler_read():
-            async with factory() as handler_uow:
-                return await handler_uow.households.get(target, for_update=True)
-
-        handler = asyncio.create_task(handler_read())
+        await job_uow.households.lock_county(REGIONS[0], exclusive=True)
+        rows = await job_uow.households.batch(REGIONS[0], ("", ""), 5)
+        async with factory() as uow:
+            elsewhere = (await uow.households.batch(REGIONS[1], ("", ""), 1))[0]
+        held = asyncio.create_task(apply(facts_of(rows[0])))
+        await asyncio.wait_for(apply(facts_of(elsewhere)), 10)  # another county goes through
         await asyncio.sleep(0.5)
-        assert not handler.done()  # blocked behind the job's batch
+        assert not held.done()  # blocked behind the job's batch
         await job_uow.commit()
-    assert (await asyncio.wait_for(handler, 10)).household_id == target
+    await asyncio.wait_for(held, 10)
+    async with factory() as uow:
+        assert (await uow.households.get(rows[0].household_id)).version == rows[0].version + 1

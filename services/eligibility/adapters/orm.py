@@ -2,8 +2,8 @@
 entitlement state, decisions with explanations, monitoring signals and re-evaluation jobs."""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Index, Integer, MetaData, Numeric, String, Table,
-                        Text)
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
+                        Table, Text)
 
 from shared.platform_tables import add_platform_tables
 
@@ -88,12 +88,24 @@ jobs = Table(
     Column("status", String(20), nullable=False),   # running | done
     Column("region_prefix", String(12), nullable=False),
     Column("as_of", Date, nullable=False),
-    Column("cursor", String(36), nullable=False, server_default=""),  # last household id done
     Column("total", Integer, nullable=False),
-    Column("processed", Integer, nullable=False),
-    Column("changed", Integer, nullable=False),
     Column("reason", Text),
     Column("traceparent", String(55), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A job's share of work one worker takes at a time: the households of one county under the job's
+# prefix, walked in (region_code, household_id) order. Progress and the job's total are their sums.
+job_partitions = Table(
+    "job_partitions", metadata,
+    Column("job_id", String(36), ForeignKey("jobs.id"), primary_key=True),
+    Column("region_prefix", String(12), primary_key=True),
+    Column("status", String(20), nullable=False),   # running | done
+    Column("cursor_region", String(12), nullable=False, server_default=""),     # last household done
+    Column("cursor_household", String(36), nullable=False, server_default=""),
+    Column("total", Integer, nullable=False),
+    Column("processed", Integer, nullable=False),
+    Column("changed", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_many
@@ -78,6 +79,15 @@ class StandardRepository:
         return await self.session.scalar(select(func.count()).select_from(orm.standards)) or 0
 
 
+COUNTY_DIGITS = 6
+COUNTY_LOCK_SPACE = 0x656C  # the first key of PostgreSQL's two-key advisory locks: "el"(igibility) counties
+
+
+def county_lock_key(region_code: str) -> int:
+    """A signed 32-bit key per county (a rare collision only makes two counties wait for each other)."""
+    return zlib.crc32(region_code[:COUNTY_DIGITS].encode()) - (1 << 31)
+
+
 class HouseholdReadModel:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -121,18 +131,41 @@ class HouseholdReadModel:
             .values(state=bindparam("new_state")).execution_options(synchronize_session=False),
             [{"hid": hid, "new_state": state} for hid, state in values])
 
-    async def batch(self, prefix: str, after: str, limit: int) -> list:
-        """The next households of a job, locked until its transaction ends: a registry event for one of
-        them waits, and is then evaluated on top of the job's result (never the other way round, which
-        would leave a decision made on an older snapshot as current)."""
+    async def batch(self, prefix: str, after: tuple[str, str], limit: int) -> list:
+        """The next households under `prefix` after `after` = (region_code, household_id), in that order
+        (the region index serves it). Not row-locked: the job holds its county's lock instead."""
+        h = orm.households.c
+        # A partition key shorter than a county is a household registered above county level: only that code.
+        under = h.region_code.like(prefix + "%") if len(prefix) >= COUNTY_DIGITS else h.region_code == prefix
         return (await self.session.execute(
-            select(orm.households).where(orm.households.c.region_code.like(prefix + "%"),
-                                         orm.households.c.household_id > after)
-            .order_by(orm.households.c.household_id).limit(limit).with_for_update())).all()
+            select(orm.households).where(under, tuple_(h.region_code, h.household_id) >
+                                         tuple_(literal(after[0]), literal(after[1])))
+            .order_by(h.region_code, h.household_id).limit(limit))).all()
 
-    async def count(self, prefix: str) -> int:
-        return await self.session.scalar(select(func.count()).select_from(orm.households).where(
-            orm.households.c.region_code.like(prefix + "%"))) or 0
+    async def lock_county(self, region_code: str, *, exclusive: bool) -> None:
+        """Order a job's batch and registry events of one county (PostgreSQL advisory lock, held to the end
+        of the transaction). A batch holds it exclusively, an event handler shared: an event for a
+        household in a batch waits, then is evaluated on top of the job's result, never the other way
+        round (which would leave a decision made on an older snapshot current). One lock per batch
+        instead of a row lock per household: row locks write every row twice. SQLite runs one write
+        transaction at a time anyway."""
+        if self.session.bind.dialect.name != "postgresql":
+            return
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await self.session.execute(text(f"SELECT {function}(:space, :key)"),
+                                   {"space": COUNTY_LOCK_SPACE, "key": county_lock_key(region_code)})
+
+    async def partitions(self, prefix: str) -> list[tuple[str, int]]:
+        """How a job under `prefix` splits: (partition key, households), one per county (or the prefix
+        itself when it is finer than a county)."""
+        if len(prefix) >= COUNTY_DIGITS:
+            count = await self.session.scalar(select(func.count()).select_from(orm.households).where(
+                orm.households.c.region_code.like(prefix + "%")))
+            return [(prefix, count)] if count else []
+        county = func.substr(orm.households.c.region_code, 1, COUNTY_DIGITS)
+        return [(r[0], r[1]) for r in (await self.session.execute(
+            select(county, func.count()).where(orm.households.c.region_code.like(prefix + "%"))
+            .group_by(county).order_by(county))).all()]
 
 
 class DecisionRepository:
@@ -202,17 +235,60 @@ class SignalRepository:
 
 
 class JobRepository:
+    """Jobs and their partitions. A job's progress is the sum of its partitions'."""
+
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def add(self, **values) -> None:
+    async def add(self, partitions: list[dict], **values) -> None:
         await self.session.execute(insert(orm.jobs).values(**values))
+        if partitions:
+            await self.session.execute(insert(orm.job_partitions), [
+                dict(job_id=values["id"], status="running", processed=0, changed=0, updated_at=values["updated_at"],
+                     **p) for p in partitions])
 
-    async def get(self, job_id: str, *, for_update: bool = False):
-        query = select(orm.jobs).where(orm.jobs.c.id == job_id)
-        if for_update:
-            query = query.with_for_update()
-        return (await self.session.execute(query)).first()
+    def _with_progress(self):
+        p = orm.job_partitions.c
+        progress = (select(p.job_id, func.sum(p.processed).label("processed"), func.sum(p.changed).label("changed"))
+                    .group_by(p.job_id).subquery())
+        return (select(orm.jobs, func.coalesce(progress.c.processed, 0).label("processed"),
+                       func.coalesce(progress.c.changed, 0).label("changed"))
+                .outerjoin(progress, progress.c.job_id == orm.jobs.c.id))
+
+    async def get(self, job_id: str):
+        return (await self.session.execute(self._with_progress().where(orm.jobs.c.id == job_id))).first()
+
+    async def claim_partition(self, job_id: str):
+        """A running partition of the job no other worker holds, locked until this transaction ends."""
+        p = orm.job_partitions.c
+        query = select(orm.job_partitions).where(p.job_id == job_id, p.status == "running").order_by(p.region_prefix)
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.execute(query.limit(1))).first()
+
+    async def advance(self, job_id: str, region_prefix: str, *, after: tuple[str, str], processed: int,
+                      changed: int) -> None:
+        p = orm.job_partitions.c
+        await self.session.execute(update(orm.job_partitions).where(
+            p.job_id == job_id, p.region_prefix == region_prefix).values(
+            cursor_region=after[0], cursor_household=after[1], processed=p.processed + processed,
+            changed=p.changed + changed, updated_at=datetime.now(timezone.utc)))
+
+    async def finish_partition(self, job_id: str, region_prefix: str) -> bool:
+        """Mark a partition done; the worker finishing the last one marks the job done. Returns whether
+        the job is done. The job row is locked first so two workers finishing its last two partitions
+        at once cannot both see the other's still running."""
+        p = orm.job_partitions.c
+        await self.session.execute(select(orm.jobs.c.id).where(orm.jobs.c.id == job_id).with_for_update())
+        now = datetime.now(timezone.utc)
+        await self.session.execute(update(orm.job_partitions).where(
+            p.job_id == job_id, p.region_prefix == region_prefix).values(status="done", updated_at=now))
+        others = await self.session.scalar(select(func.count()).select_from(orm.job_partitions).where(
+            p.job_id == job_id, p.status != "done"))
+        if others:
+            return False
+        await self.update(job_id, status="done")
+        return True
 
     async def update(self, job_id: str, **values) -> None:
         await self.session.execute(update(orm.jobs).where(orm.jobs.c.id == job_id).values(
@@ -222,5 +298,5 @@ class JobRepository:
         return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.status != "done"))).all()
 
     async def recent(self, prefix: str, limit: int = 50) -> list:
-        return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.region_prefix.like(prefix + "%"))
+        return (await self.session.execute(self._with_progress().where(orm.jobs.c.region_prefix.like(prefix + "%"))
                                            .order_by(orm.jobs.c.created_at.desc()).limit(limit))).all()

@@ -2,9 +2,10 @@
 below it), and on a schedule (gradual-exit steps and ends, the yearly expense-deduction review, the
 monthly comparison of recipients with the register).
 
-A job walks households in id order in batches; each batch's decisions, events and the job's cursor
-commit in one transaction, so a crash resumes after the last committed batch: nothing redone, nothing
-lost. The vectorised path decides each batch: households it covers get their dibao decision, new state
+A job is split into partitions, one per county, that workers claim batch by batch (several processes
+can share a province job); a partition is walked in (region, household id) order, and each batch's
+decisions, events and the partition's cursor commit in one transaction, so a crash resumes after the
+last committed batch: nothing redone, nothing lost. The vectorised path decides each batch: households it covers get their dibao decision, new state
 and signals from it (the explanation of a changed decision is reproduced on request); the rest (possible
 special-poverty or single-person cases, new signals that need their evidence, coverage changes that move
 disability subsidies) go to the scalar path. A `full` job (the monthly comparison) re-decides every
@@ -37,38 +38,48 @@ SUBSIDY_CATEGORIES = {"disability_living_subsidy": Category.DISABILITY_LIVING_SU
 async def create_job(uow: EligibilityUnitOfWork, *, kind: str, region_prefix: str, as_of: date, reason: str,
                      traceparent: str) -> dict:
     now = datetime.now(timezone.utc)
-    job = dict(id=str(uuid.uuid4()), kind=kind, status="running", region_prefix=region_prefix, as_of=as_of,
-               cursor="", total=await uow.households.count(region_prefix), processed=0, changed=0, reason=reason,
-               traceparent=traceparent, created_at=now, updated_at=now)
-    await uow.jobs.add(**job)
-    return job
+    partitions = await uow.households.partitions(region_prefix)
+    total = sum(count for _, count in partitions)
+    job = dict(id=str(uuid.uuid4()), kind=kind, status="running" if partitions else "done", region_prefix=region_prefix,
+               as_of=as_of, total=total, reason=reason, traceparent=traceparent, created_at=now, updated_at=now)
+    await uow.jobs.add([dict(region_prefix=key, total=count) for key, count in partitions], **job)
+    return {**job, "processed": 0, "changed": 0}
 
 
 async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str, *,
                   after_batch: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Work on a job until none of its partitions is left to claim. Any number of workers, in this
+    process or others, may run it at once: each batch claims a partition no other worker holds, so
+    they share the job county by county. Each batch commits its decisions, events and the partition's
+    cursor together; a crash resumes after the last committed batch."""
     standards = None
     parameter_cache: dict[str, object] = {}  # region → compiled parameters, for the whole run
     vector_usable: dict[str, bool] = {}       # region → can the vectorised path read its parameters
     while True:
         async with uow_factory() as uow:
-            job = await uow.jobs.get(job_id, for_update=True)
+            job = await uow.jobs.get(job_id)
             if job is None or job.status == "done":
                 return
+            partition = await uow.jobs.claim_partition(job_id)
+            if partition is None:
+                return  # the rest is being worked on by other workers
             if standards is None:
                 standards = StandardIndex(await uow.standards.under(job.region_prefix))
-            rows = await uow.households.batch(job.region_prefix, job.cursor, BATCH_SIZE)
+            await uow.households.lock_county(partition.region_prefix, exclusive=True)
+            rows = await uow.households.batch(partition.region_prefix,
+                                              (partition.cursor_region, partition.cursor_household), BATCH_SIZE)
             if not rows:
-                await uow.jobs.update(job_id, status="done")
+                await uow.jobs.finish_partition(job_id, partition.region_prefix)
                 await uow.commit()
-                return
+                continue
             # The job's events continue the trace of the change that started it, across restarts too.
             trace = parse_traceparent(job.traceparent) or current_trace()
             with use_trace(TraceContext(trace.trace_id, trace.span_id, trace.flags, causation_id=job_id).child()):
                 changed = await reevaluate_batch(uow, rows, standards, job.as_of, job_id,
                                                  screen=job.kind not in FULL_KINDS, cache=parameter_cache,
                                                  vector_usable=vector_usable)
-            await uow.jobs.update(job_id, cursor=rows[-1].household_id, processed=job.processed + len(rows),
-                                  changed=job.changed + changed)
+            await uow.jobs.advance(job_id, partition.region_prefix, after=(rows[-1].region_code, rows[-1].household_id),
+                                   processed=len(rows), changed=changed)
             await uow.commit()
         if after_batch:
             await after_batch()

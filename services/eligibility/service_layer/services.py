@@ -58,7 +58,12 @@ def input_on(snapshot: dict, as_of: date) -> HouseholdInput:
 
 async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFacts, as_of: date, trigger: str) -> int:
     """Keep the newest snapshot, then re-evaluate. An older or repeated version changes nothing."""
+    # Wait for a job batch holding the household's county (old and new county, if it moved).
+    await uow.households.lock_county(facts.region_code, exclusive=False)
     existing = await uow.households.get(facts.household_id, for_update=True)
+    if existing is not None and existing.region_code != facts.region_code:
+        await uow.households.lock_county(existing.region_code, exclusive=False)
+        existing = await uow.households.get(facts.household_id, for_update=True)
     if existing is not None and existing.version >= facts.version:
         return 0
     await uow.households.upsert(facts.household_id, facts.version, facts.region_code,
