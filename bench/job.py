@@ -2,7 +2,10 @@
 a standard raise in every county re-evaluates the province; measured from job start until every
 changed decision is written and its event is on Kafka.
 
-    uv run --group bench python -m bench.job [--households 430000]   → bench/results/job.json
+    uv run --group bench python -m bench.job [--households 430000] [--workers 2]   → bench/results/job.json
+
+`--workers N` runs the job in N worker processes (`python -m services.eligibility work --until-idle`,
+as a deployment would) while this process runs the outbox relay; `--workers 0` runs it in this process.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
+import sys
 import time
 import uuid
 from datetime import date, datetime, timezone
@@ -19,6 +24,7 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
+from bench import cpu
 from bench.population import PEOPLE, HOUSEHOLDS, make_province
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.engine import round_half_up
@@ -112,7 +118,10 @@ async def seed(url: str, province, count: int) -> None:
         await conn.close()
 
 
-async def main(count: int) -> None:
+DEFAULT_WORKERS = 2  # the cores of the benchmark machine
+
+
+async def main(count: int, workers: int) -> None:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     name = f"bench_eligibility_{uuid.uuid4().hex[:6]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -142,13 +151,22 @@ async def main(count: int) -> None:
         held_back = os.environ.get("BENCH_RELAY_AFTER_JOB") == "1"
         if not held_back:
             runtime.relay.start()
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu.snapshot()
         profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile the job (and the relay running beside it)
         if profile:
             import cProfile
             profiler = cProfile.Profile()
             profiler.enable()
-        await jobs.run_job(factory, job["id"])
+        if workers:
+            env = {**os.environ, "ELIGIBILITY_DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+            env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # workers only write; the relay here publishes
+            processes = [await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.eligibility", "work", "--until-idle", env=env)
+                for _ in range(workers)]
+            codes = [await p.wait() for p in processes]
+            assert codes == [0] * workers, codes
+        else:
+            await jobs.run_job(factory, job["id"])
         job_s = time.perf_counter() - started
         if held_back:  # measure publishing on its own
             runtime.relay.start()
@@ -156,6 +174,7 @@ async def main(count: int) -> None:
             runtime.relay.notify()
             await asyncio.sleep(0.2)
         total_s = time.perf_counter() - started
+        cpu_s = cpu.spent(cpu_before, cpu.snapshot())
         if profile:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -168,9 +187,12 @@ async def main(count: int) -> None:
                   "province_households": HOUSEHOLDS, "province_people": PEOPLE, "seed_s": round(seed_s, 1),
                   "job_s": round(job_s, 1), "job_plus_publish_s": round(total_s, 1), "target_s": 60,
                   "meets_target": total_s < 60, "changed_decisions": done.changed, "processed": done.processed,
-                  "batch_size": jobs.BATCH_SIZE, "relay_held_back_until_job_done": held_back}
+                  "batch_size": jobs.BATCH_SIZE, "worker_processes": workers,
+                  "relay_held_back_until_job_done": held_back,
+                  "cpu_seconds": {k: v for k, v in cpu_s.items() if k != "wall"}}
         RESULTS.mkdir(exist_ok=True)
-        suffix = ("" if count == HOUSEHOLDS else f"_{count}") + ("_relay_after" if held_back else "")
+        suffix = (("" if count == HOUSEHOLDS else f"_{count}") + ("_relay_after" if held_back else "")
+                  + (f"_{workers}_workers" if workers != DEFAULT_WORKERS else ""))
         (RESULTS / f"job{suffix}.json").write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
     finally:
@@ -181,4 +203,6 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--households", type=int, default=HOUSEHOLDS)
-    asyncio.run(main(parser.parse_args().households))
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.households, arguments.workers))

@@ -88,6 +88,11 @@ def county_lock_key(region_code: str) -> int:
     return zlib.crc32(region_code[:COUNTY_DIGITS].encode()) - (1 << 31)
 
 
+def _next_prefix(prefix: str) -> str:
+    """The smallest string after every string starting with `prefix` (region codes are digits)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 class HouseholdReadModel:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -136,7 +141,10 @@ class HouseholdReadModel:
         (the region index serves it). Not row-locked: the job holds its county's lock instead."""
         h = orm.households.c
         # A partition key shorter than a county is a household registered above county level: only that code.
-        under = h.region_code.like(prefix + "%") if len(prefix) >= COUNTY_DIGITS else h.region_code == prefix
+        # The explicit range bounds the index scan: PostgreSQL turns LIKE 'p%' into one only under the C
+        # collation, and without it each batch would read on through the counties after this one.
+        under = (h.region_code.like(prefix + "%") & (h.region_code >= prefix) & (h.region_code < _next_prefix(prefix))
+                 if len(prefix) >= COUNTY_DIGITS else h.region_code == prefix)
         return (await self.session.execute(
             select(orm.households).where(under, tuple_(h.region_code, h.household_id) >
                                          tuple_(literal(after[0]), literal(after[1])))
