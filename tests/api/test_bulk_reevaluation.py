@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.eligibility.adapters import orm
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
@@ -208,3 +208,30 @@ async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_r
     await asyncio.wait_for(held, 10)
     async with factory() as uow:
         assert (await uow.households.get(rows[0].household_id)).version == rows[0].version + 1
+
+
+async def test_a_worker_process_finishes_a_job(databases):
+    """`python -m services.eligibility work --until-idle` (the deployment's extra job workers) claims a
+    job's partitions from the database, works them to the end and exits."""
+    import asyncio
+    import os
+    import sys
+
+    runtime, factory = await prepare(databases, population(120, seed=11))
+    try:
+        async with factory() as uow:
+            job = await jobs.create_job(uow, kind="standard_changed", region_prefix="22", as_of=SECOND, reason="raise",
+                                        traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+            await uow.commit()
+        env = {**os.environ, "ELIGIBILITY_DATABASE_URL": runtime.settings.resolved_database_url, "LOG_LEVEL": "WARNING"}
+        env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+        worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.eligibility", "work",
+                                                      "--until-idle", env=env)
+        assert await asyncio.wait_for(worker.wait(), 120) == 0
+        async with factory() as uow:
+            done = await uow.jobs.get(job["id"])
+            events = await uow.session.scalar(select(func.count()).select_from(orm.platform.outbox))
+        assert (done.status, done.processed) == ("done", 120)
+        assert done.changed > 10 and events >= done.changed  # its decisions' events wait in the outbox
+    finally:
+        await runtime.db.dispose()
