@@ -263,8 +263,10 @@ class JobRepository:
                        func.coalesce(progress.c.changed, 0).label("changed"))
                 .outerjoin(progress, progress.c.job_id == orm.jobs.c.id))
 
-    async def get(self, job_id: str):
-        return (await self.session.execute(self._with_progress().where(orm.jobs.c.id == job_id))).first()
+    async def get(self, job_id: str, *, with_progress: bool = True):
+        """A job; with its progress summed over its partitions unless a worker only needs the job itself."""
+        query = self._with_progress() if with_progress else select(orm.jobs)
+        return (await self.session.execute(query.where(orm.jobs.c.id == job_id))).first()
 
     async def claim_partition(self, job_id: str):
         """A running partition of the job no other worker holds, locked until this transaction ends."""

@@ -5,10 +5,10 @@ monthly comparison of recipients with the register).
 A job is split into partitions, one per county, that workers claim batch by batch (several processes
 can share a province job); a partition is walked in (region, household id) order, and each batch's
 decisions, events and the partition's cursor commit in one transaction, so a crash resumes after the
-last committed batch: nothing redone, nothing lost. The vectorised path decides each batch: households it covers get their dibao decision, new state
-and signals from it (the explanation of a changed decision is reproduced on request); the rest (possible
-special-poverty or single-person cases, new signals that need their evidence, coverage changes that move
-disability subsidies) go to the scalar path. A `full` job (the monthly comparison) re-decides every
+last committed batch: nothing redone, nothing lost. The vectorised path decides each batch: households
+it covers get their dibao decision, new state and signals from it (the explanation of a changed
+decision is reproduced on request); the rest (possible special-poverty or single-person cases, new
+signals that need their evidence, coverage changes that move disability subsidies) go to the scalar path. A `full` job (the monthly comparison) re-decides every
 household with the scalar path and stores every explanation.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ async def run_job(uow_factory: Callable[[], EligibilityUnitOfWork], job_id: str,
     vector_usable: dict[str, bool] = {}       # region → can the vectorised path read its parameters
     while True:
         async with uow_factory() as uow:
-            job = await uow.jobs.get(job_id)
+            job = await uow.jobs.get(job_id, with_progress=False)  # every batch: skip the sums
             if job is None or job.status == "done":
                 return
             partition = await uow.jobs.claim_partition(job_id)
