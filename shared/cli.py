@@ -7,7 +7,6 @@ import argparse
 from typing import Callable
 
 from shared.config import ServiceSettings
-from shared.migrations import upgrade
 
 
 def service_main(service: str, app_factory: str,
@@ -25,6 +24,8 @@ def service_main(service: str, app_factory: str,
     args = parser.parse_args()
     settings = ServiceSettings.load(service)
     if args.command == "migrate" or getattr(args, "migrate", False):
+        from shared.migrations import upgrade  # Alembic only when migrating: worker processes start faster
+
         upgrade(service, settings.resolved_database_url)
     if args.command == "serve":
         import uvicorn

@@ -53,3 +53,16 @@ def run_migrations(metadata: MetaData) -> None:
         await engine.dispose()
 
     asyncio.run(run_async())
+
+
+def collate_bytewise(columns: dict[str, dict[str, int]], collation: str = "C") -> None:
+    """Migration step: give existing identifier columns ({table: {column: length}}) the byte order of
+    `shared.db.Code` on PostgreSQL (their indexes are rebuilt); `collation="default"` undoes it.
+    SQLite compares bytes already."""
+    if context.get_bind().dialect.name != "postgresql":
+        return
+    from alembic import op
+
+    for table, lengths in columns.items():
+        for column, length in lengths.items():
+            op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar({length}) COLLATE "{collation}"')

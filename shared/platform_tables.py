@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.db import Code
 from sqlalchemy import (
     JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, text,
 )
@@ -25,9 +26,9 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         # Commit order per aggregate follows this id: the aggregate row is written (and locked) before
         # the outbox row takes its id, so two changes of one household cannot interleave.
         Column("id", BigId, primary_key=True, autoincrement=True),
-        Column("event_id", String(64), nullable=False, unique=True),
+        Column("event_id", Code(64), nullable=False, unique=True),
         Column("topic", String(200), nullable=False),
-        Column("key", String(200), nullable=False),
+        Column("key", Code(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("envelope", JSON, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
@@ -39,15 +40,15 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
           sqlite_where=text("published_at IS NULL"))
     inbox = Table(
         "inbox", metadata,
-        Column("consumer", String(100), primary_key=True),
-        Column("event_id", String(64), primary_key=True),
+        Column("consumer", Code(100), primary_key=True),
+        Column("event_id", Code(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     idempotency = Table(
         "idempotency_keys", metadata,
-        Column("principal", String(200), primary_key=True),
-        Column("key", String(200), primary_key=True),
+        Column("principal", Code(200), primary_key=True),
+        Column("key", Code(200), primary_key=True),
         Column("request_hash", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
         Column("response", JSON, nullable=False),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
                         Table, Text)
 
+from shared.db import Code
 from shared.platform_tables import add_platform_tables
 
 metadata = MetaData()
@@ -12,9 +13,9 @@ platform = add_platform_tables(metadata)
 
 standards = Table(
     "standards", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("region_code", String(12), nullable=False),
-    Column("category", String(60), nullable=False),
+    Column("id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),
+    Column("category", Code(60), nullable=False),
     Column("effective_from", Date, nullable=False),
     Column("effective_to", Date),
     Column("value", Numeric(20, 4), nullable=False),  # fen for money, the ratio or the months otherwise
@@ -27,10 +28,10 @@ Index("ix_standards_lookup", standards.c.category, standards.c.region_code, stan
 
 households = Table(
     "households", metadata,
-    Column("household_id", String(36), primary_key=True),
+    Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, nullable=False),
-    Column("region_code", String(12), nullable=False),
-    Column("cadre_id", String(64)),
+    Column("region_code", Code(12), nullable=False),
+    Column("cadre_id", Code(64)),
     Column("snapshot", JSON, nullable=False),  # dated facts, health facts opened from the sealed part
     Column("state", JSON),                     # PriorState after the last evaluation
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -39,10 +40,10 @@ Index("ix_elig_households_region", households.c.region_code, households.c.househ
 
 decisions = Table(
     "decisions", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("household_id", String(36), nullable=False),
-    Column("programme", String(40), nullable=False),
-    Column("member_id", String(36)),
+    Column("id", Code(36), primary_key=True),
+    Column("household_id", Code(36), nullable=False),
+    Column("programme", Code(40), nullable=False),
+    Column("member_id", Code(36)),
     Column("status", String(20), nullable=False),
     Column("scope", String(20), nullable=False),
     Column("monthly_amount_fen", Integer, nullable=False),
@@ -65,7 +66,7 @@ Index("ix_decisions_current", decisions.c.household_id, decisions.c.current)
 # Every snapshot version the read model received, so a past decision can be re-run on its own inputs.
 household_snapshots = Table(
     "household_snapshots", metadata,
-    Column("household_id", String(36), primary_key=True),
+    Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("snapshot", JSON, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
@@ -73,20 +74,20 @@ household_snapshots = Table(
 
 signals = Table(
     "signals", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("household_id", String(36), nullable=False, index=True),
+    Column("id", Code(36), primary_key=True),
+    Column("household_id", Code(36), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
-    Column("category", String(20), nullable=False),
+    Column("category", Code(20), nullable=False),
     Column("evidence", JSON, nullable=False),
     Column("raised_at", DateTime(timezone=True), nullable=False),
 )
 
 jobs = Table(
     "jobs", metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", Code(36), primary_key=True),
     Column("kind", String(40), nullable=False),
     Column("status", String(20), nullable=False),   # running | done
-    Column("region_prefix", String(12), nullable=False),
+    Column("region_prefix", Code(12), nullable=False),
     Column("as_of", Date, nullable=False),
     Column("total", Integer, nullable=False),
     Column("reason", Text),
@@ -99,11 +100,11 @@ jobs = Table(
 # prefix, walked in (region_code, household_id) order. Progress and the job's total are their sums.
 job_partitions = Table(
     "job_partitions", metadata,
-    Column("job_id", String(36), ForeignKey("jobs.id"), primary_key=True),
-    Column("region_prefix", String(12), primary_key=True),
+    Column("job_id", Code(36), ForeignKey("jobs.id"), primary_key=True),
+    Column("region_prefix", Code(12), primary_key=True),
     Column("status", String(20), nullable=False),   # running | done
-    Column("cursor_region", String(12), nullable=False, server_default=""),     # last household done
-    Column("cursor_household", String(36), nullable=False, server_default=""),
+    Column("cursor_region", Code(12), nullable=False, server_default=""),     # last household done
+    Column("cursor_household", Code(36), nullable=False, server_default=""),
     Column("total", Integer, nullable=False),
     Column("processed", Integer, nullable=False),
     Column("changed", Integer, nullable=False),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
+from shared.db import Code
 from shared.platform_tables import add_platform_tables
 
 metadata = MetaData()
@@ -11,22 +12,22 @@ platform = add_platform_tables(metadata)
 
 regions = Table(
     "regions", metadata,
-    Column("code", String(12), primary_key=True),  # GB/T 2260 county code + 3-digit township + 3-digit village
+    Column("code", Code(12), primary_key=True),  # GB/T 2260 county code + 3-digit township + 3-digit village
     Column("name", String(100), nullable=False),
     Column("level", String(10), nullable=False),   # county | township | village
-    Column("parent_code", String(12), index=True),
+    Column("parent_code", Code(12), index=True),
     Column("prefecture", String(50)),
     Column("two_lines_year", Integer),             # 001 专栏6
 )
 
 households = Table(
     "households", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("external_ref", String(100), unique=True),  # the source system's id, for idempotent imports
-    Column("region_code", String(12), nullable=False),
+    Column("id", Code(36), primary_key=True),
+    Column("external_ref", Code(100), unique=True),  # the source system's id, for idempotent imports
+    Column("region_code", Code(12), nullable=False),
     Column("poverty_status", String(20), nullable=False),
     Column("flags", Text, nullable=False, server_default=","),  # ",flag,flag," so LIKE finds one flag
-    Column("cadre_id", String(64)),
+    Column("cadre_id", Code(64)),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -38,14 +39,14 @@ Index("ix_households_status", households.c.poverty_status)
 # Uniqueness of a person across households, by keyed hash of the ID number (not the number itself).
 person_ids = Table(
     "person_ids", metadata,
-    Column("id_hash", String(64), primary_key=True),
-    Column("household_id", String(36), nullable=False, index=True),
-    Column("member_id", String(36), nullable=False),
+    Column("id_hash", Code(64), primary_key=True),
+    Column("household_id", Code(36), nullable=False, index=True),
+    Column("member_id", Code(36), nullable=False),
 )
 
 household_versions = Table(
     "household_versions", metadata,
-    Column("household_id", String(36), primary_key=True),
+    Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
@@ -56,7 +57,7 @@ household_versions = Table(
 
 import_jobs = Table(
     "import_jobs", metadata,
-    Column("id", String(36), primary_key=True),
+    Column("id", Code(36), primary_key=True),
     Column("actor", JSON, nullable=False),       # the principal whose scope the rows are checked against
     Column("traceparent", String(55), nullable=False),  # rows' events continue the request's trace
     Column("format", String(10), nullable=False),
