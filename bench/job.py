@@ -80,7 +80,7 @@ async def seed(url: str, province, count: int) -> None:
     for i in range(count):
         code = int(status[i])
         dibao_states.append({"dibao": {
-            "status": STATUS_OF_CODE[code].value, "since": "2020-01-01", "monthly_amount_fen": int(monthly[i]) if code else None,
+            "status": STATUS_OF_CODE[code].value, "since": "2020-01-01" if code else None, "monthly_amount_fen": int(monthly[i]) if code else None,
             "gradual_exit_started": "2021-01-01" if code == 2 else None, "gradual_exit_extended": False,
             "expense_deduction_since": None}})
     # Counted income, medical costs and standing signals as the last evaluation left them.
@@ -97,23 +97,28 @@ async def seed(url: str, province, count: int) -> None:
             code = int(status[i])
             state = {**dibao_states[i], "counted_income_fen": int(decided.counted[i]),
                      "medical_expense_fen": int(remembered.medical[i]), "active_signals": signal_kinds(int(decided.signals[i]))}
-            rows.append((snap["id"], 1, snap["region_code"], None, json.dumps(snap), json.dumps(state), now))
-            history.append((snap["id"], 1, json.dumps(snap), now))
-            decisions.append((str(uuid.uuid4()), snap["id"], "dibao", None, STATUS_OF_CODE[code].value, "household",
-                              int(monthly[i]), date(2020, 1, 1), None, "seeded", True, 1, AS_OF, "bench-seed",
-                              json.dumps({"seeded": True}), now))
+            in_force = [(str(uuid.uuid4()), "dibao", None, STATUS_OF_CODE[code].value, "household", int(monthly[i]))]
             for m in snap["members"]:
                 if m["disability_grade"] is not None and code:
-                    decisions.append((str(uuid.uuid4()), snap["id"], "disability_living_subsidy", m["id"], "eligible",
-                                      "single_person", living, date(2020, 1, 1), None, "seeded", True, 1, AS_OF,
-                                      "bench-seed", json.dumps({"seeded": True}), now))
+                    in_force.append((str(uuid.uuid4()), "disability_living_subsidy", m["id"], "eligible",
+                                     "single_person", living))
+            for decision_id, programme, member_id, status_name, scope, amount in in_force:
+                decisions.append((decision_id, snap["id"], programme, member_id, status_name, scope, amount,
+                                  date(2020, 1, 1), None, "seeded", 1, AS_OF, "bench-seed",
+                                  json.dumps({"seeded": True}), now))
+            current = [{"id": d, "programme": p, "member_id": m, "status": st, "monthly_amount_fen": a,
+                        "valid_from": "2020-01-01", "valid_until": None} for d, p, m, st, _, a in in_force]
+            rows.append((snap["id"], 1, snap["region_code"], None, json.dumps(snap), json.dumps(state),
+                         json.dumps(current), now))
+            history.append((snap["id"], 1, json.dumps(snap), now))
         await conn.copy_records_to_table("households", records=rows, columns=[
-            "household_id", "version", "region_code", "cadre_id", "snapshot", "state", "updated_at"])
+            "household_id", "version", "region_code", "cadre_id", "snapshot", "state", "current_decisions",
+            "updated_at"])
         await conn.copy_records_to_table("household_snapshots", records=history, columns=[
             "household_id", "version", "snapshot", "recorded_at"])
         await conn.copy_records_to_table("decisions", records=decisions, columns=[
             "id", "household_id", "programme", "member_id", "status", "scope", "monthly_amount_fen", "valid_from",
-            "valid_until", "change", "current", "household_version", "as_of", "trigger", "explanation", "created_at"])
+            "valid_until", "change", "household_version", "as_of", "trigger", "explanation", "created_at"])
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -138,7 +143,7 @@ async def main(count: int, workers: int) -> None:
         await asyncio.to_thread(compile_bytecode)
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     name = f"bench_eligibility_{uuid.uuid4().hex[:6]}"
-    await admin.execute(f'CREATE DATABASE "{name}"' + os.environ.get("BENCH_DB_OPTS", ""))
+    await admin.execute(f'CREATE DATABASE "{name}"')
     url = PG.rsplit("/", 1)[0] + "/" + name
     try:
         await upgrade_async("eligibility", url)

@@ -2,7 +2,7 @@
 entitlement state, decisions with explanations, monitoring signals and re-evaluation jobs."""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
+from sqlalchemy import (JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
                         Table, Text)
 
 from shared.db import Code
@@ -34,6 +34,9 @@ households = Table(
     Column("cadre_id", Code(64)),
     Column("snapshot", JSON, nullable=False),  # dated facts, health facts opened from the sealed part
     Column("state", JSON),                     # PriorState after the last evaluation
+    # The decisions in force (model.CurrentDecision per programme and member): read and rewritten with
+    # the state, so a re-evaluation neither queries nor updates the decision history.
+    Column("current_decisions", JSON),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_elig_households_region", households.c.region_code, households.c.household_id)
@@ -50,7 +53,6 @@ decisions = Table(
     Column("valid_from", Date),
     Column("valid_until", Date),
     Column("change", String(30), nullable=False),
-    Column("current", Boolean, nullable=False),
     Column("household_version", Integer),
     Column("as_of", Date, nullable=False),
     Column("trigger", String(100), nullable=False),  # event id or job id
@@ -61,7 +63,7 @@ decisions = Table(
     Column("known_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
-Index("ix_decisions_current", decisions.c.household_id, decisions.c.current)
+Index("ix_decisions_household", decisions.c.household_id)
 
 # Every snapshot version the read model received, so a past decision can be re-run on its own inputs.
 household_snapshots = Table(

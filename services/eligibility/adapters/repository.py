@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import orjson
-from sqlalchemy import ARRAY, String, any_, bindparam, func, insert, literal, select, text, tuple_, update
+from sqlalchemy import bindparam, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import insert_many
@@ -119,22 +119,27 @@ class HouseholdReadModel:
         return await self.session.scalar(select(orm.household_snapshots.c.snapshot).where(
             orm.household_snapshots.c.household_id == household_id, orm.household_snapshots.c.version == version))
 
-    async def save_states(self, states: list[tuple[str, PriorState | dict]]) -> None:
-        """New entitlement states (models or their JSON), one set-based statement."""
-        if not states:
+    async def save_results(self, results: list[tuple[str, PriorState | dict, list[dict]]]) -> None:
+        """After evaluations: each household's new entitlement state (a model or its JSON) and its
+        decisions in force (`model.stored_current`), in one set-based statement."""
+        if not results:
             return
-        values = [(hid, state if isinstance(state, dict) else state.model_dump(mode="json")) for hid, state in states]
+        values = [(hid, state if isinstance(state, dict) else state.model_dump(mode="json"), current)
+                  for hid, state, current in results]
         if self.session.bind.dialect.name == "postgresql":
             # One UPDATE over unnested arrays: an executemany would be one round of work per household.
             await self.session.execute(text(
-                "UPDATE households h SET state = v.state::json FROM unnest(CAST(:ids AS text[]), "
-                "CAST(:states AS text[])) AS v(id, state) WHERE h.household_id = v.id"),
-                {"ids": [hid for hid, _ in values], "states": [_json(state) for _, state in values]})
+                "UPDATE households h SET state = v.state::json, current_decisions = v.current::json "
+                "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:currents AS text[])) "
+                "AS v(id, state, current) WHERE h.household_id = v.id"),
+                {"ids": [hid for hid, _, _ in values], "states": [_json(state) for _, state, _ in values],
+                 "currents": [_json(current) for _, _, current in values]})
             return
         await self.session.execute(
             update(orm.households).where(orm.households.c.household_id == bindparam("hid"))
-            .values(state=bindparam("new_state")).execution_options(synchronize_session=False),
-            [{"hid": hid, "new_state": state} for hid, state in values])
+            .values(state=bindparam("new_state"), current_decisions=bindparam("new_current"))
+            .execution_options(synchronize_session=False),
+            [{"hid": hid, "new_state": state, "new_current": current} for hid, state, current in values])
 
     async def batch(self, prefix: str, after: tuple[str, str], limit: int) -> list:
         """The next households under `prefix` after `after` = (region_code, household_id), in that order
@@ -181,19 +186,14 @@ class DecisionRepository:
         self.session = session
 
     async def current(self, household_id: str) -> list:
-        return (await self.session.execute(select(orm.decisions).where(
-            orm.decisions.c.household_id == household_id, orm.decisions.c.current.is_(True))
-            .order_by(orm.decisions.c.programme, orm.decisions.c.member_id))).all()
-
-    async def current_for(self, household_ids: list[str]) -> list:
-        """Current decisions of many households, without their explanations (what change detection reads)."""
-        c = orm.decisions.c
-        # On PostgreSQL one array parameter: rendering hundreds of IN parameters costs more than the query.
-        among = (c.household_id.in_(household_ids) if self.session.bind.dialect.name != "postgresql"
-                 else c.household_id == any_(literal(household_ids, ARRAY(String))))
-        return (await self.session.execute(select(
-            c.id, c.household_id, c.programme, c.member_id, c.status, c.scope, c.monthly_amount_fen, c.valid_from,
-            c.valid_until).where(among, c.current.is_(True)))).all()
+        """The household's decisions in force, with their explanations."""
+        stored = await self.session.scalar(select(orm.households.c.current_decisions).where(
+            orm.households.c.household_id == household_id))
+        ids = [d["id"] for d in stored or ()]
+        if not ids:
+            return []
+        return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id.in_(ids))
+                                           .order_by(orm.decisions.c.programme, orm.decisions.c.member_id))).all()
 
     async def history(self, household_id: str) -> list:
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.household_id == household_id)
@@ -202,19 +202,9 @@ class DecisionRepository:
     async def get(self, decision_id: str):
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id == decision_id))).first()
 
-    async def supersede_many(self, decision_ids: list[str]) -> None:
-        if not decision_ids:
-            return
-        if self.session.bind.dialect.name == "postgresql":  # one array parameter instead of hundreds
-            await self.session.execute(text("UPDATE decisions SET current = false WHERE id = ANY(CAST(:ids AS text[]))"),
-                                       {"ids": decision_ids})
-            return
-        await self.session.execute(update(orm.decisions).where(orm.decisions.c.id.in_(decision_ids))
-                                   .values(current=False))
-
     async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int],
                        known_at: datetime | None) -> None:
-        """New current decisions. Each carries its inputs (prior state, standards known at); a decision
+        """New decisions (the caller records them as in force on the household). Each carries its inputs (prior state, standards known at); a decision
         without `explanation` (bulk runs) has it reproduced on request."""
         if not added:
             return
@@ -222,7 +212,7 @@ class DecisionRepository:
         await insert_many(self.session, orm.decisions, [dict(
             id=a["id"], household_id=a["household_id"], programme=str(d.programme), member_id=d.member_id,
             status=str(d.status), scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
-            valid_until=d.valid_until, change=a["change"], current=True,
+            valid_until=d.valid_until, change=a["change"],
             household_version=versions.get(a["household_id"]), as_of=as_of, trigger=trigger,
             explanation=getattr(d, "explanation", None), prior_state=a["prior_state"], known_at=known_at,
             created_at=now) for a in added for d in [a["decision"]]])

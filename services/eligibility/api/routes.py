@@ -34,11 +34,11 @@ def standard_view(s) -> dict:
     return {"id": s.id, **s.cited(), "recorded_by": s.recorded_by}
 
 
-def decision_view(row) -> dict:
+def decision_view(row, in_force: set[str]) -> dict:
     return {"id": row.id, "household_id": row.household_id, "programme": row.programme, "member_id": row.member_id,
             "status": row.status, "scope": row.scope, "monthly_amount_fen": row.monthly_amount_fen,
             "valid_from": row.valid_from, "valid_until": row.valid_until, "change": row.change,
-            "current": row.current, "as_of": row.as_of, "household_version": row.household_version,
+            "current": row.id in in_force, "as_of": row.as_of, "household_version": row.household_version,
             "trigger": row.trigger, "created_at": row.created_at}
 
 
@@ -111,21 +111,25 @@ async def _visible_household(uow: EligibilityUnitOfWork, household_id: str, acto
     return row
 
 
+def _in_force(household) -> set[str]:
+    return {d["id"] for d in household.current_decisions or ()}
+
+
 @router.get("/households/{household_id}/decisions", tags=["decisions"], summary="Current decisions of a household")
 async def current_decisions(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await _visible_household(uow, household_id, actor)
         return {"household_id": household_id,
-                "items": [{**decision_view(r), "explanation": await explanation_of(uow, r)}
+                "items": [{**decision_view(r, {r.id}), "explanation": await explanation_of(uow, r)}
                           for r in await uow.decisions.current(household_id)]}
 
 
 @router.get("/households/{household_id}/decisions/history", tags=["decisions"], summary="Every decision, oldest first")
 async def decision_history(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
-        await _visible_household(uow, household_id, actor)
+        in_force = _in_force(await _visible_household(uow, household_id, actor))
         return {"household_id": household_id,
-                "items": [decision_view(r) for r in await uow.decisions.history(household_id)]}
+                "items": [decision_view(r, in_force) for r in await uow.decisions.history(household_id)]}
 
 
 @router.get("/decisions/{decision_id}", tags=["decisions"], summary="One decision with its full explanation")
@@ -134,8 +138,8 @@ async def one_decision(decision_id: str, request: Request, actor: Reader):
         row = await uow.decisions.get(decision_id)
         if row is None:
             raise NotFound(f"decision {decision_id} not found")
-        await _visible_household(uow, row.household_id, actor)
-        return {**decision_view(row), "explanation": await explanation_of(uow, row)}
+        household = await _visible_household(uow, row.household_id, actor)
+        return {**decision_view(row, _in_force(household)), "explanation": await explanation_of(uow, row)}
 
 
 @router.get("/households/{household_id}/signals", tags=["signals"], summary="Monitoring signals raised for a household")

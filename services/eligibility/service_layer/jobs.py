@@ -22,6 +22,7 @@ from typing import Awaitable, Callable
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.bulk import BulkDibao, decide_dibao, next_state
 from services.eligibility.domain.engine import round_half_up
+from services.eligibility.domain.model import CurrentDecision, current_decisions, stored_current
 from services.eligibility.domain.parameters import Category, MissingParameter, StandardIndex, compile_parameters
 from services.eligibility.domain.vector import (COVERED_BRANCHES, Branch, RegionParameters, build_population, decide,
                                                 scalar_only_mask)
@@ -91,27 +92,24 @@ async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: Standard
     """Re-evaluate a batch. Screening jobs let the vectorised path settle every household it covers and
     send only the rest to the scalar path; a `full` job sends everyone to the scalar path."""
     cache = {} if cache is None else cache
-    current: dict[str, list] = {}
-    for decision in await uow.decisions.current_for([r.household_id for r in rows]):
-        current.setdefault(decision.household_id, []).append(decision)
     if not screen:
-        return await reevaluate_many(uow, rows, standards, as_of, trigger, current, cache)
-    settled, todo = _settle_in_bulk(rows, standards, as_of, current, cache, {} if vector_usable is None else vector_usable)
+        return await reevaluate_many(uow, rows, standards, as_of, trigger, cache)
+    settled, todo = _settle_in_bulk(rows, standards, as_of, cache, {} if vector_usable is None else vector_usable)
     published = await _write_settled(uow, settled, standards, as_of, trigger)
-    return published + await reevaluate_many(uow, todo, standards, as_of, trigger, current, cache)
+    return published + await reevaluate_many(uow, todo, standards, as_of, trigger, cache)
 
 
 @dataclass
 class _Settled:
     row: object
-    old: object | None          # the current dibao decision
+    in_force: list[CurrentDecision]  # the household's decisions in force; the dibao one first
     new: BulkDibao
-    kind: str | None            # change_kind(old, new)
-    state: dict | None          # the new entitlement state, when it differs from the stored one
+    kind: str | None                 # change_kind(in_force[0], new)
+    state: dict                      # the new entitlement state
 
 
-def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[str, list],
-                    cache: dict, vector_usable: dict[str, bool]) -> tuple[list[_Settled], list]:
+def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, cache: dict,
+                    vector_usable: dict[str, bool]) -> tuple[list[_Settled], list]:
     """Decide with the vectorised path every household it covers; return those and the rest."""
     regions, parameter_sets, todo = {}, [], []
     for code in sorted({r.region_code for r in rows}):
@@ -143,7 +141,7 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
     for i, row in enumerate(usable):
         params = cache[row.region_code]
         branch = Branch(branches[i])
-        decisions = current.get(row.household_id, [])
+        decisions = current_decisions(row.current_decisions)
         dibao = [d for d in decisions if d.programme == "dibao"]
         if (scalar_only[i] or len(dibao) != 1 or dibao[0].member_id is not None
                 or not _other_decisions_stand(decisions, row.snapshot, row.state, branch, params)):
@@ -151,7 +149,8 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, current: dict[s
             continue
         new, dibao_state = decide_dibao(branch, monthly[i], row.state, params, as_of, disabled_household=disabled[i])
         state = next_state(dibao_state, counted[i], medical[i], signals[i])
-        settled.append(_Settled(row, dibao[0], new, change_kind(dibao[0], new), state if state != row.state else None))
+        others = [d for d in decisions if d.programme != "dibao"]
+        settled.append(_Settled(row, dibao + others, new, change_kind(dibao[0], new), state))
     return settled, todo
 
 
@@ -180,19 +179,22 @@ async def _write_settled(uow: EligibilityUnitOfWork, settled: list[_Settled], st
                          as_of: date, trigger: str) -> int:
     """Store what the vectorised path settled: changed decisions (their explanation is reproduced on
     request), their events, new states. Returns the number of events."""
-    superseded, added, published = [], [], 0
+    added, results, published = [], [], 0
     for s in settled:
-        if s.kind is None:
-            continue
-        decision_id = str(uuid.uuid4())
-        superseded.append(s.old.id)
-        added.append(dict(id=decision_id, household_id=s.row.household_id, decision=s.new, change=s.kind,
-                          prior_state=s.row.state))
-        if s.kind != "assessed":
-            published += 1
-            uow.emit(decision_changed(decision_id, s.row, s.old, s.new, s.kind, as_of), subject=s.row.household_id)
-    await uow.decisions.supersede_many(superseded)
+        in_force = s.in_force
+        if s.kind is not None:
+            decision_id = str(uuid.uuid4())
+            in_force = [CurrentDecision.of(decision_id, s.new), *in_force[1:]]
+            added.append(dict(id=decision_id, household_id=s.row.household_id, decision=s.new, change=s.kind,
+                              prior_state=s.row.state))
+            if s.kind != "assessed":
+                published += 1
+                uow.emit(decision_changed(decision_id, s.row, s.in_force[0], s.new, s.kind, as_of),
+                         subject=s.row.household_id)
+        elif s.state == s.row.state:
+            continue  # nothing to write for this household
+        results.append((s.row.household_id, s.state, stored_current(in_force)))
     await uow.decisions.add_many(added, as_of=as_of, trigger=trigger, known_at=standards.known_at,
                                  versions={s.row.household_id: s.row.version for s in settled})
-    await uow.households.save_states([(s.row.household_id, s.state) for s in settled if s.state is not None])
+    await uow.households.save_results(results)
     return published

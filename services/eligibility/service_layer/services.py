@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.engine import ENGINE_VERSION, RULE_SET_HASH, evaluate
-from services.eligibility.domain.model import Decision, HouseholdInput, PriorState, Status
+from services.eligibility.domain.model import (CurrentDecision, Decision, HouseholdInput, PriorState, Status,
+                                               current_decisions, stored_current)
 from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, StandardIndex,
                                                     check_floor, compile_parameters, kind_of, resolve)
 from shared.contracts import eligibility as events
@@ -75,10 +76,6 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
 
 # --- evaluation and what changed ----------------------------------------------------------------
 
-def _key(programme: str, member_id: str | None) -> tuple[str, str | None]:
-    return programme, member_id
-
-
 def change_kind(old, new: Decision | None) -> str | None:
     """What happened to one programme's decision, or None if nothing a recipient would notice."""
     old_status = Status(old.status) if old is not None else None
@@ -118,21 +115,16 @@ async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, tr
 
 
 async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str,
-                          current: dict[str, list] | None = None, parameter_cache: dict | None = None,
-                          inputs: dict[str, HouseholdInput] | None = None) -> int:
-    """Evaluate households and write what changed in a few set-based statements (bulk jobs call this
-    with hundreds of rows). `current` may carry the households' current decisions already read."""
-    if current is None:
-        current = {}
-        for decision in await uow.decisions.current_for([r.household_id for r in rows]):
-            current.setdefault(decision.household_id, []).append(decision)
+                          parameter_cache: dict | None = None) -> int:
+    """Evaluate households (read-model rows) and write what changed in a few set-based statements (bulk
+    jobs call this with hundreds of rows): new decisions, their events, new signals, and each household's
+    state and decisions in force."""
     params_by_region: dict[str, object] = {} if parameter_cache is None else parameter_cache
     known_at = standards.known_at
-    superseded, added, states, signals = [], [], [], []
+    added, results, signals = [], [], []
     published = 0
-    inputs = inputs or {}
     for row in rows:
-        household = inputs.get(row.household_id) or input_on(row.snapshot, as_of)
+        household = input_on(row.snapshot, as_of)
         prior = PriorState.model_validate(row.state) if row.state else None
         if household.region_code not in params_by_region:
             params_by_region[household.region_code] = compile_parameters(standards, household.region_code, as_of)
@@ -141,18 +133,18 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
         except MissingParameter as exc:
             log.error("household %s not evaluated: %s", household.id, exc)
             continue
-        existing = {_key(r.programme, r.member_id): r for r in current.get(household.id, [])}
-        fresh = {_key(d.programme.value, d.member_id): d for d in result.decisions}
-        for key in sorted(set(existing) | set(fresh), key=lambda k: (k[0], k[1] or "")):
-            old, new = existing.get(key), fresh.get(key)
+        in_force = {d.key: d for d in current_decisions(row.current_decisions)}
+        fresh = {(d.programme.value, d.member_id or ""): d for d in result.decisions}
+        for key in sorted(set(in_force) | set(fresh)):
+            old, new = in_force.get(key), fresh.get(key)
             kind = change_kind(old, new)
             if kind is None:
                 continue
-            if old is not None:
-                superseded.append(old.id)
             if new is None:
-                continue  # the programme no longer applies to this member; the old decision is closed
+                del in_force[key]  # the programme no longer applies to this member; its decision is closed
+                continue
             decision_id = str(uuid.uuid4())
+            in_force[key] = CurrentDecision.of(decision_id, new)
             added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind,
                               prior_state=row.state))
             if kind == "assessed":
@@ -169,12 +161,11 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
             uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
                                          region_code=household.region_code, cadre_id=row.cadre_id, kind=signal.kind,
                                          category=signal.category, evidence=signal.evidence), subject=household.id)
-        states.append((household.id, result.next_state))
-    await uow.decisions.supersede_many(superseded)
+        results.append((household.id, result.next_state, stored_current(in_force.values())))
     await uow.decisions.add_many(added, as_of=as_of, trigger=trigger,
                                  versions={r.household_id: r.version for r in rows}, known_at=known_at)
     await uow.signals.add_many(signals)
-    await uow.households.save_states(states)
+    await uow.households.save_results(results)
     return published
 
 

@@ -1,0 +1,81 @@
+"""Migrations that move data: applied to a database holding rows, on PostgreSQL and SQLite, up and down."""
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from shared.migrations import alembic_config, upgrade_async
+
+NOW = datetime(2021, 6, 1, tzinfo=timezone.utc)
+
+
+async def _migrate(url: str, direction: str, revision: str) -> None:
+    await asyncio.to_thread(getattr(command, direction), alembic_config("eligibility", url), revision)
+
+
+async def _rows(url: str, sql: str) -> list:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return (await conn.execute(text(sql))).all()
+    finally:
+        await engine.dispose()
+
+
+async def _seed_at_0004(url: str) -> None:
+    """Two households: one with a dibao decision replaced once and a subsidy in force, one with none."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for household in ("h1", "h2"):
+                await conn.execute(text(
+                    "INSERT INTO households (household_id, version, region_code, snapshot, updated_at) "
+                    "VALUES (:h, 1, '220122', :s, :t)"), {"h": household, "s": json.dumps({"id": household}), "t": NOW})
+            for decision_id, programme, member, status, amount, until, current in (
+                    ("d-old", "dibao", None, "eligible", 30000, None, False),
+                    ("d-new", "dibao", None, "gradual_exit", 25000, date(2022, 12, 31), True),
+                    ("d-sub", "disability_living_subsidy", "m1", "eligible", 10000, None, True)):
+                await conn.execute(text(
+                    "INSERT INTO decisions (id, household_id, programme, member_id, status, scope, monthly_amount_fen, "
+                    "valid_from, valid_until, change, current, as_of, trigger, created_at) VALUES (:id, 'h1', :p, :m, "
+                    ":st, 'household', :a, :f, :u, 'granted', :c, :f, 'test', :t)"),
+                    {"id": decision_id, "p": programme, "m": member, "st": status, "a": amount, "f": date(2021, 1, 1),
+                     "u": until, "c": current, "t": NOW})
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def database_at_0004(request, tmp_path, databases):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'eligibility.db'}"
+        await upgrade_async("eligibility", url)
+    else:
+        url = await databases.create("eligibility")
+    await _migrate(url, "downgrade", "0004")
+    await _seed_at_0004(url)
+    return url
+
+
+async def test_decisions_in_force_move_to_the_household_and_back(database_at_0004):
+    url = database_at_0004
+    await _migrate(url, "upgrade", "head")
+    stored = {h: (json.loads(c) if isinstance(c, str) else c) for h, c in await _rows(
+        url, "SELECT household_id, current_decisions FROM households")}
+    assert stored["h2"] is None
+    assert stored["h1"] == [
+        {"id": "d-new", "programme": "dibao", "member_id": None, "status": "gradual_exit", "monthly_amount_fen": 25000,
+         "valid_from": "2021-01-01", "valid_until": "2022-12-31"},
+        {"id": "d-sub", "programme": "disability_living_subsidy", "member_id": "m1", "status": "eligible",
+         "monthly_amount_fen": 10000, "valid_from": "2021-01-01", "valid_until": None}]
+    assert len(await _rows(url, "SELECT id FROM decisions")) == 3  # the history is kept whole
+
+    await _migrate(url, "downgrade", "0004")
+    assert {(i, bool(c)) for i, c in await _rows(url, "SELECT id, current FROM decisions")} == {
+        ("d-old", False), ("d-new", True), ("d-sub", True)}
