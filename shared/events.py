@@ -8,7 +8,6 @@ value = JSON data), so one aggregate's events stay in one partition, in order.
 from __future__ import annotations
 
 import json
-import uuid
 
 import orjson
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 from pydantic import BaseModel, ConfigDict
 
+from shared.ids import new_record_id
 from shared.tracing import TraceContext, current_trace
 
 TYPE_PREFIX = "cn.gov.jl.assistance"
@@ -77,7 +77,7 @@ class Envelope:
     def wrap(cls, payload: EventPayload, *, source: str, subject: str,
              trace: TraceContext | None = None) -> "Envelope":
         trace = trace or current_trace()
-        event_id = str(uuid.uuid4())
+        event_id = new_record_id()
         return cls(
             id=event_id, source=source, type=payload.cloudevent_type(), subject=subject,
             time=datetime.now(timezone.utc), topic=payload.topic,

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime, timezone
 
 import pytest
 
 from shared.events import Envelope
+from shared.ids import new_record_id
 
 
 @pytest.mark.parametrize("causation_id, extra", [(None, {}), ("cause-1", {"tenant": "jl"})])
@@ -22,3 +24,9 @@ def test_direct_encoding_equals_the_sdk_encoding_and_decodes_back(causation_id, 
     assert json.loads(direct.value) == json.loads(reference.value) == envelope.data
     decoded = Envelope.from_kafka("t", direct.key, direct.value, list(direct.headers.items()))
     assert decoded == envelope
+
+
+def test_record_ids_are_time_ordered_uuid7():
+    ids = [new_record_id() for _ in range(1000)]
+    assert {uuid.UUID(i).version for i in ids} == {7}
+    assert ids == sorted(ids) and len(set(ids)) == 1000  # each new key lands at the right edge of its index

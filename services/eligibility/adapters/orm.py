@@ -39,6 +39,8 @@ households = Table(
     Column("current_decisions", JSON),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+# PostgreSQL storage: fillfactor 70 (migration 0006), room in each page for the rewritten state and
+# decisions in force, so an update stays in place (a heap-only tuple, no new index entries).
 Index("ix_elig_households_region", households.c.region_code, households.c.household_id)
 
 decisions = Table(

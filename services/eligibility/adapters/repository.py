@@ -1,7 +1,6 @@
 """Eligibility persistence in domain terms."""
 from __future__ import annotations
 
-import uuid
 import zlib
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -10,11 +9,11 @@ import orjson
 from sqlalchemy import bindparam, func, insert, literal, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_many
-
 from services.eligibility.adapters import orm
 from services.eligibility.domain.model import PriorState
 from services.eligibility.domain.parameters import Category, Standard, region_chain
+from shared.db import insert_many
+from shared.ids import new_record_id
 
 
 def _standard(row) -> Standard:
@@ -61,7 +60,7 @@ class StandardRepository:
         return [_standard(r) for r in rows]
 
     async def add(self, standard: Standard) -> Standard:
-        standard_id = standard.id or str(uuid.uuid4())
+        standard_id = standard.id or new_record_id()
         await self.session.execute(insert(orm.standards).values(
             id=standard_id, region_code=standard.region_code, category=standard.category.value,
             effective_from=standard.effective_from, effective_to=standard.effective_to, value=standard.value,
@@ -71,7 +70,7 @@ class StandardRepository:
 
     async def add_many(self, standards: list[Standard]) -> None:
         await self.session.execute(insert(orm.standards), [dict(
-            id=str(uuid.uuid4()), region_code=s.region_code, category=s.category.value,
+            id=new_record_id(), region_code=s.region_code, category=s.category.value,
             effective_from=s.effective_from, effective_to=s.effective_to, value=s.value, period=s.period,
             legal_ref=s.legal_ref, recorded_by=s.recorded_by or "", recorded_at=s.recorded_at) for s in standards])
 

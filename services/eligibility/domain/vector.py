@@ -11,6 +11,7 @@ parameters are limited to four decimals (the standards API enforces it).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -56,7 +57,12 @@ def signal_bits(kinds) -> int:
 
 
 def signal_kinds(bits: int) -> list[str]:
-    return sorted(kind for kind in SIGNAL_KINDS if bits & SIGNAL_BIT[kind])
+    return list(_signal_kinds(bits))  # a fresh list: states that hold it are compared and serialised
+
+
+@functools.cache
+def _signal_kinds(bits: int) -> tuple[str, ...]:
+    return tuple(sorted(kind for kind in SIGNAL_KINDS if bits & SIGNAL_BIT[kind]))
 
 
 def to_bp(value) -> int:

@@ -14,7 +14,6 @@ household with the scalar path and stores every explanation.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Awaitable, Callable
@@ -27,6 +26,7 @@ from services.eligibility.domain.parameters import Category, MissingParameter, S
 from services.eligibility.domain.vector import (COVERED_BRANCHES, Branch, RegionParameters, build_population, decide,
                                                 scalar_only_mask)
 from services.eligibility.service_layer.services import change_kind, decision_changed, reevaluate_many
+from shared.ids import new_record_id
 from shared.tracing import TraceContext, current_trace, parse_traceparent, use_trace
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ async def create_job(uow: EligibilityUnitOfWork, *, kind: str, region_prefix: st
     now = datetime.now(timezone.utc)
     partitions = await uow.households.partitions(region_prefix)
     total = sum(count for _, count in partitions)
-    job = dict(id=str(uuid.uuid4()), kind=kind, status="running" if partitions else "done", region_prefix=region_prefix,
+    job = dict(id=new_record_id(), kind=kind, status="running" if partitions else "done", region_prefix=region_prefix,
                as_of=as_of, total=total, reason=reason, traceparent=traceparent, created_at=now, updated_at=now)
     await uow.jobs.add([dict(region_prefix=key, total=count) for key, count in partitions], **job)
     return {**job, "processed": 0, "changed": 0}
@@ -183,7 +183,7 @@ async def _write_settled(uow: EligibilityUnitOfWork, settled: list[_Settled], st
     for s in settled:
         in_force = s.in_force
         if s.kind is not None:
-            decision_id = str(uuid.uuid4())
+            decision_id = new_record_id()
             in_force = [CurrentDecision.of(decision_id, s.new), *in_force[1:]]
             added.append(dict(id=decision_id, household_id=s.row.household_id, decision=s.new, change=s.kind,
                               prior_state=s.row.state))

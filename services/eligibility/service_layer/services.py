@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -15,6 +14,7 @@ from services.eligibility.domain.parameters import (Category, Kind, MissingParam
 from shared.contracts import eligibility as events
 from shared.contracts.registry import HouseholdFacts
 from shared.errors import Conflict, ValidationProblem
+from shared.ids import new_record_id
 from shared.reference import jilin_counties
 from shared.sealing import Sealer
 
@@ -143,7 +143,7 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
             if new is None:
                 del in_force[key]  # the programme no longer applies to this member; its decision is closed
                 continue
-            decision_id = str(uuid.uuid4())
+            decision_id = new_record_id()
             in_force[key] = CurrentDecision.of(decision_id, new)
             added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind,
                               prior_state=row.state))
@@ -155,7 +155,7 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
         for signal in result.signals:
             if signal.kind in already:
                 continue  # raised before and still standing: one alert, not one per evaluation
-            signal_id = str(uuid.uuid4())
+            signal_id = new_record_id()
             signals.append(dict(id=signal_id, household_id=household.id, kind=signal.kind, category=signal.category,
                                 evidence=signal.evidence))
             uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
