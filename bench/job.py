@@ -170,6 +170,7 @@ async def main(count: int, workers: int) -> None:
         held_back = os.environ.get("BENCH_RELAY_AFTER_JOB") == "1"
         if not held_back:
             runtime.relay.start()
+        speed_before = cpu.machine_speed_seconds()
         started, cpu_before = time.perf_counter(), cpu.snapshot()
         profile = os.environ.get("BENCH_PROFILE")  # a path: cProfile the job (and the relay running beside it)
         if profile:
@@ -194,6 +195,7 @@ async def main(count: int, workers: int) -> None:
             await asyncio.sleep(0.2)
         total_s = time.perf_counter() - started
         cpu_s = cpu.spent(cpu_before, cpu.snapshot())
+        speed_after = cpu.machine_speed_seconds()
         if profile:
             profiler.disable()
             profiler.dump_stats(profile)
@@ -208,7 +210,9 @@ async def main(count: int, workers: int) -> None:
                   "meets_target": total_s < 60, "changed_decisions": done.changed, "processed": done.processed,
                   "batch_size": jobs.BATCH_SIZE, "worker_processes": workers,
                   "relay_held_back_until_job_done": held_back,
-                  "cpu_seconds": {k: v for k, v in cpu_s.items() if k != "wall"}}
+                  "cpu_seconds": {k: v for k, v in cpu_s.items() if k != "wall"},
+                  "machine_speed_s": {"before": speed_before, "after": speed_after,
+                                      "note": "bench.cpu.machine_speed_seconds: lower is faster"}}
         RESULTS.mkdir(exist_ok=True)
         suffix = (("" if count == HOUSEHOLDS else f"_{count}") + ("_relay_after" if held_back else "")
                   + (f"_{workers}_workers" if workers != DEFAULT_WORKERS else ""))

@@ -66,3 +66,25 @@ def collate_bytewise(columns: dict[str, dict[str, int]], collation: str = "C") -
     for table, lengths in columns.items():
         for column, length in lengths.items():
             op.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE varchar({length}) COLLATE "{collation}"')
+
+
+def outbox_holds_unpublished_only() -> None:
+    """Migration step (every service's platform tables): the relay deletes published rows instead of
+    marking them, so the rows already published go and so do the column and index that marked them."""
+    from alembic import op
+
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL")
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch_op:
+        batch_op.drop_column("published_at")
+
+
+def outbox_marks_published_rows() -> None:
+    """Undoes `outbox_holds_unpublished_only` (the rows it deleted are not brought back)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    with op.batch_alter_table("outbox") as batch_op:
+        batch_op.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"),
+                    sqlite_where=sa.text("published_at IS NULL"))

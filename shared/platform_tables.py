@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
+
 from shared.db import Code
-from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, text,
-)
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -21,6 +20,8 @@ class PlatformTables:
 
 
 def add_platform_tables(metadata: MetaData) -> PlatformTables:
+    # Holds the events not yet on the broker: the relay deletes a row once the broker has acknowledged
+    # it. What happened stays in each service's own history tables and on the broker.
     outbox = Table(
         "outbox", metadata,
         # Commit order per aggregate follows this id: the aggregate row is written (and locked) before
@@ -32,12 +33,9 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         Column("event_type", String(200), nullable=False),
         Column("envelope", JSON, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True)),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text),
     )
-    Index("ix_outbox_unpublished", outbox.c.id, postgresql_where=text("published_at IS NULL"),
-          sqlite_where=text("published_at IS NULL"))
     inbox = Table(
         "inbox", metadata,
         Column("consumer", Code(100), primary_key=True),

@@ -127,3 +127,11 @@ async def eligibility(databases):
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
+
+
+async def published(service: ServiceClient, subject: str | None = None) -> list:
+    """Every event a service on the in-process bus has written, once its relay has moved all of them
+    from the outbox to the bus (the relay deletes what it published)."""
+    while await service.runtime.relay.publish_pending():
+        pass
+    return [e for e in service.runtime.bus.published if subject is None or e.subject == subject]

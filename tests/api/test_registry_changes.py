@@ -3,20 +3,14 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from sqlalchemy import select
-
-from services.registry.adapters import orm
-from tests.conftest import auth
+from tests.conftest import auth, published
 from tests.factories import household, id_number, member
 
 COUNTY = auth("county_operator", "220122")
 
 
 async def event_types(registry, household_id: str) -> list[str]:
-    async with registry.runtime.db.session() as s:
-        rows = (await s.execute(select(orm.platform.outbox.c.event_type).where(orm.platform.outbox.c.key == household_id)
-                                .order_by(orm.platform.outbox.c.id))).scalars().all()
-    return [r.split(".")[-2] for r in rows]
+    return [e.type.split(".")[-2] for e in await published(registry, household_id)]
 
 
 async def test_each_change_is_versioned_and_published(registry):
