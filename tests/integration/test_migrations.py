@@ -52,15 +52,20 @@ async def _seed_at_0004(url: str) -> None:
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-async def database_at_0004(request, tmp_path, databases):
+async def eligibility_database(request, tmp_path, databases):
+    """An eligibility database at head."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'eligibility.db'}"
         await upgrade_async("eligibility", url)
-    else:
-        url = await databases.create("eligibility")
-    await _migrate(url, "downgrade", "0004")
-    await _seed_at_0004(url)
-    return url
+        return url
+    return await databases.create("eligibility")
+
+
+@pytest.fixture
+async def database_at_0004(eligibility_database):
+    await _migrate(eligibility_database, "downgrade", "0004")
+    await _seed_at_0004(eligibility_database)
+    return eligibility_database
 
 
 async def test_decisions_in_force_move_to_the_household_and_back(database_at_0004):
@@ -79,3 +84,21 @@ async def test_decisions_in_force_move_to_the_household_and_back(database_at_000
     await _migrate(url, "downgrade", "0004")
     assert {(i, bool(c)) for i, c in await _rows(url, "SELECT id, current FROM decisions")} == {
         ("d-old", False), ("d-new", True), ("d-sub", True)}
+
+
+async def test_published_outbox_rows_go_and_unpublished_ones_stay(eligibility_database):
+    url = eligibility_database
+    await _migrate(url, "downgrade", "0006")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for event_id, published_at in (("sent", NOW), ("waiting", None)):
+                await conn.execute(text(
+                    "INSERT INTO outbox (event_id, topic, key, event_type, envelope, created_at, published_at) "
+                    "VALUES (:e, 't', 'h1', 'x', '{}', :t, :p)"), {"e": event_id, "t": NOW, "p": published_at})
+    finally:
+        await engine.dispose()
+    await _migrate(url, "upgrade", "head")
+    assert [r[0] for r in await _rows(url, "SELECT event_id FROM outbox")] == ["waiting"]
+    await _migrate(url, "downgrade", "0006")
+    assert [tuple(r) for r in await _rows(url, "SELECT event_id, published_at FROM outbox")] == [("waiting", None)]
