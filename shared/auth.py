@@ -14,11 +14,12 @@ from typing import Iterable
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from shared.config import PlatformSettings
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 
 class Role(StrEnum):
@@ -62,9 +63,21 @@ class Principal(BaseModel):
 
 
 class Authenticator:
+    # How long a request may wait for the identity provider's keys (PyJWKClient's default is 30 s).
+    JWKS_TIMEOUT_SECONDS = 5
+
     def __init__(self, settings: PlatformSettings):
         self.settings = settings
-        self._jwks = jwt.PyJWKClient(settings.jwks_url) if settings.jwks_url else None
+        # The key set is cached for five minutes; a token naming an unknown key id fetches it again, so
+        # the provider's key rotation needs no restart.
+        self._jwks = (jwt.PyJWKClient(settings.jwks_url, timeout=self.JWKS_TIMEOUT_SECONDS)
+                      if settings.jwks_url else None)
+
+    @property
+    def fetches_keys(self) -> bool:
+        """True if verifying may fetch keys over the network (blocking I/O: callers on an event loop
+        run `verify` in a thread)."""
+        return self._jwks is not None
 
     def _key(self, token: str):
         if self._jwks:
@@ -76,6 +89,11 @@ class Authenticator:
     def verify(self, token: str) -> Principal:
         try:
             key, algorithms = self._key(token)
+        except jwt.PyJWKClientConnectionError as exc:
+            raise ServiceUnavailable("the identity provider's signing keys cannot be fetched; try again shortly") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid bearer token: {exc}") from exc
+        try:
             claims = jwt.decode(token, key, algorithms=algorithms, audience=self.settings.jwt_audience,
                                 issuer=self.settings.jwt_issuer,
                                 options={"require": ["exp", "sub", "iss", "aud"]})
@@ -124,7 +142,11 @@ def require(*roles: Role):
                          credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         if credentials is None:
             raise Unauthorized("this endpoint needs a bearer token")
-        principal = request.app.state.authenticator.verify(credentials.credentials)
+        authenticator: Authenticator = request.app.state.authenticator
+        if authenticator.fetches_keys:  # a slow identity provider must not stall every other request
+            principal = await run_in_threadpool(authenticator.verify, credentials.credentials)
+        else:
+            principal = authenticator.verify(credentials.credentials)
         if wanted and not (principal.roles & wanted):
             raise Forbidden(f"this action needs one of the roles: {', '.join(sorted(wanted))}")
         request.state.principal = principal

@@ -76,6 +76,14 @@ class Forbidden(Problem):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+class ServiceUnavailable(Problem):
+    """A dependency the request needs is down: not the caller's fault, worth retrying."""
+    status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+    def __init__(self, detail: str, retry_after_seconds: int = 5):
+        super().__init__(detail, headers={"Retry-After": str(retry_after_seconds)})
+
+
 def describe_error(exc: BaseException) -> str:
     """An error for logs and dead-letter headers, without the input values some messages carry
     (a pydantic ValidationError repeats the offending input, which may be personal data)."""
