@@ -145,8 +145,9 @@ class HouseholdReadModel:
         (the region index serves it). Not row-locked: the job holds its county's lock instead."""
         h = orm.households.c
         # A partition key shorter than a county is a household registered above county level: only that code.
-        # The explicit range bounds the index scan: PostgreSQL turns LIKE 'p%' into one only under the C
-        # collation, and without it each batch would read on through the counties after this one.
+        # The explicit range bounds the index scan whatever the column's collation: PostgreSQL turns
+        # LIKE 'p%' into a range only under "C" (shared.db.Code), and without one each batch would read on
+        # through the counties after this one.
         under = (h.region_code.like(prefix + "%") & (h.region_code >= prefix) & (h.region_code < _next_prefix(prefix))
                  if len(prefix) >= COUNTY_DIGITS else h.region_code == prefix)
         return (await self.session.execute(
@@ -203,8 +204,9 @@ class DecisionRepository:
 
     async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int],
                        known_at: datetime | None) -> None:
-        """New decisions (the caller records them as in force on the household). Each carries its inputs (prior state, standards known at); a decision
-        without `explanation` (bulk runs) has it reproduced on request."""
+        """New decisions (the caller records them as in force on the household row). Each carries its
+        inputs (prior state, standards known at); a decision without `explanation` (bulk runs) has it
+        reproduced on request."""
         if not added:
             return
         now = datetime.now(timezone.utc)

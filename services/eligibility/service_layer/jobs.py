@@ -102,9 +102,10 @@ async def reevaluate_batch(uow: EligibilityUnitOfWork, rows, standards: Standard
 @dataclass
 class _Settled:
     row: object
-    in_force: list[CurrentDecision]  # the household's decisions in force; the dibao one first
+    old: CurrentDecision             # the dibao decision in force
+    others: list[CurrentDecision]    # the household's other decisions in force (they stand)
     new: BulkDibao
-    kind: str | None                 # change_kind(in_force[0], new)
+    kind: str | None                 # change_kind(old, new)
     state: dict                      # the new entitlement state
 
 
@@ -150,7 +151,7 @@ def _settle_in_bulk(rows, standards: StandardIndex, as_of: date, cache: dict,
         new, dibao_state = decide_dibao(branch, monthly[i], row.state, params, as_of, disabled_household=disabled[i])
         state = next_state(dibao_state, counted[i], medical[i], signals[i])
         others = [d for d in decisions if d.programme != "dibao"]
-        settled.append(_Settled(row, dibao + others, new, change_kind(dibao[0], new), state))
+        settled.append(_Settled(row, dibao[0], others, new, change_kind(dibao[0], new), state))
     return settled, todo
 
 
@@ -181,19 +182,18 @@ async def _write_settled(uow: EligibilityUnitOfWork, settled: list[_Settled], st
     request), their events, new states. Returns the number of events."""
     added, results, published = [], [], 0
     for s in settled:
-        in_force = s.in_force
+        dibao = s.old
         if s.kind is not None:
             decision_id = new_record_id()
-            in_force = [CurrentDecision.of(decision_id, s.new), *in_force[1:]]
+            dibao = CurrentDecision.of(decision_id, s.new)
             added.append(dict(id=decision_id, household_id=s.row.household_id, decision=s.new, change=s.kind,
                               prior_state=s.row.state))
             if s.kind != "assessed":
                 published += 1
-                uow.emit(decision_changed(decision_id, s.row, s.in_force[0], s.new, s.kind, as_of),
-                         subject=s.row.household_id)
+                uow.emit(decision_changed(decision_id, s.row, s.old, s.new, s.kind, as_of), subject=s.row.household_id)
         elif s.state == s.row.state:
             continue  # nothing to write for this household
-        results.append((s.row.household_id, s.state, stored_current(in_force)))
+        results.append((s.row.household_id, s.state, stored_current([dibao, *s.others])))
     await uow.decisions.add_many(added, as_of=as_of, trigger=trigger, known_at=standards.known_at,
                                  versions={s.row.household_id: s.row.version for s in settled})
     await uow.households.save_results(results)
