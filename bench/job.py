@@ -2,7 +2,8 @@
 a standard raise in every county re-evaluates the province; measured from job start until every
 changed decision is written and its event is on Kafka.
 
-    uv run --group bench python -m bench.job [--households 430000] [--workers 2]   → bench/results/job.json
+    uv run --group bench python -m bench.job [--households 430000] [--workers 2] [--runs 3]
+                                                                  → bench/results/job.json
 
 `--workers N` runs the job in N worker processes (`python -m services.eligibility work --until-idle`,
 as a deployment would) while this process runs the outbox relay; `--workers 0` runs it in this process.
@@ -13,7 +14,7 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
+import statistics
 import sys
 import time
 import uuid
@@ -138,9 +139,8 @@ def compile_bytecode() -> None:
         compileall.compile_dir(str(path), quiet=2, workers=0)
 
 
-async def main(count: int, workers: int) -> None:
-    if workers:
-        await asyncio.to_thread(compile_bytecode)
+async def run_once(count: int, workers: int) -> dict:
+    """One job on a fresh database: seed, raise the standards, run the job, wait for its events on Kafka."""
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     name = f"bench_eligibility_{uuid.uuid4().hex[:6]}"
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -213,19 +213,35 @@ async def main(count: int, workers: int) -> None:
                   "cpu_seconds": {k: v for k, v in cpu_s.items() if k != "wall"},
                   "machine_speed_s": {"before": speed_before, "after": speed_after,
                                       "note": "bench.cpu.machine_speed_seconds: lower is faster"}}
-        RESULTS.mkdir(exist_ok=True)
-        suffix = (("" if count == HOUSEHOLDS else f"_{count}") + ("_relay_after" if held_back else "")
-                  + (f"_{workers}_workers" if workers != DEFAULT_WORKERS else ""))
-        (RESULTS / f"job{suffix}.json").write_text(json.dumps(result, indent=2))
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), flush=True)
+        return result
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def main(count: int, workers: int, runs: int) -> None:
+    """`runs` jobs one after another; the file gets every run and the spread, since one run on a shared
+    machine says little (its speed moves by up to 1.5x from one minute to the next)."""
+    if workers:
+        await asyncio.to_thread(compile_bytecode)
+    results = [await run_once(count, workers) for _ in range(runs)]
+    totals = sorted(r["job_plus_publish_s"] for r in results)
+    summary = {"benchmark": results[0]["benchmark"], "runs": runs, "target_s": 60,
+               "job_plus_publish_s": {"min": totals[0], "median": statistics.median(totals), "max": totals[-1]},
+               "meets_target_every_run": totals[-1] < 60, "results": results}
+    RESULTS.mkdir(exist_ok=True)
+    held_back = results[0]["relay_held_back_until_job_done"]
+    suffix = (("" if count == HOUSEHOLDS else f"_{count}") + ("_relay_after" if held_back else "")
+              + (f"_{workers}_workers" if workers != DEFAULT_WORKERS else ""))
+    (RESULTS / f"job{suffix}.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--households", type=int, default=HOUSEHOLDS)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--runs", type=int, default=3, help="jobs one after another, each on a fresh database")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.households, arguments.workers))
+    asyncio.run(main(arguments.households, arguments.workers, arguments.runs))
