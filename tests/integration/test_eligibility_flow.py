@@ -190,7 +190,8 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
     await jobs.run_job(factory, job["id"])
     async with factory() as uow:
         done = await uow.jobs.get(job["id"])
-        current = {hid: [(d.programme, d.status, d.monthly_amount_fen) for d in await uow.decisions.current(hid)]
+        current = {hid: [(d.programme, d.status, d.monthly_amount_fen)
+                         for d in await uow.decisions.current(await uow.households.get(hid))]
                    for hid in ids}
     assert (done.status, done.processed, done.total) == ("done", 7, 7)
     # Same result as deciding each household afresh: eligible below 5,000 yuan, the difference paid.

@@ -185,11 +185,9 @@ class DecisionRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def current(self, household_id: str) -> list:
-        """The household's decisions in force, with their explanations."""
-        stored = await self.session.scalar(select(orm.households.c.current_decisions).where(
-            orm.households.c.household_id == household_id))
-        ids = [d["id"] for d in stored or ()]
+    async def current(self, household) -> list:
+        """The decisions in force of a household (its read-model row, already read), with explanations."""
+        ids = [d["id"] for d in household.current_decisions or ()]
         if not ids:
             return []
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id.in_(ids))

@@ -118,10 +118,10 @@ def _in_force(household) -> set[str]:
 @router.get("/households/{household_id}/decisions", tags=["decisions"], summary="Current decisions of a household")
 async def current_decisions(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
-        await _visible_household(uow, household_id, actor)
+        household = await _visible_household(uow, household_id, actor)
         return {"household_id": household_id,
                 "items": [{**decision_view(r, {r.id}), "explanation": await explanation_of(uow, r)}
-                          for r in await uow.decisions.current(household_id)]}
+                          for r in await uow.decisions.current(household)]}
 
 
 @router.get("/households/{household_id}/decisions/history", tags=["decisions"], summary="Every decision, oldest first")
