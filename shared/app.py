@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import date
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.asyncapi import asyncapi_document
 from shared.auth import Authenticator
+from shared.clock import Clock, business_day, utc_now
 from shared.bus import EventBus, KafkaBus, make_bus
 from shared.config import ServiceSettings
 from shared.db import Database
@@ -43,8 +44,12 @@ class ServiceRuntime:
     # Background loops a service adds (schedulers); started and stopped with the app.
     background: list[Callable[[], "asyncio.Future"]] = field(default_factory=list)
     # "Now", replaceable in tests; domain code never reads the clock itself.
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))
+    clock: Clock = field(default=utc_now)
     tasks: set = field(default_factory=set)
+
+    def today(self) -> date:
+        """The business day (Asia/Shanghai) by this runtime's clock."""
+        return business_day(self.clock())
 
     def spawn(self, coroutine, name: str) -> "asyncio.Task":
         """A background task that is kept referenced until it ends (jobs started by requests)."""

@@ -8,6 +8,7 @@ configuration (HS256 secret or a PEM public key) or a JWKS URL, so a real identi
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from enum import StrEnum
 from typing import Iterable
@@ -52,6 +53,15 @@ class Principal(BaseModel):
     @property
     def sees_personal_data(self) -> bool:
         return bool(self.roles & PII_ROLES) or "pii:read" in self.scopes
+
+    @property
+    def access_key(self) -> str:
+        """What decides what this caller may see: subject and scope together. Stored results (idempotent
+        responses, import jobs) are keyed on it, so a token with the same subject but another region,
+        role or household never replays what the first one was allowed to see."""
+        scope = "|".join([self.subject, ",".join(sorted(self.roles)), self.region, self.household_id or "",
+                          "pii" if self.sees_personal_data else "masked"])
+        return hashlib.sha256(scope.encode()).hexdigest()
 
     def covers_region(self, region_code: str) -> bool:
         return region_code.startswith(self.region)

@@ -6,21 +6,23 @@ Services subclass it to attach their repositories (see `services/<name>/adapters
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime
 from typing import Any, Callable
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.clock import Clock, business_day, utc_now
 from shared.db import Database, insert_many
 from shared.events import Envelope, EventPayload
+from shared.idempotency import IdempotencyRecords
 from shared.platform_tables import PlatformTables
 
 
 class UnitOfWork:
     def __init__(self, db: Database, tables: PlatformTables, *, source: str,
-                 after_commit: Callable[[], None] | None = None):
-        self.db, self.tables, self.source = db, tables, source
+                 after_commit: Callable[[], None] | None = None, clock: Clock = utc_now):
+        self.db, self.tables, self.source, self.clock = db, tables, source, clock
         self._after_commit = after_commit
         self.session: AsyncSession
         self.events: list[Envelope] = []
@@ -38,6 +40,13 @@ class UnitOfWork:
             await self.session.rollback()
         await self.session.close()
 
+    def now(self) -> datetime:
+        return self.clock()
+
+    def today(self) -> date:
+        """The business day (Asia/Shanghai)."""
+        return business_day(self.clock())
+
     def _bind_repositories(self) -> None:
         """Subclasses create their repositories on `self.session` here."""
 
@@ -51,7 +60,7 @@ class UnitOfWork:
         # so a household's events take ids in the order its changes commit.
         await self.session.flush()
         if self.events:
-            now = datetime.now(timezone.utc)
+            now = self.clock()
             await insert_many(self.session, self.tables.outbox, [
                 {"event_id": e.id, "topic": e.topic, "key": e.subject, "event_type": e.type,
                  "envelope": e.to_dict(), "created_at": now} for e in self.events])
@@ -73,17 +82,11 @@ class UnitOfWork:
             return True
         await self.session.execute(insert(table).values(
             consumer=consumer, event_id=envelope.id, event_type=envelope.type,
-            processed_at=datetime.now(timezone.utc)))
+            processed_at=self.clock()))
         return False
 
-    # --- idempotent requests ------------------------------------------------------------------
-    async def stored_response(self, principal: str, key: str) -> Any | None:
-        table = self.tables.idempotency
-        return (await self.session.execute(select(table).where(
-            table.c.principal == principal, table.c.key == key))).first()
-
-    async def store_response(self, principal: str, key: str, request_hash: str, status_code: int,
-                             response: Any) -> None:
-        await self.session.execute(insert(self.tables.idempotency).values(
-            principal=principal, key=key, request_hash=request_hash, status_code=status_code,
-            response=response, created_at=datetime.now(timezone.utc)))
+    async def complete_idempotent_request(self, principal: str, key: str, status_code: int,
+                                          response: Any) -> None:
+        """Stores the response of an idempotent request with the change it made (see shared.idempotency)."""
+        await IdempotencyRecords.complete(self.session, self.tables.idempotency, principal, key, status_code,
+                                          response)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import EventPayload, event
 
@@ -60,7 +60,9 @@ class HouseholdFacts(BaseModel):
     version: int
     region_code: str
     poverty_status: str
-    flags: list[str]
+    # Not sent: flags name health facts (severely_disabled, seriously_ill, elderly). Kept as an optional
+    # field so events written before it was withdrawn still parse; consumers read health facts sealed.
+    flags: list[str] | None = Field(default=None, exclude=True, deprecated=True)
     assets_meet_local_rule: bool
     cadre_id: str | None
     members: list[MemberFacts]

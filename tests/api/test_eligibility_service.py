@@ -94,3 +94,49 @@ async def test_scheduler_plans_daily_and_monthly_runs_once(both):
             break
         await asyncio.sleep(0.05)
     assert kinds == {"daily": "done", "monthly_comparison": "done"}
+
+
+async def test_masked_roles_learn_no_health_facts_and_no_foreign_households(both):
+    registry, eligibility, bus = both
+    county = auth("county_operator", "220122")
+    elder = member(id_number=id_number(birth=datetime(1950, 3, 1).date()), disability_grade=1,
+                   labour_capacity="none", has_legal_supporter=False)
+    created = (await registry.http.post("/v1/households", headers=county, json=household(members=[elder]))).json()
+    hid = created["id"]
+    await settle(registry, eligibility, bus)
+    # The registry's events carry no health flag in clear (they travel sealed only).
+    sent = [e.to_dict() for e in bus.published if e.subject == hid]
+    assert sent and all(word not in str(sent) for word in ("severely_disabled", "elderly", "seriously_ill"))
+
+    current = (await eligibility.http.get(f"/v1/households/{hid}/decisions", headers=county)).json()["items"]
+    clear_inputs = [r["inputs"] for d in current for r in d["explanation"]["rules"]]
+    assert any("disability_grade" in i or "age" in i for i in clear_inputs)
+    for role in ("auditor", "province_operator"):
+        masked = (await eligibility.http.get(f"/v1/households/{hid}/decisions", headers=auth(role, "22"))).json()
+        for decision in masked["items"]:
+            for rule in decision["explanation"]["rules"]:
+                for name in ("age", "disability_grade", "self_care", "labour_capacity", "vulnerable_members"):
+                    assert rule["inputs"].get(name, "withheld") == "withheld", (role, rule)
+                assert "残疾等级" not in rule["note_zh"] and "岁" not in rule["note_zh"]
+
+    # Another county asking for this decision learns nothing, not even which household it belongs to.
+    decision_id = current[0]["id"]
+    foreign = await eligibility.http.get(f"/v1/decisions/{decision_id}", headers=auth("county_operator", "220182"))
+    assert foreign.status_code == 404 and hid not in foreign.text
+    unknown = await eligibility.http.get("/v1/decisions/no-such-decision", headers=auth("county_operator", "220182"))
+    assert unknown.json()["detail"] == foreign.json()["detail"].replace(decision_id, "no-such-decision")
+
+
+async def test_jobs_are_scoped_to_the_callers_region(both):
+    _, eligibility, _ = both
+    province = auth("province_operator", "22")
+    started = await eligibility.http.post("/v1/jobs", headers=province, json={"region_prefix": "22", "reason": "test"})
+    assert started.status_code == 202, started.text
+    job_id = started.json()["id"]
+    assert (await eligibility.http.get(f"/v1/jobs/{job_id}", headers=province)).status_code == 200
+    county = auth("county_operator", "220122")
+    assert (await eligibility.http.get(f"/v1/jobs/{job_id}", headers=county)).status_code == 404
+    assert job_id not in (await eligibility.http.get("/v1/jobs", headers=county)).text
+    own = auth("household", "220122", household_id="h-1", subject="hh")
+    assert (await eligibility.http.get("/v1/jobs", headers=own)).status_code == 403
+    assert (await eligibility.http.get(f"/v1/jobs/{job_id}", headers=own)).status_code == 403

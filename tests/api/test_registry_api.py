@@ -38,7 +38,7 @@ async def test_problem_json_and_nothing_written_for_bad_input(registry):
     bad_id = good[:17] + ("0" if good[17] != "0" else "1")
     cases = [
         (household(members=[member(id_number=bad_id)]), "id_checksum"),
-        (household(region_code="229999"), "known_region"),
+        (household(region_code="220122999"), "known_region"),  # inside the caller's scope, unknown
     ]
     for body, rule in cases:
         before = await counts(registry)

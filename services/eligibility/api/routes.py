@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
+from services.eligibility.api.presenters import present_evidence, present_explanation
 from services.eligibility.api.schemas import EvaluationIn, JobIn, StandardIn
 from services.eligibility.domain.engine import evaluate
 from services.eligibility.domain.parameters import MissingParameter, compile_parameters
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/v1")
 Reader = Annotated[Principal, Depends(require(*READERS))]
 Evaluator = Annotated[Principal, Depends(require(*(STAFF | {Role.PROVINCIAL_SYSTEM, Role.ADMIN, Role.AUDITOR})))]
 StandardSetter = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
+# Jobs are the agency's work, not a household's: household tokens do not see them.
+JobReader = Annotated[Principal, Depends(require(*(READERS - {Role.HOUSEHOLD})))]
 Operator = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
 
 
@@ -97,8 +100,10 @@ async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator
     except MissingParameter as exc:
         raise ValidationProblem.field("household.region_code", "parameters_in_force", str(exc),
                                       missing_parameter=exc.key) from None
-    return {"decisions": [d.model_dump(mode="json") for d in result.decisions],
-            "signals": [s.model_dump(mode="json") for s in result.signals],
+    decisions = [d.model_dump(mode="json") for d in result.decisions]
+    signals = [s.model_dump(mode="json") for s in result.signals]
+    return {"decisions": [{**d, "explanation": present_explanation(d["explanation"], actor)} for d in decisions],
+            "signals": [{**s, "evidence": present_evidence(s["evidence"], actor)} for s in signals],
             "next_state": result.next_state.model_dump(mode="json")}
 
 
@@ -120,7 +125,8 @@ async def current_decisions(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         household = await _visible_household(uow, household_id, actor)
         return {"household_id": household_id,
-                "items": [{**decision_view(r, {r.id}), "explanation": await explanation_of(uow, r)}
+                "items": [{**decision_view(r, {r.id}),
+                           "explanation": present_explanation(await explanation_of(uow, r), actor)}
                           for r in await uow.decisions.current(household)]}
 
 
@@ -136,10 +142,12 @@ async def decision_history(household_id: str, request: Request, actor: Reader):
 async def one_decision(decision_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         row = await uow.decisions.get(decision_id)
-        if row is None:
+        household = row and await uow.households.get(row.household_id)
+        # One answer for "no such decision" and "not yours": the household is not named either way.
+        if row is None or household is None or not actor.may_see_household(row.household_id, household.region_code):
             raise NotFound(f"decision {decision_id} not found")
-        household = await _visible_household(uow, row.household_id, actor)
-        return {**decision_view(row, _in_force(household)), "explanation": await explanation_of(uow, row)}
+        return {**decision_view(row, _in_force(household)),
+                "explanation": present_explanation(await explanation_of(uow, row), actor)}
 
 
 @router.get("/households/{household_id}/signals", tags=["signals"], summary="Monitoring signals raised for a household")
@@ -147,7 +155,8 @@ async def household_signals(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await _visible_household(uow, household_id, actor)
         rows = await uow.signals.for_household(household_id)
-    return {"items": [{"id": r.id, "kind": r.kind, "category": r.category, "evidence": r.evidence,
+    return {"items": [{"id": r.id, "kind": r.kind, "category": r.category,
+                       "evidence": present_evidence(r.evidence, actor),
                        "raised_at": r.raised_at} for r in rows]}
 
 
@@ -177,15 +186,17 @@ async def post_job(body: JobIn, request: Request, actor: Operator):
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"], summary="A re-evaluation job and its progress")
-async def get_job(job_id: str, request: Request, actor: Reader):
+async def get_job(job_id: str, request: Request, actor: JobReader):
     async with uow_of(request) as uow:
         row = await uow.jobs.get(job_id)
-    if row is None or not (row.region_prefix.startswith(actor.region) or actor.region.startswith(row.region_prefix)):
+    # A job covers its whole region: a county token does not read a province job (it would see other
+    # counties' progress).
+    if row is None or not actor.covers_region(row.region_prefix):
         raise NotFound(f"job {job_id} not found")
     return job_view(row)
 
 
 @router.get("/jobs", tags=["jobs"], summary="Recent re-evaluation jobs in your scope")
-async def list_jobs(request: Request, actor: Reader):
+async def list_jobs(request: Request, actor: JobReader):
     async with uow_of(request) as uow:
         return {"items": [job_view(r) for r in await uow.jobs.recent(actor.region)]}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -19,11 +18,10 @@ from shared.tracing import current_trace
 
 log = logging.getLogger(__name__)
 CONSUMER = "eligibility"
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def today(runtime: ServiceRuntime) -> date:
-    return runtime.clock().astimezone(LOCAL_TZ).date()
+    return runtime.today()
 
 
 def registry_handler(runtime: ServiceRuntime):

@@ -1,15 +1,15 @@
 """Households and regions, persisted. The repository speaks in domain objects; SQL stays here."""
 from __future__ import annotations
 
-import base64
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters import orm
-from services.registry.domain.model import Household
-from shared.errors import Conflict, PreconditionFailed
+from services.registry.domain.model import Household, PersonRegisteredElsewhere
+from shared.errors import PreconditionFailed
+from shared.clock import Clock
 from shared.sealing import Sealer
 
 
@@ -18,8 +18,8 @@ class StaleVersion(PreconditionFailed):
 
 
 class HouseholdRepository:
-    def __init__(self, session: AsyncSession, sealer: Sealer):
-        self.session, self.sealer = session, sealer
+    def __init__(self, session: AsyncSession, sealer: Sealer, clock: Clock):
+        self.session, self.sealer, self.clock = session, sealer, clock
 
     async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
         query = select(orm.households.c.document).where(orm.households.c.id == household_id)
@@ -60,7 +60,7 @@ class HouseholdRepository:
     async def save(self, household: Household, *, expected_version: int | None, actor: str,
                    reason: str | None, change: str, flags: list[str]) -> None:
         """Insert (expected_version None) or update with optimistic concurrency; keeps the version."""
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         household.version = (expected_version or 0) + 1
         household.updated_at = now
         if household.created_at is None:
@@ -92,9 +92,7 @@ class HouseholdRepository:
         existing = {r.id_hash: r for r in rows}
         for id_hash, row in existing.items():
             if row.household_id != household.id:
-                raise Conflict("a member's ID number is already registered in another household",
-                               errors=[{"field": "id_number", "rule": "unique_id_number",
-                                        "message": f"registered in household {row.household_id}"}])
+                raise PersonRegisteredElsewhere(row.household_id)
         stale = [h for h in existing if h not in wanted]
         if stale:
             await self.session.execute(delete(orm.person_ids).where(orm.person_ids.c.id_hash.in_(stale)))
@@ -104,7 +102,8 @@ class HouseholdRepository:
             await self.session.execute(insert(orm.person_ids), new)
 
     async def list(self, *, region_prefix: str, status: str | None, flag: str | None,
-                   household_id: str | None, cursor: str | None, limit: int) -> tuple[list[Household], str | None]:
+                   household_id: str | None, after_id: str | None, limit: int) -> tuple[list[Household], str | None]:
+        """A page in id order and the id to continue after (None on the last page)."""
         conditions = [orm.households.c.region_code.like(region_prefix + "%")]
         if status:
             conditions.append(orm.households.c.poverty_status == status)
@@ -112,26 +111,13 @@ class HouseholdRepository:
             conditions.append(orm.households.c.flags.like(f"%,{flag},%"))
         if household_id:
             conditions.append(orm.households.c.id == household_id)
-        if cursor:
-            conditions.append(orm.households.c.id > decode_cursor(cursor))
+        if after_id:
+            conditions.append(orm.households.c.id > after_id)
         rows = (await self.session.execute(
             select(orm.households.c.document).where(and_(*conditions))
             .order_by(orm.households.c.id).limit(limit + 1))).scalars().all()
         items = [Household.model_validate(d) for d in rows[:limit]]
-        next_cursor = encode_cursor(items[-1].id) if len(rows) > limit else None
-        return items, next_cursor
-
-
-def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except Exception:  # noqa: BLE001
-        from shared.errors import ValidationProblem
-        raise ValidationProblem.field("cursor", "cursor_format", "the cursor is not one this API issued") from None
+        return items, (items[-1].id if len(rows) > limit else None)
 
 
 class RegionRepository:

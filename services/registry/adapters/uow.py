@@ -12,9 +12,9 @@ class RegistryUnitOfWork(UnitOfWork):
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(runtime.db, runtime.tables, source="/registry",
-                         after_commit=runtime.relay.notify)
+                         after_commit=runtime.relay.notify, clock=runtime.clock)
         self.sealer = runtime.sealer
 
     def _bind_repositories(self) -> None:
-        self.households = HouseholdRepository(self.session, self.sealer)
+        self.households = HouseholdRepository(self.session, self.sealer, self.clock)
         self.regions = RegionRepository(self.session)

@@ -10,13 +10,14 @@ from fastapi.responses import JSONResponse
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.api import schemas
-from services.registry.api.presenters import present_household
-from services.registry.domain.model import Household
+from services.registry.api.presenters import mask_free_text, present_household
+from services.registry.domain.model import HEALTH_FLAGS, Household
 from services.registry.service_layer import services
 from shared.app import runtime_of
 from shared.auth import READERS, WRITERS, Principal, Role, require
 from shared.commands import CommandResult, run_command
-from shared.errors import NotFound, PreconditionRequired, ValidationProblem
+from shared.errors import Forbidden, NotFound, PreconditionRequired, ValidationProblem
+from shared.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -75,12 +76,18 @@ async def list_households(request: Request, actor: Reader,
         # Narrow within the caller's scope; a filter outside it is simply empty.
         prefix = region_code if region_code.startswith(actor.region) else (
             actor.region if actor.region.startswith(region_code) else "x")
+    if flag in HEALTH_FLAGS and not actor.sees_personal_data:
+        # Filtering by a health fact would disclose it as surely as showing it.
+        raise Forbidden(f"filtering by {flag} needs a role that sees personal data",
+                        errors=[{"field": "flag", "rule": "personal_data_filter",
+                                 "message": "health and age flags are personal data"}])
     own = actor.household_id if actor.roles == {Role.HOUSEHOLD} else None
     async with uow_of(request) as uow:
-        items, next_cursor = await uow.households.list(
+        items, last_id = await uow.households.list(
             region_prefix=prefix, status=poverty_status.value if poverty_status else None, flag=flag,
-            household_id=own, cursor=cursor, limit=limit)
-    return {"items": [present_household(h, actor) for h in items], "next_cursor": next_cursor}
+            household_id=own, after_id=decode_cursor(cursor), limit=limit)
+    return {"items": [present_household(h, actor) for h in items],
+            "next_cursor": encode_cursor(last_id) if last_id else None}
 
 
 @router.get("/{household_id}", summary="Read a household, now or as it stood at the end of a past date")
@@ -95,7 +102,7 @@ async def read(household_id: str, request: Request, actor: Reader, as_of: date |
         raise NotFound(f"household {household_id} did not exist on {as_of}")
     past, meta = found
     if not actor.sees_personal_data and meta["reason"]:
-        meta = {**meta, "reason": "***"}
+        meta = {**meta, "reason": mask_free_text(meta["reason"])}
     return {**present_household(past, actor), "as_of": as_of.isoformat(),
             "recorded": {**meta, "recorded_at": meta["recorded_at"].isoformat()}}
 
@@ -107,7 +114,7 @@ async def history(household_id: str, request: Request, actor: Reader):
         changes = await uow.households.history(household_id)
     if not actor.sees_personal_data:
         # Reasons are free text and often name people: withheld from roles that see masked data.
-        changes = [{**c, "reason": "***" if c["reason"] else None} for c in changes]
+        changes = [{**c, "reason": mask_free_text(c["reason"])} for c in changes]
     return {"household_id": household_id, "changes": changes}
 
 

@@ -95,6 +95,18 @@ class RegistryRuleBroken(ValueError):
         self.field, self.rule = field, rule
 
 
+class PersonRegisteredElsewhere(Exception):
+    """A person (by ID number) already belongs to another household; one person, one household."""
+
+    def __init__(self, household_id: str):
+        super().__init__("a member's ID number is already registered in another household")
+        self.household_id = household_id
+
+
+# Flags that state a health or age fact: personal data, withheld from roles that see masked data.
+HEALTH_FLAGS = frozenset({"elderly", "severely_disabled", "seriously_ill"})
+
+
 class _Entity(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 

@@ -136,8 +136,14 @@ async def _import_one(uow: RegistryUnitOfWork, data: dict, actor: Principal) -> 
     if not body.external_ref:
         raise ValidationProblem.field("external_ref", "required_for_import",
                                       "imported rows need external_ref, so that re-running a file changes nothing")
-    if await uow.households.get_by_external_ref(body.external_ref):
-        return "unchanged"
+    await services.check_region(uow, body.region_code, actor)
+    existing = await uow.households.get_by_external_ref(body.external_ref)
+    if existing is not None:
+        if actor.may_see_household(existing.id, existing.region_code):
+            return "unchanged"
+        # Held by a household outside the caller's scope: say neither where nor which.
+        raise ValidationProblem.field("external_ref", "unique_external_ref",
+                                      "this external_ref is already used by another registry office's record")
     data = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
     if body.assignment:
         data["assignment"] = body.assignment.model_dump(exclude={"reason"})

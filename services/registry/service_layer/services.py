@@ -2,27 +2,27 @@
 history, emit its event. They never commit: the caller's unit of work does (see shared.commands)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Callable
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import InvalidIdNumber, parse_resident_id
 from services.registry.domain.model import (Asset, Assignment, Expense, Household, Income, LifeEvent, Member,
-                                            PovertyStatus, RegistryRuleBroken)
+                                            PersonRegisteredElsewhere, PovertyStatus, RegistryRuleBroken)
 from shared.auth import Principal
 from shared.contracts import registry as events
-from shared.errors import Forbidden, NotFound, ValidationProblem
+from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
 from shared.sealing import Sealer
 
 
-def facts_of(household: Household, sealer: Sealer, today: date) -> events.HouseholdFacts:
+def facts_of(household: Household, sealer: Sealer) -> events.HouseholdFacts:
     sealed = {m.id: events.SealedMemberFacts(birth_date=m.birth_date, sex=m.sex,
                                              disability_grade=m.disability_grade,
                                              serious_illness=m.serious_illness).model_dump(mode="json")
               for m in household.members}
     return events.HouseholdFacts(
         household_id=household.id, version=household.version, region_code=household.region_code,
-        poverty_status=household.poverty_status.value, flags=household.derived_flags(today),
+        poverty_status=household.poverty_status.value,
         assets_meet_local_rule=household.assets_meet_local_rule,
         cadre_id=household.assignment.cadre_id if household.assignment else None,
         members=[events.MemberFacts(member_id=m.id, relation=m.relation.value,
@@ -38,10 +38,10 @@ def facts_of(household: Household, sealer: Sealer, today: date) -> events.Househ
         sealed=sealer.seal(sealed))
 
 
-def new_member(fields: dict) -> Member:
+def new_member(fields: dict, today: date) -> Member:
     """A member from API input: birth date and sex come from the ID number, or must agree with it."""
     try:
-        identity = parse_resident_id(fields["id_number"])
+        identity = parse_resident_id(fields["id_number"], today)
     except InvalidIdNumber as exc:
         raise ValidationProblem.field("id_number", exc.rule, str(exc)) from None
     for key, derived in (("birth_date", identity.birth_date), ("sex", identity.sex)):
@@ -52,20 +52,21 @@ def new_member(fields: dict) -> Member:
                      "sex": identity.sex})
 
 
-async def _check_region(uow: RegistryUnitOfWork, region_code: str, actor: Principal) -> None:
-    if await uow.regions.get(region_code) is None:
-        raise ValidationProblem.field("region_code", "known_region", f"unknown region code {region_code}")
+async def check_region(uow: RegistryUnitOfWork, region_code: str, actor: Principal) -> None:
+    # Scope first: outside it every code gets the same answer, so codes cannot be probed for existence.
     if not actor.covers_region(region_code):
         raise Forbidden(f"region {region_code} is outside your scope ({actor.region})")
+    if await uow.regions.get(region_code) is None:
+        raise ValidationProblem.field("region_code", "known_region", f"unknown region code {region_code}")
 
 
 async def register_household(uow: RegistryUnitOfWork, data: dict, members: list[dict], actor: Principal,
                              reason: str | None = None, incomes: list[dict] = (),
                              expenses: list[dict] = ()) -> Household:
-    await _check_region(uow, data["region_code"], actor)
+    await check_region(uow, data["region_code"], actor)
     household = Household(**data)
     try:
-        added = [household.add_member(new_member(fields)) for fields in members]
+        added = [household.add_member(new_member(fields, uow.today())) for fields in members]
         for field, items, record in (("incomes", incomes, household.record_income),
                                      ("expenses", expenses, household.record_expense)):
             for index, fields in enumerate(items):
@@ -93,7 +94,7 @@ async def load_for(uow: RegistryUnitOfWork, household_id: str, actor: Principal,
     return household
 
 
-Mutation = Callable[[Household], Callable[[dict], events.HouseholdEvent]]
+Mutation = Callable[[Household, date], Callable[[dict], events.HouseholdEvent]]
 
 
 async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_version: int | None,
@@ -106,30 +107,41 @@ async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_
                            f"not {expected_version}; read it again and retry")
     current = household.version
     try:
-        make_event = mutate(household)
+        make_event = mutate(household, uow.today())
     except RegistryRuleBroken as exc:
         raise ValidationProblem.field(exc.field, exc.rule, str(exc)) from None
-    await _check_region(uow, household.region_code, actor)
+    await check_region(uow, household.region_code, actor)
     await _save(uow, household, current, actor, reason, change)
     uow.emit(make_event(_common(household, actor, reason, uow)), subject=household.id)
     return household
 
 
-async def _save(uow, household, expected_version, actor, reason, change) -> None:
-    await uow.households.save(household, expected_version=expected_version, actor=actor.subject,
-                              reason=reason, change=change, flags=household.derived_flags(date.today()))
+async def _save(uow: RegistryUnitOfWork, household: Household, expected_version: int | None, actor: Principal,
+                reason: str | None, change: str) -> None:
+    try:
+        await uow.households.save(household, expected_version=expected_version, actor=actor.subject,
+                                  reason=reason, change=change, flags=household.derived_flags(uow.today()))
+    except PersonRegisteredElsewhere as exc:
+        # The other household is named only to a caller who may see it: otherwise the answer would tell
+        # a county operator which household, in which county, a person belongs to.
+        other = await uow.households.get(exc.household_id)
+        visible = other is not None and actor.may_see_household(other.id, other.region_code)
+        raise Conflict("a member's ID number is already registered in another household",
+                       errors=[{"field": "id_number", "rule": "unique_id_number",
+                                "message": f"registered in household {exc.household_id}" if visible else
+                                "registered in a household outside your scope; its registry office can move them"}]
+                       ) from None
 
 
 def _common(household: Household, actor: Principal, reason: str | None, uow: RegistryUnitOfWork) -> dict:
     return dict(household_id=household.id, version=household.version, region_code=household.region_code,
-                occurred_at=datetime.now(timezone.utc), actor=actor.subject,
-                facts=facts_of(household, uow.sealer, date.today()))
+                occurred_at=uow.now(), actor=actor.subject, facts=facts_of(household, uow.sealer))
 
 
 # --- the individual changes: each returns the event factory for what it did --------------------
 
 def update_fields(changes: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         for key, value in changes.items():
             setattr(h, key, value)
         return lambda common: events.HouseholdUpdated(**common, changed_fields=sorted(changes))
@@ -137,28 +149,28 @@ def update_fields(changes: dict) -> Mutation:
 
 
 def add_member(fields: dict) -> Mutation:
-    def mutate(h: Household):
-        member = h.add_member(new_member(fields))
+    def mutate(h: Household, today: date):
+        member = h.add_member(new_member(fields, today))
         return lambda common: events.MemberAdded(**common, member_id=member.id)
     return mutate
 
 
 def change_member(member_id: str, changes: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         h.change_member(member_id, changes)
         return lambda common: events.MemberChanged(**common, member_id=member_id, changed_fields=sorted(changes))
     return mutate
 
 
 def remove_member(member_id: str) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         h.remove_member(member_id)
         return lambda common: events.MemberRemoved(**common, member_id=member_id)
     return mutate
 
 
 def record_income(fields: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         income = h.record_income(Income(**fields))
         return lambda common: events.IncomeRecorded(**common, income_id=income.id, income_type=income.type.value,
                                                     annual_amount_fen=income.annual_amount_fen)
@@ -166,7 +178,7 @@ def record_income(fields: dict) -> Mutation:
 
 
 def correct_income(income_id: str, changes: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         income, previous = h.correct_income(income_id, changes)
         return lambda common: events.IncomeCorrected(**common, income_id=income.id, income_type=income.type.value,
                                                      previous_annual_amount_fen=previous,
@@ -175,7 +187,7 @@ def correct_income(income_id: str, changes: dict) -> Mutation:
 
 
 def record_expense(fields: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         expense = h.record_expense(Expense(**fields))
         return lambda common: events.ExpenseRecorded(**common, expense_id=expense.id, expense_type=expense.type.value,
                                                      annual_amount_fen=expense.annual_amount_fen)
@@ -183,28 +195,28 @@ def record_expense(fields: dict) -> Mutation:
 
 
 def record_asset(fields: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         asset = h.record_asset(Asset(**fields))
         return lambda common: events.AssetRecorded(**common, asset_id=asset.id, asset_type=asset.type)
     return mutate
 
 
 def assign(fields: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         assignment = h.assign(Assignment(**fields))
         return lambda common: events.AssignmentChanged(**common, cadre_id=assignment.cadre_id, unit=assignment.unit)
     return mutate
 
 
 def change_status(status: PovertyStatus) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         previous = h.change_status(status)
         return lambda common: events.StatusChanged(**common, previous_status=previous.value, status=status.value)
     return mutate
 
 
 def report_life_event(fields: dict) -> Mutation:
-    def mutate(h: Household):
+    def mutate(h: Household, today: date):
         life_event = h.report_life_event(LifeEvent(**fields))
         return lambda common: events.LifeEventReported(**common, life_event_id=life_event.id,
                                                        life_event_type=life_event.type.value,
@@ -214,16 +226,15 @@ def report_life_event(fields: dict) -> Mutation:
 
 async def add_region(uow: RegistryUnitOfWork, region: dict, actor: Principal) -> dict:
     code = region["code"]
+    if not actor.covers_region(code):
+        raise Forbidden(f"region {code} is outside your scope ({actor.region})")
     if await uow.regions.get(code):
-        from shared.errors import Conflict
         raise Conflict(f"region {code} already exists")
     expected_parent_length = {"township": 6, "village": 9}[region["level"]]
     parent = code[:expected_parent_length]
     if len(code) != expected_parent_length + 3 or await uow.regions.get(parent) is None:
         raise ValidationProblem.field("code", "region_hierarchy",
                                       f"a {region['level']} code extends a known parent code by 3 digits")
-    if not actor.covers_region(code):
-        raise Forbidden(f"region {code} is outside your scope ({actor.region})")
     row = {**region, "parent_code": parent, "prefecture": None, "two_lines_year": None}
     await uow.regions.add(row)
     return row
