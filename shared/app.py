@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 from datetime import date
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -22,7 +23,8 @@ from shared.clock import Clock, business_day, utc_now
 from shared.bus import EventBus, KafkaBus, make_bus
 from shared.config import ServiceSettings
 from shared.db import Database
-from shared.errors import install_error_handlers
+from shared.errors import PROBLEM_JSON, InternalError, install_error_handlers
+from shared.limits import RequestLimits
 from shared.outbox import OutboxRelay
 from shared.platform_tables import PlatformTables
 from shared.sealing import Sealer
@@ -84,9 +86,11 @@ class TraceMiddleware:
                              correlation_id=headers.get("x-correlation-id") or None)
         started = time.perf_counter()
         status_holder = {"status": 500}
+        response_started = {"yes": False}
 
         async def send_with_trace(message):
             if message["type"] == "http.response.start":
+                response_started["yes"] = True
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = list(message["headers"]) + [(b"traceparent", trace.traceparent.encode())]
@@ -95,6 +99,16 @@ class TraceMiddleware:
         with use_trace(trace), span(f"{scope['method']} {scope['path']}", trace, service=self.service):
             try:
                 await self.app(scope, receive, send_with_trace)
+            except Exception as exc:  # noqa: BLE001 - a bug, not bad input: answered, logged, never re-raised
+                # Logged with the trace id and where it happened; never the request body or the exception's
+                # message, either of which may quote personal data.
+                log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"],
+                          "".join(traceback.format_tb(exc.__traceback__)))
+                status_holder["status"] = 500
+                if not response_started["yes"]:
+                    problem = InternalError()
+                    await JSONResponse(problem.body(scope["path"]), status_code=500,
+                                       media_type=PROBLEM_JSON)(scope, receive, send_with_trace)
             finally:
                 route = scope.get("route")
                 metrics.REQUEST_LATENCY.labels(self.service, scope["method"],
@@ -105,8 +119,9 @@ class TraceMiddleware:
 def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
                        routers: Iterable[APIRouter], publishes: Iterable[str], consumes: Iterable[str] = (),
                        on_startup: Callable[[ServiceRuntime], "asyncio.Future"] | None = None,
-                       manage_bus: bool = True) -> FastAPI:
-    """`manage_bus=False` when several services share one in-process bus (embedded mode)."""
+                       manage_bus: bool = True, uploads: dict[str, int] | None = None) -> FastAPI:
+    """`manage_bus=False` when several services share one in-process bus (embedded mode); `uploads` maps
+    path prefixes that take files (not JSON) to their own body limit in bytes."""
     settings = runtime.settings
     configure_logging(settings.log_level)
     configure_opentelemetry(settings.service_name, settings.otlp_endpoint)
@@ -140,7 +155,8 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     app.state.runtime = runtime
     app.state.authenticator = runtime.authenticator
     install_error_handlers(app)
-    app.add_middleware(TraceMiddleware, service=settings.service_name)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes, uploads=uploads or {})
+    app.add_middleware(TraceMiddleware, service=settings.service_name)  # outermost: every answer is traced
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
     async def healthz():

@@ -37,6 +37,9 @@ class PlatformSettings(BaseSettings):
     log_level: str = "INFO"
     outbox_poll_seconds: float = 0.2
     consumer_max_attempts: int = 3
+    # JSON request bodies above this are refused (413) before parsing; upload routes set their own.
+    max_request_bytes: int = 1 << 20
+    max_upload_bytes: int = 64 << 20
 
 
 class ServiceSettings(PlatformSettings):

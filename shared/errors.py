@@ -129,17 +129,27 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        from shared.limits import BodyTooLarge, PayloadTooLarge
+
+        if isinstance(exc, BodyTooLarge):
+            return problem_response(PayloadTooLarge(exc.limit), request)
         problem = Problem(str(exc.detail), headers=getattr(exc, "headers", None) or {})
         problem.status = exc.status_code
         problem.slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
-                        403: "forbidden"}.get(exc.status_code, "http-error")
+                        403: "forbidden", 400: "bad-request"}.get(exc.status_code, "http-error")
         problem.title = problem.slug.replace("-", " ").capitalize()
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
-        # A bug, not bad input: logged with the trace id (never the request body), answered as a problem.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        problem = Problem("An internal error occurred; it has been logged with this request's trace id.")
-        problem.status, problem.slug, problem.title = 500, "internal-error", "Internal error"
-        return problem_response(problem, request)
+        # Reached only if TraceMiddleware is not installed (it answers unexpected errors itself, inside
+        # the trace, so the 500 keeps its traceparent and the connection stays open).
+        log.error("unhandled error on %s %s: %s", request.method, request.url.path, describe_error(exc))
+        return problem_response(InternalError(), request)
+
+
+class InternalError(Problem):
+    status, slug, title = 500, "internal-error", "Internal error"
+
+    def __init__(self) -> None:
+        super().__init__("An internal error occurred; it has been logged with this request's trace id.")

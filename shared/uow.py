@@ -70,7 +70,9 @@ class UnitOfWork:
             self._after_commit()
 
     async def rollback(self) -> None:
+        """Undo everything of this transaction, its events included; the unit of work stays usable."""
         await self.session.rollback()
+        self.events = []
 
     # --- inbox: consumers' exactly-once effect ------------------------------------------------
     async def seen_before(self, consumer: str, envelope: Envelope) -> bool:

@@ -25,5 +25,6 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
                     "kept (who, when, why) and published on `registry.households`.",
         routers=[households.router, regions.router, imports.router],
         publishes=[registry_events.TOPIC], manage_bus=manage_bus,
+        uploads={imports.router.prefix: runtime.settings.max_upload_bytes},
         on_startup=imports.resume_unfinished_jobs)
     return app

@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from services.registry.adapters import orm
 from services.registry.adapters.uow import RegistryUnitOfWork
+from services.registry.api.imports import validated_row
 from services.registry.service_layer import imports
 from tests.conftest import auth
 from tests.factories import household, id_number, member
@@ -90,17 +91,17 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     original = imports._import_one
     calls = 0
 
-    async def crash_after_two(uow, data, actor):
+    async def crash_after_two(uow, validate, data, actor):
         nonlocal calls
         calls += 1
         if calls == 3:
             raise SystemExit("killed")
-        return await original(uow, data, actor)
+        return await original(uow, validate, data, actor)
 
     imports._import_one = crash_after_two
     try:
         try:
-            await imports.run_job(uow_factory, job["id"])
+            await imports.run_job(uow_factory, job["id"], validated_row)
         except SystemExit:
             pass
     finally:
@@ -108,7 +109,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     async with uow_factory() as uow:
         halfway = await imports.get_job(uow, job["id"])
     assert (halfway["processed"], halfway["imported"], halfway["status"]) == (2, 2, "running")
-    await imports.run_job(uow_factory, job["id"])
+    await imports.run_job(uow_factory, job["id"], validated_row)
     async with uow_factory() as uow:
         done = await imports.get_job(uow, job["id"])
         await uow.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job["id"]).values(status="done"))

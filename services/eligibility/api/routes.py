@@ -5,6 +5,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.api.presenters import present_evidence, present_explanation
@@ -96,7 +97,8 @@ async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator
         standards = await uow.standards.for_region(body.household.region_code)
     params = compile_parameters(standards, body.household.region_code, body.as_of)
     try:
-        result = evaluate(body.household, body.prior_state, params, body.as_of)
+        # CPU-bound: run off the event loop so other requests are not held up behind it.
+        result = await run_in_threadpool(evaluate, body.household, body.prior_state, params, body.as_of)
     except MissingParameter as exc:
         raise ValidationProblem.field("household.region_code", "parameters_in_force", str(exc),
                                       missing_parameter=exc.key) from None

@@ -7,8 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.eligibility.domain.model import HouseholdInput, PriorState
+from services.eligibility.domain.model import ExpenseInput, HouseholdInput, IncomeInput, PriorState
 from services.eligibility.domain.parameters import Category
+from shared.text import FreeText, Line
+
+# Income or expense records in one dry-run case; a real household has a few dozen.
+MAX_RECORDS = 500
 
 
 class StandardIn(BaseModel):
@@ -22,17 +26,23 @@ class StandardIn(BaseModel):
     period: Literal["year", "month"] | None = None
     value: Annotated[Decimal, Field(ge=0, max_digits=12)] | None = Field(
         default=None, description="ratio categories (e.g. 1.3) and month counts")
-    legal_ref: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    legal_ref: Line(500)  # type: ignore[valid-type]
+
+
+class HouseholdCase(HouseholdInput):
+    """A dry-run household: bounded like a real one, so one request cannot occupy the service."""
+    incomes: list[IncomeInput] = Field(default_factory=list, max_length=MAX_RECORDS)
+    expenses: list[ExpenseInput] = Field(default_factory=list, max_length=MAX_RECORDS)
 
 
 class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     as_of: date
-    household: HouseholdInput
+    household: HouseholdCase
     prior_state: PriorState | None = None
 
 
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region_prefix: Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
-    reason: Annotated[str, StringConstraints(max_length=500)] = "operator request"
+    reason: FreeText(500) = "operator request"  # type: ignore[valid-type]

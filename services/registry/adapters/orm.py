@@ -69,7 +69,15 @@ import_jobs = Table(
     Column("imported", Integer, nullable=False),
     Column("unchanged", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
-    Column("errors", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per refused line, appended as the job goes (a job's progress never rewrites its report).
+import_job_errors = Table(
+    "import_job_errors", metadata,
+    Column("job_id", Code(36), primary_key=True),
+    Column("line", Integer, primary_key=True),
+    Column("external_ref", String(100)),
+    Column("error", Text, nullable=False),
 )

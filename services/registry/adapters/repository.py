@@ -138,3 +138,58 @@ class RegionRepository:
         if parent:
             query = query.where(orm.regions.c.parent_code == parent)
         return [dict(r._mapping) for r in (await self.session.execute(query.order_by(orm.regions.c.code))).all()]
+
+
+class ImportJobRepository:
+    """Import jobs: the uploaded file is read once per run; progress is counted in place and refused
+    rows are appended, so each row costs the same however large the file."""
+
+    PROGRESS = [c for c in orm.import_jobs.c if c.name != "content"]
+
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    async def add(self, job: dict) -> None:
+        await self.session.execute(insert(orm.import_jobs).values(**job))
+
+    async def get(self, job_id: str) -> dict | None:
+        """The job's progress, without its file."""
+        row = (await self.session.execute(select(*self.PROGRESS).where(orm.import_jobs.c.id == job_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def content(self, job_id: str) -> str:
+        return await self.session.scalar(select(orm.import_jobs.c.content).where(orm.import_jobs.c.id == job_id))
+
+    async def errors(self, job_id: str, limit: int) -> list[dict]:
+        rows = (await self.session.execute(
+            select(orm.import_job_errors.c.line, orm.import_job_errors.c.external_ref, orm.import_job_errors.c.error)
+            .where(orm.import_job_errors.c.job_id == job_id).order_by(orm.import_job_errors.c.line).limit(limit))).all()
+        return [dict(r._mapping) for r in rows]
+
+    async def unfinished(self) -> list[tuple[str, str]]:
+        """(job id, traceparent) of every job not done."""
+        rows = await self.session.execute(select(orm.import_jobs.c.id, orm.import_jobs.c.traceparent)
+                                          .where(orm.import_jobs.c.status != "done"))
+        return [(r.id, r.traceparent) for r in rows]
+
+    async def count_row(self, job_id: str, index: int, outcome: str, error: dict | None) -> None:
+        """Row `index` (0-based) is done with `outcome` (imported | unchanged | failed)."""
+        column = orm.import_jobs.c[outcome]
+        await self.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
+            {column: column + 1, orm.import_jobs.c.processed: index + 1,
+             orm.import_jobs.c.status: "running", orm.import_jobs.c.updated_at: self.clock()}))
+        if error is not None:
+            await self.session.execute(insert(orm.import_job_errors).values(job_id=job_id, **error))
+
+    async def finish(self, job_id: str) -> None:
+        await self.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
+            status="done", updated_at=self.clock()))
+
+    async def claim(self, job_id: str) -> int | None:
+        """Lock the job for this transaction and return how many rows it has counted; None if it is done
+        or another worker holds it."""
+        query = select(orm.import_jobs.c.processed).where(orm.import_jobs.c.id == job_id,
+                                                          orm.import_jobs.c.status != "done")
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return await self.session.scalar(query)

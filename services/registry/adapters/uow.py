@@ -1,7 +1,7 @@
 """The registry's unit of work: the shared one plus its repositories."""
 from __future__ import annotations
 
-from services.registry.adapters.repository import HouseholdRepository, RegionRepository
+from services.registry.adapters.repository import HouseholdRepository, ImportJobRepository, RegionRepository
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
 
@@ -9,6 +9,7 @@ from shared.uow import UnitOfWork
 class RegistryUnitOfWork(UnitOfWork):
     households: HouseholdRepository
     regions: RegionRepository
+    imports: ImportJobRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(runtime.db, runtime.tables, source="/registry",
@@ -18,3 +19,4 @@ class RegistryUnitOfWork(UnitOfWork):
     def _bind_repositories(self) -> None:
         self.households = HouseholdRepository(self.session, self.sealer, self.clock)
         self.regions = RegionRepository(self.session)
+        self.imports = ImportJobRepository(self.session, self.clock)

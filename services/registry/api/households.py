@@ -48,18 +48,26 @@ def household_result(household: Household, viewer: Principal, status: int = 200)
                          {"ETag": etag(household), "Location": f"/v1/households/{household.id}"})
 
 
+def registration_fields(body: schemas.HouseholdCreate) -> dict:
+    """The registration command's fields (`services.register_household`) from its request body."""
+    household = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
+    if body.assignment:
+        household["assignment"] = body.assignment.model_dump(exclude={"reason"})
+    return {"external_ref": body.external_ref, "region_code": body.region_code, "household": household,
+            "members": [m.model_dump(exclude_none=True) for m in body.members], "reason": body.reason,
+            "incomes": [i.model_dump(exclude={"reason"}) for i in body.incomes],
+            "expenses": [e.model_dump(exclude={"reason"}) for e in body.expenses]}
+
+
 @router.post("", status_code=201, summary="Register a household with its members")
 async def register(body: schemas.HouseholdCreate, request: Request, actor: Writer):
     uow = uow_of(request)
 
     async def action():
-        data = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
-        if body.assignment:
-            data["assignment"] = body.assignment.model_dump(exclude={"reason"})
+        fields = registration_fields(body)
         household = await services.register_household(
-            uow, data, [m.model_dump(exclude_none=True) for m in body.members], actor, body.reason,
-            incomes=[i.model_dump(exclude={"reason"}) for i in body.incomes],
-            expenses=[e.model_dump(exclude={"reason"}) for e in body.expenses])
+            uow, fields["household"], fields["members"], actor, fields["reason"], incomes=fields["incomes"],
+            expenses=fields["expenses"])
         return household_result(household, actor, 201)
 
     return await run_command(request, actor, uow, action)

@@ -1,69 +1,73 @@
 """Bulk import jobs: POST a JSON Lines or CSV file, follow the job's progress and error report."""
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
+from pydantic import ValidationError
 
-from services.registry.adapters import orm
 from services.registry.adapters.uow import RegistryUnitOfWork
-from services.registry.api.households import uow_of
-from services.registry.api.schemas import ImportJobView
+from services.registry.api.households import registration_fields, uow_of
+from services.registry.api.schemas import HouseholdCreate, ImportJobView
 from services.registry.service_layer import imports
 from shared.app import ServiceRuntime, runtime_of
 from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
-from shared.errors import NotFound, Problem
-from shared.tracing import current_trace, parse_traceparent, use_trace
+from shared.errors import NotFound, Problem, ValidationProblem
+from shared.jobs import JobRunner
+from shared.limits import UnsupportedMediaType
+from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-log = logging.getLogger(__name__)
 Importer = Annotated[Principal, Depends(require(Role.PROVINCIAL_SYSTEM, Role.PROVINCE_OPERATOR,
                                                 Role.COUNTY_OPERATOR, Role.ADMIN))]
 FORMATS = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/json-lines": "jsonl",
            "text/csv": "csv"}
-
-
-class UnsupportedMediaType(Problem):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+FILE_BODY = {"content": {media: {"schema": {"type": "string"}} for media in FORMATS}, "required": True,
+             "description": "one household per JSON line, or CSV with one member per line grouped by external_ref"}
 
 
 def view(job: dict) -> dict:
     return ImportJobView.model_validate(job).model_dump(mode="json")
 
 
-def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str) -> None:
-    async def work():
-        trace = parse_traceparent(traceparent) or current_trace()
-        with use_trace(trace.child()):
-            try:
-                await imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id)
-            except Exception:  # noqa: BLE001 - the job stays resumable; restart picks it up
-                log.exception("import job %s stopped", job_id)
+def validated_row(row: dict) -> dict:
+    """An import row validated exactly like `POST /v1/households`, as the registration's fields."""
+    try:
+        body = HouseholdCreate.model_validate(row)
+    except ValidationError as exc:
+        raise ValidationProblem("row failed validation", errors=[
+            {"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]}
+            for e in exc.errors()]) from None
+    return registration_fields(body)
 
-    runtime.spawn(work(), name=f"import:{job_id}")
+
+def import_runner(runtime: ServiceRuntime) -> JobRunner:
+    async def unfinished() -> list[tuple[str, str]]:
+        async with RegistryUnitOfWork(runtime) as uow:
+            return await uow.imports.unfinished()
+
+    return JobRunner(runtime, "import",
+                     lambda job_id: imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id, validated_row),
+                     unfinished)
 
 
 async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:
-    async with RegistryUnitOfWork(runtime) as uow:
-        rows = (await uow.session.execute(select(orm.import_jobs.c.id, orm.import_jobs.c.traceparent)
-                                          .where(orm.import_jobs.c.status != "done"))).all()
-    for row in rows:
-        start_job(runtime, row.id, row.traceparent)
+    await import_runner(runtime).resume_unfinished()
 
 
-@router.post("", status_code=202, summary="Start an import (JSON Lines or CSV; rows need external_ref)")
+@router.post("", status_code=202, summary="Start an import (JSON Lines or CSV; rows need external_ref)",
+             openapi_extra={"requestBody": FILE_BODY})
 async def create_import(request: Request, actor: Importer):
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = FORMATS.get(content_type)
     if fmt is None:
-        raise UnsupportedMediaType(f"send one of: {', '.join(FORMATS)}")
+        raise UnsupportedMediaType("send the file as JSON Lines or CSV", list(FORMATS))
     try:
         content = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Problem("the file must be UTF-8 text") from None
+        raise Problem("the file must be UTF-8 text", errors=[
+            {"field": "body", "rule": "utf8", "message": "the file must be UTF-8 text"}]) from None
     uow = uow_of(request)
     trace = current_trace()
 
@@ -73,7 +77,7 @@ async def create_import(request: Request, actor: Importer):
 
     response = await run_command(request, actor, uow, action)
     if response.status_code == 202 and "Idempotent-Replayed" not in response.headers:
-        start_job(runtime_of(request), response.headers["Location"].rsplit("/", 1)[1], trace.traceparent)
+        import_runner(runtime_of(request)).start(response.headers["Location"].rsplit("/", 1)[1], trace.traceparent)
     return response
 
 

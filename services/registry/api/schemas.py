@@ -8,10 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.registry.domain.model import (ExpenseType, IncomeType, LabourCapacity, LeftBehind, LifeEventType,
                                             Period, PovertyStatus, Relation, SelfCare)
+from shared.text import FreeText, Line
 
 Fen = Annotated[int, Field(strict=True, ge=0, description="amount in fen (1 yuan = 100 fen)")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,2}$")]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Line(200)
+Note = FreeText(500)
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?\d{7,15}$")]
 
 
@@ -20,7 +22,7 @@ class Body(BaseModel):
 
 
 class ChangeBody(Body):
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+    reason: Note | None = Field(
         default=None, description="why the change is made; kept in the household's history")
 
 
@@ -64,7 +66,7 @@ class AssignmentIn(ChangeBody):
 
 
 class HouseholdCreate(ChangeBody):
-    external_ref: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    external_ref: Line(100) | None = None  # type: ignore[valid-type]
     region_code: RegionCode
     address: Text
     poverty_status: PovertyStatus = PovertyStatus.NONE
@@ -92,7 +94,7 @@ class IncomeIn(ChangeBody):
     period: Period
     effective_from: date
     effective_to: date | None = None
-    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    note: Note | None = None
 
 
 class IncomeCorrection(ChangeBody):
@@ -114,7 +116,7 @@ class ExpenseIn(ChangeBody):
 
 class AssetIn(ChangeBody):
     type: Text
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    description: Note = ""
     value_fen: Fen
 
 
@@ -126,7 +128,7 @@ class LifeEventIn(ChangeBody):
     type: LifeEventType
     occurred_on: date
     member_id: str | None = None
-    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+    note: Note | None = None
 
 
 class RegionIn(Body):

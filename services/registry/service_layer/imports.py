@@ -1,34 +1,39 @@
 """Bulk import of households for provincial systems (JSON Lines or CSV) as a job.
 
-Each row is imported in its own transaction together with the job's progress, so a crash resumes
-at the first row not yet counted, valid rows are imported while invalid ones go to the error report,
-and a row whose `external_ref` is already registered counts as unchanged: re-running a file changes nothing.
+The file is parsed once per run. Each row is imported in its own transaction together with the job's
+progress (the job row is claimed with a lock other workers skip), so a crash resumes at the first row not
+yet counted, valid rows are imported while invalid ones are appended to the error report, and a row
+whose `external_ref` is already registered counts as unchanged: re-running a file changes nothing.
+A row that cannot be parsed at all (malformed, nested too deep, a cell too long) is a row error, never
+the job's failure.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
-import json
 import uuid
-from datetime import datetime, timezone
+from typing import Callable
 
-from pydantic import ValidationError
-from sqlalchemy import insert, select, update
+import orjson
 
-from services.registry.adapters import orm
 from services.registry.adapters.uow import RegistryUnitOfWork
-from services.registry.api.schemas import HouseholdCreate
 from services.registry.service_layer import services
 from shared.auth import Principal
 from shared.errors import Problem, ValidationProblem
 
 MAX_ROWS = 100_000
+ERRORS_SHOWN = 1000  # the job view lists the first errors; `failed` counts them all
 CSV_MEMBER_COLUMNS = ["name", "id_number", "phone", "relation", "labour_capacity", "disability_grade",
                       "serious_illness", "self_care", "left_behind", "has_legal_supporter"]
 CSV_HOUSEHOLD_COLUMNS = ["external_ref", "region_code", "address", "poverty_status", "assets_meet_local_rule"]
 
-
 _TRUE, _FALSE = {"true", "1", "yes", "是"}, {"false", "0", "no", "否"}
+
+# A row as the import reads it: (line number, household fields or None, why it could not be read).
+Row = tuple[int, dict | None, str | None]
+# Validates one household row into the registration command's fields (the API's request model).
+RowValidator = Callable[[dict], dict]
 
 
 def _csv_value(column: str, raw: str):
@@ -42,113 +47,135 @@ def _csv_value(column: str, raw: str):
     return value
 
 
-def parse_rows(fmt: str, content: str) -> list[tuple[int, dict | None, str | None]]:
+def parse_rows(fmt: str, content: str) -> list[Row]:
     """(line number, household dict or None, parse error or None) per household."""
-    if fmt == "jsonl":
-        rows = []
-        for number, line in enumerate(content.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-                rows.append((number, value, None) if isinstance(value, dict) else
-                            (number, None, "each line must be a JSON object"))
-            except json.JSONDecodeError as exc:
-                rows.append((number, None, f"not valid JSON: {exc.msg}"))
-        return rows
+    return _jsonl_rows(content) if fmt == "jsonl" else _csv_rows(content)
+
+
+def _jsonl_rows(content: str) -> list[Row]:
+    rows: list[Row] = []
+    for number, line in enumerate(content.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            # orjson refuses nesting deeper than 1024 with a decode error (the stdlib parser recursed).
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            rows.append((number, None, f"not valid JSON: {str(exc).split(':')[0]}"))
+            continue
+        rows.append((number, value, None) if isinstance(value, dict) else
+                    (number, None, "each line must be a JSON object"))
+    return rows
+
+
+def _csv_rows(content: str) -> list[Row]:
     reader = csv.DictReader(io.StringIO(content))
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ValidationProblem.field("body", "csv_format", f"the CSV header cannot be read: {exc}") from None
     missing = [c for c in CSV_HOUSEHOLD_COLUMNS[:3] + ["name", "id_number", "relation", "labour_capacity"]
-               if c not in (reader.fieldnames or [])]
+               if c not in fieldnames]
     if missing:
         raise ValidationProblem.field("body", "csv_columns", f"CSV is missing columns: {', '.join(missing)}")
     grouped: dict[str, tuple[int, dict]] = {}
-    for number, row in enumerate(reader, start=2):
+    broken: list[Row] = []
+    rows = iter(reader)
+    while True:
+        number = reader.line_num + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a cell over the size limit, a NUL byte: this line fails, the rest go on
+            broken.append((number, None, f"CSV line cannot be read: {exc}"))
+            continue
         ref = (row.get("external_ref") or "").strip() or f"__line_{number}"
-        first_line, household = grouped.setdefault(ref, (number, {
+        _, household = grouped.setdefault(ref, (number, {
             k: _csv_value(k, row[k]) for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")}
             | {"members": []}))
-        member = {k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS if row.get(k) not in (None, "")}
-        household["members"].append(member)
-    return [(line, household, None) for line, household in grouped.values()]
+        household["members"].append({k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS
+                                     if row.get(k) not in (None, "")})
+    return sorted([(line, household, None) for line, household in grouped.values()] + broken,
+                  key=lambda r: r[0])
 
 
 async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, content: str, traceparent: str) -> dict:
-    import hashlib
-
     rows = parse_rows(fmt, content)
     if not rows:
         raise ValidationProblem.field("body", "non_empty", "the file holds no rows")
     if len(rows) > MAX_ROWS:
         raise ValidationProblem.field("body", "max_rows", f"at most {MAX_ROWS} households per file")
-    now = datetime.now(timezone.utc)
+    now = uow.now()
     job = dict(id=str(uuid.uuid4()), actor=actor.model_dump(mode="json"), traceparent=traceparent, format=fmt,
-               content_sha256=hashlib.sha256(content.encode()).hexdigest(), content=content, status="queued",
-               total=len(rows), processed=0, imported=0, unchanged=0, failed=0, errors=[], created_at=now,
-               updated_at=now)
-    await uow.session.execute(insert(orm.import_jobs).values(**job))
-    return job
+               content_sha256=hashlib.sha256(content.encode()).hexdigest(), status="queued",
+               total=len(rows), processed=0, imported=0, unchanged=0, failed=0, created_at=now, updated_at=now)
+    await uow.imports.add({**job, "content": content})
+    return {**job, "errors": []}
 
 
 async def get_job(uow: RegistryUnitOfWork, job_id: str) -> dict | None:
-    row = (await uow.session.execute(select(orm.import_jobs).where(orm.import_jobs.c.id == job_id))).first()
-    return dict(row._mapping) if row else None
+    job = await uow.imports.get(job_id)
+    return job and {**job, "errors": await uow.imports.errors(job_id, ERRORS_SHOWN)}
 
 
-async def run_job(uow_factory, job_id: str) -> None:
-    """Process the rows not yet counted. Safe to call again after a crash or on a finished job."""
+async def run_job(uow_factory: Callable[[], RegistryUnitOfWork], job_id: str, validate: RowValidator) -> None:
+    """Process the rows not yet counted. Safe to call again after a crash, on a finished job, and from
+    several workers at once (each row claims the job; a worker that finds it held stops)."""
     async with uow_factory() as uow:
-        job = await get_job(uow, job_id)
-    if job is None or job["status"] == "done":
-        return
+        job = await uow.imports.get(job_id)
+        if job is None or job["status"] == "done":
+            return
+        content = await uow.imports.content(job_id)
     actor = Principal.model_validate(job["actor"])
-    rows = parse_rows(job["format"], job["content"])
-    for index in range(job["processed"], len(rows)):
-        line, data, parse_error = rows[index]
-        outcome, error = "failed", parse_error
+    rows = parse_rows(job["format"], content)
+    while True:
         async with uow_factory() as uow:
+            processed = await uow.imports.claim(job_id)
+            if processed is None:
+                return  # done, or another worker holds it
+            if processed >= len(rows):
+                await uow.imports.finish(job_id)
+                await uow.commit()
+                return
+            line, data, error = rows[processed]
+            outcome = "failed"
             if error is None:
                 try:
-                    outcome = await _import_one(uow, data, actor)
+                    outcome = await _import_one(uow, validate, data or {}, actor)
                 except Problem as exc:
+                    # A refused row leaves nothing behind: roll it back, then count it under a fresh claim.
                     await uow.rollback()
+                    if await uow.imports.claim(job_id) != processed:
+                        return
                     error = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors) or exc.detail
-            current = await get_job(uow, job_id)
-            errors = list(current["errors"])
-            if error:
-                errors.append({"line": line, "external_ref": (data or {}).get("external_ref"), "error": error})
-            await uow.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
-                processed=index + 1, status="running", errors=errors, updated_at=datetime.now(timezone.utc),
-                **{outcome: current[outcome] + 1}))
+            await uow.imports.count_row(job_id, processed, outcome, None if error is None else {
+                "line": line, "external_ref": _ref_of(data), "error": error})
             await uow.commit()
-    async with uow_factory() as uow:
-        await uow.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
-            status="done", updated_at=datetime.now(timezone.utc)))
-        await uow.commit()
 
 
-async def _import_one(uow: RegistryUnitOfWork, data: dict, actor: Principal) -> str:
+def _ref_of(data: dict | None) -> str | None:
+    ref = (data or {}).get("external_ref")
+    return ref[:100] if isinstance(ref, str) else None
+
+
+async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dict, actor: Principal) -> str:
     try:
-        body = HouseholdCreate.model_validate(data)
-    except ValidationError as exc:
-        raise ValidationProblem("row failed validation", errors=[
-            {"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]}
-            for e in exc.errors()]) from None
-    if not body.external_ref:
+        fields = validate(data)
+    except RecursionError:
+        raise ValidationProblem.field("body", "max_depth", "the row is nested too deeply") from None
+    if not fields.get("external_ref"):
         raise ValidationProblem.field("external_ref", "required_for_import",
                                       "imported rows need external_ref, so that re-running a file changes nothing")
-    await services.check_region(uow, body.region_code, actor)
-    existing = await uow.households.get_by_external_ref(body.external_ref)
+    await services.check_region(uow, fields["region_code"], actor)
+    existing = await uow.households.get_by_external_ref(fields["external_ref"])
     if existing is not None:
         if actor.may_see_household(existing.id, existing.region_code):
             return "unchanged"
         # Held by a household outside the caller's scope: say neither where nor which.
         raise ValidationProblem.field("external_ref", "unique_external_ref",
                                       "this external_ref is already used by another registry office's record")
-    data = body.model_dump(exclude={"members", "reason", "assignment", "incomes", "expenses"})
-    if body.assignment:
-        data["assignment"] = body.assignment.model_dump(exclude={"reason"})
-    await services.register_household(uow, data, [m.model_dump(exclude_none=True) for m in body.members],
-                                      actor, body.reason or "bulk import",
-                                      incomes=[i.model_dump(exclude={"reason"}) for i in body.incomes],
-                                      expenses=[e.model_dump(exclude={"reason"}) for e in body.expenses])
+    await services.register_household(uow, fields["household"], fields["members"], actor,
+                                      fields["reason"] or "bulk import", incomes=fields["incomes"],
+                                      expenses=fields["expenses"])
     return "imported"

@@ -1,0 +1,85 @@
+"""What a request may cost the service before any route runs: its body size and its media type.
+
+A JSON body over the limit is refused with 413 as soon as its Content-Length (or, for a chunked upload,
+its running size) says so, before it is parsed; a body that is not JSON gets 415 rather than being
+parsed as JSON anyway. Upload routes (imports) declare their own, larger, limit and media types."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.errors import PROBLEM_JSON, Problem
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Request body too large"
+
+    def __init__(self, limit: int):
+        super().__init__(f"the request body exceeds {limit} bytes",
+                         errors=[{"field": "body", "rule": "max_size", "message": f"at most {limit} bytes"}])
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+    def __init__(self, detail: str, accepted: list[str]):
+        super().__init__(detail, errors=[{"field": "Content-Type", "rule": "media_type",
+                                          "message": "send one of: " + ", ".join(accepted)}])
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while the body streams in; FastAPI passes HTTP exceptions from body reading through."""
+
+    def __init__(self, limit: int):
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+        self.limit = limit
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+class RequestLimits:
+    def __init__(self, app, *, max_body_bytes: int, uploads: Mapping[str, int] = {}):
+        self.app, self.max_body_bytes, self.uploads = app, max_body_bytes, dict(uploads)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        upload_limit = next((limit for prefix, limit in self.uploads.items() if scope["path"].startswith(prefix)), None)
+        limit = upload_limit or self.max_body_bytes
+        length = headers.get("content-length")
+        has_body = (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in headers
+        problem: Problem | None = None
+        if length is not None and length.strip().isdigit() and int(length) > limit:
+            problem = PayloadTooLarge(limit)
+        elif has_body and upload_limit is None and not is_json(headers.get("content-type", "")):
+            problem = UnsupportedMediaType("send the body as application/json", ["application/json"])
+        if problem is not None:
+            return await _send_problem(problem, scope, send)
+
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, counted_receive, send)
+
+
+async def _send_problem(problem: Problem, scope, send) -> None:
+    import orjson
+
+    body = orjson.dumps(problem.body(scope["path"]))
+    await send({"type": "http.response.start", "status": problem.status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
