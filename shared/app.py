@@ -10,7 +10,7 @@ import time
 import traceback
 from datetime import date
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -23,7 +23,7 @@ from shared.clock import Clock, business_day, utc_now
 from shared.bus import EventBus, KafkaBus, make_bus
 from shared.config import ServiceSettings
 from shared.db import Database
-from shared.errors import PROBLEM_JSON, InternalError, install_error_handlers
+from shared.errors import PROBLEM_JSON, InternalError, ProblemFactory, install_error_handlers
 from shared.limits import RequestLimits
 from shared.outbox import OutboxRelay
 from shared.platform_tables import PlatformTables
@@ -119,9 +119,11 @@ class TraceMiddleware:
 def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
                        routers: Iterable[APIRouter], publishes: Iterable[str], consumes: Iterable[str] = (),
                        on_startup: Callable[[ServiceRuntime], "asyncio.Future"] | None = None,
-                       manage_bus: bool = True, uploads: dict[str, int] | None = None) -> FastAPI:
+                       manage_bus: bool = True, uploads: dict[str, int] | None = None,
+                       domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> FastAPI:
     """`manage_bus=False` when several services share one in-process bus (embedded mode); `uploads` maps
-    path prefixes that take files (not JSON) to their own body limit in bytes."""
+    path prefixes that take files (not JSON) to their own body limit in bytes; `domain_errors` maps the
+    errors the service's domain and adapters raise to the problems the API answers with."""
     settings = runtime.settings
     configure_logging(settings.log_level)
     configure_opentelemetry(settings.service_name, settings.otlp_endpoint)
@@ -154,7 +156,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.authenticator = runtime.authenticator
-    install_error_handlers(app)
+    install_error_handlers(app, domain_errors)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_request_bytes, uploads=uploads or {})
     app.add_middleware(TraceMiddleware, service=settings.service_name)  # outermost: every answer is traced
 

@@ -3,7 +3,7 @@ and the rule, never a 500; the handlers are installed once by `shared.app`."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -109,7 +109,17 @@ def _field_path(loc: tuple) -> str:
     return out or ".".join(map(str, loc))
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# How the API edge answers an error the domain or an adapter raised (they know nothing of HTTP).
+ProblemFactory = Callable[[Exception], Problem]
+
+
+def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> None:
+    for error_type, to_problem in (domain_errors or {}).items():
+        async def _domain(request: Request, exc: Exception, to_problem: ProblemFactory = to_problem):
+            return problem_response(to_problem(exc), request)
+
+        app.add_exception_handler(error_type, _domain)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return problem_response(exc, request)

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 
 from services.registry.adapters import orm
 from services.registry.api import households, imports, regions
+from services.registry.api.errors import DOMAIN_ERRORS
 from shared.app import ServiceRuntime, create_service_app
 from shared.bus import EventBus
 from shared.config import ServiceSettings
@@ -26,5 +27,6 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
         routers=[households.router, regions.router, imports.router],
         publishes=[registry_events.TOPIC], manage_bus=manage_bus,
         uploads={imports.router.prefix: runtime.settings.max_upload_bytes},
+        domain_errors=DOMAIN_ERRORS,
         on_startup=imports.resume_unfinished_jobs)
     return app

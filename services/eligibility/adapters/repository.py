@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.eligibility.adapters import orm
 from services.eligibility.domain.model import PriorState
 from services.eligibility.domain.parameters import Category, Standard, region_chain
+from shared.clock import Clock, utc_now
 from shared.db import insert_many
 from shared.ids import new_record_id
 
@@ -33,8 +34,8 @@ def _aware(moment: datetime) -> datetime:
 
 
 class StandardRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now):
+        self.session, self.clock = session, clock
 
     async def for_region(self, region_code: str) -> list[Standard]:
         """Every standard of the region and its ancestors (what inheritance can reach)."""
@@ -93,8 +94,8 @@ def _next_prefix(prefix: str) -> str:
 
 
 class HouseholdReadModel:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now):
+        self.session, self.clock = session, clock
 
     async def get(self, household_id: str, *, for_update: bool = False):
         query = select(orm.households).where(orm.households.c.household_id == household_id)
@@ -105,7 +106,7 @@ class HouseholdReadModel:
     async def upsert(self, household_id: str, version: int, region_code: str, snapshot: dict,
                      cadre_id: str | None, exists: bool) -> None:
         values = dict(version=version, region_code=region_code, cadre_id=cadre_id, snapshot=snapshot,
-                      updated_at=datetime.now(timezone.utc))
+                      updated_at=self.clock())
         if exists:
             await self.session.execute(update(orm.households).where(
                 orm.households.c.household_id == household_id).values(**values))
@@ -182,8 +183,8 @@ class HouseholdReadModel:
 
 
 class DecisionRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now):
+        self.session, self.clock = session, clock
 
     async def current(self, household) -> list:
         """The decisions in force of a household (its read-model row, already read), with explanations."""
@@ -207,7 +208,7 @@ class DecisionRepository:
         reproduced on request."""
         if not added:
             return
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         await insert_many(self.session, orm.decisions, [dict(
             id=a["id"], household_id=a["household_id"], programme=str(d.programme), member_id=d.member_id,
             status=str(d.status), scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
@@ -218,12 +219,12 @@ class DecisionRepository:
 
 
 class SignalRepository:
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now):
+        self.session, self.clock = session, clock
 
     async def add_many(self, signals: list[dict]) -> None:
         if signals:
-            now = datetime.now(timezone.utc)
+            now = self.clock()
             await self.session.execute(insert(orm.signals), [{**s, "raised_at": now} for s in signals])
 
     async def for_household(self, household_id: str) -> list:
@@ -234,8 +235,14 @@ class SignalRepository:
 class JobRepository:
     """Jobs and their partitions. A job's progress is the sum of its partitions'."""
 
-    def __init__(self, session: AsyncSession):
-        self.session = session
+    def __init__(self, session: AsyncSession, clock: Clock = utc_now):
+        self.session, self.clock = session, clock
+
+    async def exists(self, kind: str, as_of: date) -> bool:
+        """A job of this kind was already created for this business day (scheduled runs happen once)."""
+        found = await self.session.scalar(select(orm.jobs.c.id).where(orm.jobs.c.kind == kind,
+                                                                      orm.jobs.c.as_of == as_of).limit(1))
+        return found is not None
 
     async def add(self, partitions: list[dict], **values) -> None:
         await self.session.execute(insert(orm.jobs).values(**values))
@@ -271,7 +278,7 @@ class JobRepository:
         await self.session.execute(update(orm.job_partitions).where(
             p.job_id == job_id, p.region_prefix == region_prefix).values(
             cursor_region=after[0], cursor_household=after[1], processed=p.processed + processed,
-            changed=p.changed + changed, updated_at=datetime.now(timezone.utc)))
+            changed=p.changed + changed, updated_at=self.clock()))
 
     async def finish_partition(self, job_id: str, region_prefix: str) -> bool:
         """Mark a partition done; the worker finishing the last one marks the job done. Returns whether
@@ -279,7 +286,7 @@ class JobRepository:
         at once cannot both see the other's still running."""
         p = orm.job_partitions.c
         await self.session.execute(select(orm.jobs.c.id).where(orm.jobs.c.id == job_id).with_for_update())
-        now = datetime.now(timezone.utc)
+        now = self.clock()
         await self.session.execute(update(orm.job_partitions).where(
             p.job_id == job_id, p.region_prefix == region_prefix).values(status="done", updated_at=now))
         others = await self.session.scalar(select(func.count()).select_from(orm.job_partitions).where(
@@ -291,7 +298,7 @@ class JobRepository:
 
     async def update(self, job_id: str, **values) -> None:
         await self.session.execute(update(orm.jobs).where(orm.jobs.c.id == job_id).values(
-            updated_at=datetime.now(timezone.utc), **values))
+            updated_at=self.clock(), **values))
 
     async def unfinished(self) -> list:
         return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.status != "done"))).all()

@@ -15,12 +15,13 @@ class EligibilityUnitOfWork(UnitOfWork):
     jobs: JobRepository
 
     def __init__(self, runtime: ServiceRuntime):
-        super().__init__(runtime.db, runtime.tables, source="/eligibility", after_commit=runtime.relay.notify)
+        super().__init__(runtime.db, runtime.tables, source="/eligibility", after_commit=runtime.relay.notify,
+                         clock=runtime.clock)
         self.runtime = runtime
 
     def _bind_repositories(self) -> None:
-        self.standards = StandardRepository(self.session)
-        self.households = HouseholdReadModel(self.session)
-        self.decisions = DecisionRepository(self.session)
-        self.signals = SignalRepository(self.session)
-        self.jobs = JobRepository(self.session)
+        self.standards = StandardRepository(self.session, self.clock)
+        self.households = HouseholdReadModel(self.session, self.clock)
+        self.decisions = DecisionRepository(self.session, self.clock)
+        self.signals = SignalRepository(self.session, self.clock)
+        self.jobs = JobRepository(self.session, self.clock)

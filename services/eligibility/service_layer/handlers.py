@@ -5,15 +5,13 @@ import asyncio
 import logging
 from datetime import date
 
-from sqlalchemy import select
-
-from services.eligibility.adapters import orm
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.service_layer import jobs
 from services.eligibility.service_layer.services import apply_household_facts
 from shared.app import ServiceRuntime
 from shared.contracts.registry import HouseholdEvent
 from shared.events import Envelope
+from shared.jobs import JobRunner
 from shared.tracing import current_trace
 
 log = logging.getLogger(__name__)
@@ -41,21 +39,21 @@ def registry_handler(runtime: ServiceRuntime):
     return handle
 
 
-def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str = "") -> None:
-    async def work():
-        try:
-            await jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id)
-        except Exception:  # noqa: BLE001 - resumable; the next start or restart picks it up
-            log.exception("re-evaluation job %s stopped", job_id)
+def job_runner(runtime: ServiceRuntime) -> JobRunner:
+    async def unfinished() -> list[tuple[str, str]]:
+        async with EligibilityUnitOfWork(runtime) as uow:
+            return [(job.id, job.traceparent) for job in await uow.jobs.unfinished()]
 
-    runtime.spawn(work(), name=f"job:{job_id}")
+    return JobRunner(runtime, "re-evaluation",
+                     lambda job_id: jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id), unfinished)
+
+
+def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str | None) -> None:
+    job_runner(runtime).start(job_id, traceparent)
 
 
 async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:
-    async with EligibilityUnitOfWork(runtime) as uow:
-        unfinished = await uow.jobs.unfinished()
-    for job in unfinished:
-        start_job(runtime, job.id, job.traceparent)
+    await job_runner(runtime).resume_unfinished()
 
 
 async def schedule_due_jobs(runtime: ServiceRuntime) -> list[str]:
@@ -68,9 +66,7 @@ async def schedule_due_jobs(runtime: ServiceRuntime) -> list[str]:
     started = []
     async with EligibilityUnitOfWork(runtime) as uow:
         for kind, reason in wanted:
-            exists = await uow.session.scalar(select(orm.jobs.c.id).where(orm.jobs.c.kind == kind,
-                                                                           orm.jobs.c.as_of == day))
-            if exists:
+            if await uow.jobs.exists(kind, day):
                 continue
             job = await jobs.create_job(uow, kind=kind, region_prefix="22", as_of=day, reason=reason,
                                         traceparent=current_trace().traceparent)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Awaitable, Callable
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
@@ -38,7 +38,7 @@ SUBSIDY_CATEGORIES = {"disability_living_subsidy": Category.DISABILITY_LIVING_SU
 
 async def create_job(uow: EligibilityUnitOfWork, *, kind: str, region_prefix: str, as_of: date, reason: str,
                      traceparent: str) -> dict:
-    now = datetime.now(timezone.utc)
+    now = uow.now()
     partitions = await uow.households.partitions(region_prefix)
     total = sum(count for _, count in partitions)
     job = dict(id=new_record_id(), kind=kind, status="running" if partitions else "done", region_prefix=region_prefix,

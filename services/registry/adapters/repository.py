@@ -7,14 +7,9 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters import orm
-from services.registry.domain.model import Household, PersonRegisteredElsewhere
-from shared.errors import PreconditionFailed
+from services.registry.domain.model import Household, PersonRegisteredElsewhere, StaleVersion
 from shared.clock import Clock
 from shared.sealing import Sealer
-
-
-class StaleVersion(PreconditionFailed):
-    slug = "stale-version"
 
 
 class HouseholdRepository:

@@ -95,6 +95,10 @@ class RegistryRuleBroken(ValueError):
         self.field, self.rule = field, rule
 
 
+class StaleVersion(Exception):
+    """The household changed since the version the caller read (optimistic concurrency)."""
+
+
 class PersonRegisteredElsewhere(Exception):
     """A person (by ID number) already belongs to another household; one person, one household."""
 

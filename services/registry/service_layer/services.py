@@ -8,7 +8,8 @@ from typing import Callable
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import InvalidIdNumber, parse_resident_id
 from services.registry.domain.model import (Asset, Assignment, Expense, Household, Income, LifeEvent, Member,
-                                            PersonRegisteredElsewhere, PovertyStatus, RegistryRuleBroken)
+                                            PersonRegisteredElsewhere, PovertyStatus, RegistryRuleBroken,
+                                            StaleVersion)
 from shared.auth import Principal
 from shared.contracts import registry as events
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -102,7 +103,6 @@ async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_
     """Load (locked), apply `mutate`, save as the next version and emit the event `mutate` describes."""
     household = await load_for(uow, household_id, actor, for_update=True)
     if expected_version is not None and expected_version != household.version:
-        from services.registry.adapters.repository import StaleVersion
         raise StaleVersion(f"household {household_id} is at version {household.version}, "
                            f"not {expected_version}; read it again and retry")
     current = household.version
