@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
@@ -25,6 +25,7 @@ from shared.config import ServiceSettings
 from shared.db import Database
 from shared.errors import PROBLEM_JSON, InternalError, ProblemFactory, install_error_handlers
 from shared.limits import RequestLimits
+from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay
 from shared.platform_tables import PlatformTables
 from shared.sealing import Sealer
@@ -177,7 +178,9 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
         return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                             status_code=200 if ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
+             responses={200: {"description": "Prometheus text exposition format",
+                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
     async def prometheus_metrics():
         await runtime.relay.backlog()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -188,6 +191,7 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
 
     for router in routers:
         app.include_router(router)
+    install_openapi(app, servers=[{"url": settings.public_url, "description": settings.service_name}])
     return app
 
 

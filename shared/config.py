@@ -40,6 +40,8 @@ class PlatformSettings(BaseSettings):
     # JSON request bodies above this are refused (413) before parsing; upload routes set their own.
     max_request_bytes: int = 1 << 20
     max_upload_bytes: int = 64 << 20
+    # Where clients reach this service (the OpenAPI document's server); relative by default.
+    public_url: str = "/"
 
 
 class ServiceSettings(PlatformSettings):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The full test suite: starts (idempotently) the real PostgreSQL and Apache Kafka from deploy/, then
+# The full test suite: starts (idempotently) the real PostgreSQL and Apache Kafka from deploy/, installs
+# the pinned contract validators (Node), then
 # runs pytest on them. Extra arguments go to pytest (e.g. tests/run.sh tests/unit -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +11,9 @@ while IFS= read -r line; do
 done <<< "$settings"
 command -v uv >/dev/null || python3 -m pip install --quiet uv
 uv sync --frozen --quiet
+# The outside validators of our contracts (AsyncAPI parser, Redocly), pinned by package-lock.json.
+contracts=tests/contracts
+if [[ ! -f $contracts/node_modules/.package-lock.json || $contracts/package-lock.json -nt $contracts/node_modules/.package-lock.json ]]; then
+  npm ci --prefix "$contracts" --no-audit --no-fund --loglevel=error >&2
+fi
 exec uv run --frozen pytest "$@"

@@ -19,6 +19,7 @@ from shared.app import runtime_of
 from shared.auth import READERS, STAFF, Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, ValidationProblem
+from shared.openapi import NO_IDEMPOTENCY
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1")
@@ -91,7 +92,8 @@ async def get_standards(request: Request, actor: Reader,
 
 # --- dry run ---------------------------------------------------------------------------------------
 
-@router.post("/evaluations", tags=["evaluations"], summary="Preview a case: decisions with explanations, nothing stored")
+@router.post("/evaluations", tags=["evaluations"], summary="Preview a case: decisions with explanations, nothing stored",
+             openapi_extra={NO_IDEMPOTENCY: True})
 async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator):
     async with uow_of(request) as uow:
         standards = await uow.standards.for_region(body.household.region_code)
