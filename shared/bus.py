@@ -18,6 +18,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from shared import metrics
 from shared.errors import describe_error
 from shared.events import Envelope
+from shared.outages import OutageLog, limit_library_logs
 from shared.tracing import use_trace
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,16 @@ class EventBus(abc.ABC):
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
 
+    # Partitions per topic whose lag is reported from the start (Kafka: the configured count).
+    partitions = 1
+
     def subscribe(self, group: str, topics: Sequence[str], handler: Handler) -> None:
         self.subscriptions.append(Subscription(group, list(topics), handler))
+        # Zero samples from the start, so dashboards and alerts see the series before anything happens.
+        for topic in topics:
+            metrics.DEAD_LETTERS.labels(group, topic).inc(0)
+            for partition in range(self.partitions):
+                metrics.CONSUMER_LAG.labels(group, topic, str(partition)).set(0)
 
     @abc.abstractmethod
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
@@ -144,7 +153,14 @@ class KafkaBus(EventBus):
         self._partitioner = DefaultPartitioner()
         self._consumer_tasks: list[asyncio.Task] = []
         self._consumers: dict[str, object] = {}
+        # aiokafka retries quietly (its own logs are limited): this is the one place an outage is told.
+        self.outage = OutageLog(f"Kafka at {bootstrap_servers}")
+        self._watch: asyncio.Task | None = None
         self._stopping = False
+        import aiokafka.admin  # noqa: F401 - its loggers exist from here on, so they can be limited
+        import aiokafka.consumer.group_coordinator  # noqa: F401
+
+        limit_library_logs("aiokafka")
 
     # --- producing --------------------------------------------------------------------------
     async def _ensure_producer(self):
@@ -160,8 +176,8 @@ class KafkaBus(EventBus):
                     request_timeout_ms=self.request_timeout_ms)
                 try:
                     await producer.start()
-                except Exception:
-                    await producer.stop()
+                except BaseException:  # a cancelled start too: stop its connection attempts
+                    await asyncio.shield(producer.stop())
                     raise
                 self._producer = producer
             return self._producer
@@ -246,13 +262,31 @@ class KafkaBus(EventBus):
                 log.warning("could not create topics yet: %s", exc)
         for sub in self.subscriptions:
             self._consumer_tasks.append(asyncio.create_task(self._consume(sub), name=f"kafka:{sub.group}"))
+        self._watch = asyncio.create_task(self._watch_broker(), name="kafka:watch")
+
+    async def _watch_broker(self, every_seconds: float = 5.0) -> None:
+        """Probe the broker so its outage is logged once when it starts and once when it ends, whether
+        or not anything is being published or consumed."""
+        while not self._stopping:
+            try:
+                await asyncio.wait_for(self.ping(), timeout=every_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - an outage to report, not a crash
+                await self._reset_producer()
+                self.outage.failed(describe_error(exc) if str(exc) else type(exc).__name__)
+            else:
+                self.outage.succeeded()
+            await asyncio.sleep(every_seconds)
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._consumer_tasks:
+        tasks = self._consumer_tasks + ([self._watch] if self._watch else [])
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._consumer_tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._consumer_tasks.clear()
+        self._watch = None
         await self._reset_producer()
 
     async def wait_until_assigned(self, timeout: float = 30) -> None:
@@ -296,7 +330,7 @@ class KafkaBus(EventBus):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - broker gone or rebalance: reconnect
-                log.warning("consumer %s lost its connection (%s); retrying in %.1fs", sub.group, exc, delay)
+                self.outage.failed(f"consumer {sub.group}: {describe_error(exc)}")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
             finally:

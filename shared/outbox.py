@@ -32,6 +32,7 @@ from shared.bus import EventBus
 from shared.db import Database
 from shared.errors import describe_error
 from shared.events import Envelope
+from shared.outages import OutageLog
 from shared.platform_tables import PlatformTables
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class OutboxRelay:
         self.db, self.table, self.bus, self.service = db, tables.outbox, bus, service
         self.poll_seconds, self.batch_size, self.vacuum_every = poll_seconds, batch_size, vacuum_every
         self._published_since_vacuum = 0
+        self.outage = OutageLog(f"outbox relay of {service} (publishing to the broker)")
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
@@ -119,9 +121,10 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - retry with backoff, never give up
-                log.warning("outbox relay of %s could not publish (%s); retrying in %.1fs",
-                            self.service, exc, delay)
+                self.outage.failed(describe_error(exc))
                 delay = min(max(delay * 2, 0.5), 10.0)
+            else:
+                self.outage.succeeded()
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -14,6 +14,6 @@ uv sync --frozen --quiet
 # The outside validators of our contracts (AsyncAPI parser, Redocly), pinned by package-lock.json.
 contracts=tests/contracts
 if [[ ! -f $contracts/node_modules/.package-lock.json || $contracts/package-lock.json -nt $contracts/node_modules/.package-lock.json ]]; then
-  npm ci --prefix "$contracts" --no-audit --no-fund --loglevel=error >&2
+  npm ci --prefix "$contracts" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 fi
 exec uv run --frozen pytest "$@"

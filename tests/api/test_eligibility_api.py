@@ -127,3 +127,9 @@ async def test_recording_a_standard_starts_a_reevaluation_job(eligibility):
     current = (await eligibility.http.get("/v1/standards", headers=PROVINCE, params={
         "region_code": "220581", "category": "rural_dibao", "as_of": "2022-03-01"})).json()["items"][0]
     assert current["value"] == "460000" and current["legal_ref"] == "某市民发〔2021〕1号"
+
+
+async def test_consumer_metrics_have_zero_samples_before_anything_happens(eligibility):
+    text = (await eligibility.http.get("/metrics")).text
+    assert 'dead_letters_total{group="eligibility",topic="registry.households"} 0.0' in text
+    assert 'consumer_lag{group="eligibility",partition="0",topic="registry.households"} 0.0' in text

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
@@ -21,7 +23,7 @@ from shared.events import Envelope
 from shared.reference import jilin_counties
 from tests.conftest import auth, start_service
 from tests.factories import household, id_number, member
-from tests.integration.conftest import TopicReader
+from tests.integration.conftest import TopicReader, kafka_script
 
 NOW = datetime(2026, 6, 15, 2, 0, tzinfo=timezone.utc)
 
@@ -209,3 +211,30 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
     changes = from_job(reader.envelopes)
     # One event per changed household although the job crashed halfway: nothing redone, nothing lost.
     assert len(changes) == done.changed and len({e.subject for e in changes}) == done.changed
+
+
+async def test_a_broker_outage_is_logged_once_not_per_retry(system, kafka_bootstrap, caplog):
+    """Consumers, producers and the relay of two services retry through an outage; the log says when it
+    started and when it ended, not every failed connection (a peer wrote 11 000 lines a second)."""
+    registry, eligibility = system
+    county = auth("county_operator", "220122")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        kafka_script("stop")
+        try:
+            for _ in range(3):  # work keeps being accepted and waits in the outbox
+                created = await registry.http.post("/v1/households", headers=county, json=household())
+                assert created.status_code == 201
+            await asyncio.sleep(15)
+        finally:
+            kafka_script("start")
+        await eventually(lambda: _logged(caplog, "available again"), timeout=60)
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) <= 40, Counter(f"{r.name}: {r.msg}" for r in lines).most_common(10)
+    kafka_lines = [r.getMessage() for r in lines if r.getMessage().startswith("Kafka at")]
+    assert sum("unavailable" in m for m in kafka_lines) == 2, kafka_lines  # once per service
+    assert sum("available again" in m for m in kafka_lines) == 2, kafka_lines
+
+
+async def _logged(caplog, text: str) -> bool:
+    return sum(text in r.getMessage() and r.getMessage().startswith("Kafka at") for r in caplog.records) >= 2
