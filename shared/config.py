@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. `embedded` mode and tests use them; production must override them, and
@@ -35,6 +35,17 @@ class PlatformSettings(BaseSettings):
     pii_key: str = DEV_PII_KEY
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    @model_validator(mode="after")
+    def _one_key_source(self) -> "PlatformSettings":
+        for name in ("jwt_secret", "jwt_public_key", "jwks_url"):  # an empty variable means "not set"
+            if getattr(self, name) == "":
+                setattr(self, name, None)
+        # A deployment that names its identity provider (or its public key) does not also accept tokens
+        # signed with the development secret.
+        if (self.jwks_url or self.jwt_public_key) and self.jwt_secret == DEV_JWT_SECRET:
+            self.jwt_secret = None
+        return self
+
     outbox_poll_seconds: float = 0.2
     consumer_max_attempts: int = 3
     # JSON request bodies above this are refused (413) before parsing; upload routes set their own.
@@ -58,10 +69,12 @@ class ServiceSettings(PlatformSettings):
         if url and "database_url" not in values:
             values["database_url"] = url
         settings = cls(**values)
-        if settings.environment == "production" and (
-            settings.jwt_secret == DEV_JWT_SECRET or settings.pii_key == DEV_PII_KEY
-        ):
-            raise RuntimeError("production needs its own JWT_SECRET/JWKS_URL and PII_KEY")
+        if settings.environment == "production":
+            if settings.jwt_secret == DEV_JWT_SECRET or not (
+                    settings.jwt_secret or settings.jwt_public_key or settings.jwks_url):
+                raise RuntimeError("production needs its own token keys: JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET")
+            if settings.pii_key == DEV_PII_KEY:
+                raise RuntimeError("production needs its own PII_KEY")
         return settings
 
     @property

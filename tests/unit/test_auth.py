@@ -167,3 +167,28 @@ def asyncio_running() -> bool:
         return True
     except RuntimeError:
         return False
+
+
+def test_production_settings_need_their_own_keys(monkeypatch):
+    import pytest
+
+    from shared.config import DEV_JWT_SECRET, ServiceSettings
+
+    for name in ("JWT_SECRET", "JWT_PUBLIC_KEY", "JWKS_URL", "PII_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    real_key = "cmVhbC1wcm9kdWN0aW9uLWtleS0wMTIzNDU2Nzg5YWI="
+    with pytest.raises(RuntimeError, match="token keys"):
+        ServiceSettings.load("registry", pii_key=real_key)  # the development secret alone
+    with pytest.raises(RuntimeError, match="PII_KEY"):
+        ServiceSettings.load("registry", jwks_url="https://idp.example/jwks")
+    only_jwks = ServiceSettings.load("registry", jwks_url="https://idp.example/jwks", pii_key=real_key)
+    assert only_jwks.jwt_secret is None  # tokens signed with the development secret are not accepted
+    monkeypatch.setenv("JWT_SECRET", "")
+    monkeypatch.setenv("JWKS_URL", "")
+    with pytest.raises(RuntimeError, match="token keys"):
+        ServiceSettings.load("registry", pii_key=real_key)
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.delenv("JWT_SECRET")
+    monkeypatch.delenv("JWKS_URL")
+    assert ServiceSettings.load("registry").jwt_secret == DEV_JWT_SECRET

@@ -50,3 +50,12 @@ def test_topics_script_creates_every_published_topic():
     script = (ROOT / "deploy" / "docker" / "create-topics.sh").read_text()
     for topic in (registry.TOPIC, eligibility.DECISIONS_TOPIC, eligibility.SIGNALS_TOPIC):
         assert topic in script
+
+
+def test_compose_never_falls_back_to_development_secrets():
+    from shared.config import DEV_JWT_SECRET, DEV_PII_KEY
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert DEV_JWT_SECRET not in text and DEV_PII_KEY not in text
+    env = compose()["x-service"]["environment"]
+    assert env["ENVIRONMENT"] == "production" and env["PII_KEY"].startswith("${PII_KEY:?")

@@ -267,3 +267,15 @@ def test_seed_covers_every_category_for_every_county_2016_to_2021(category):
     for county in jilin_counties()[::7]:
         for year in (2016, 2021):
             assert resolve(standards, county["code"], category, date(year, 6, 1)) is not None, (category, county)
+
+
+def test_rule_set_hash_follows_the_rules_content_not_the_source_text():
+    from services.eligibility.domain import engine
+
+    catalogue = engine.rule_set_catalogue()
+    assert engine.RULE_SET_HASH == engine.rule_set_hash(catalogue) == engine.rule_set_hash(engine.rule_set_catalogue())
+    raised_floor = {**catalogue, "floors": {**catalogue["floors"], "rural_dibao_2020_fen": 400_001}}
+    new_version = {**catalogue, "engine_version": "1.0.1"}
+    assert len({engine.rule_set_hash(c) for c in (catalogue, raised_floor, new_version)}) == 3
+    # Built from data alone: nothing in the catalogue is source text, so comments cannot move it.
+    assert "def " not in str(catalogue) and "#" not in str(catalogue)

@@ -8,7 +8,7 @@ the decision's explanation with its inputs, outcome and source. POLICY.md §2 is
 from __future__ import annotations
 
 import hashlib
-import inspect
+import json
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -19,15 +19,32 @@ from services.eligibility.domain.model import (Decision, DibaoState, EngineResul
                                                PriorState, Programme, Signal, Status)
 from services.eligibility.domain.parameters import Category, ParameterSet
 
+# Bump when a rule's logic changes: the version, with the parameter catalogue below, names the rule set.
 ENGINE_VERSION = "1.0.0"
 ELDERLY_AGE = 60
 MINOR_AGE = 16
 
 
-def _rule_set_hash() -> str:
-    import sys
-    text = inspect.getsource(params_module) + inspect.getsource(sys.modules[__name__]) + inspect.getsource(sources)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def rule_set_catalogue() -> dict:
+    """What the rule set is made of, as data: the engine version, its age thresholds, every parameter
+    category (kind, Chinese name, whether required, read from the previous year), the floors the
+    documents set and every source cited. Its hash changes when any of these does, and never for an
+    edit that changes no rule (a comment, a refactoring)."""
+    cited = {name: value.as_dict() for name, value in vars(sources).items() if isinstance(value, sources.Source)}
+    return {
+        "engine_version": ENGINE_VERSION, "elderly_age": ELDERLY_AGE, "minor_age": MINOR_AGE,
+        "categories": {c.value: {"kind": params_module.KIND.get(c, params_module.Kind.RATIO).value,
+                                 "zh": params_module.ZH.get(c), "required": c.value in params_module.REQUIRED,
+                                 "previous_year": c in params_module.PREVIOUS_YEAR}
+                       for c in Category},
+        "floors": {"rural_dibao_2020_fen": params_module.FLOOR_2020_FEN,
+                   **{c.value: [str(v), s.as_dict()] for c, (v, s) in params_module.RATIO_FLOORS.items()}},
+        "sources": cited,
+    }
+
+
+def rule_set_hash(catalogue: dict) -> str:
+    return hashlib.sha256(json.dumps(catalogue, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 # --- arithmetic ------------------------------------------------------------------------------
@@ -498,4 +515,4 @@ def _monitoring(household: HouseholdInput, prior: PriorState, params: ParameterS
     return found
 
 
-RULE_SET_HASH = _rule_set_hash()
+RULE_SET_HASH = rule_set_hash(rule_set_catalogue())
