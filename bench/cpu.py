@@ -1,5 +1,6 @@
 """CPU seconds spent by this process, its finished children, PostgreSQL and the Kafka broker (Linux
 /proc), so a benchmark can say where a run's time went, not only how long it took."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ def _proc_cpu() -> dict[str, float]:
                 stat = f.read()
         except OSError:
             continue
-        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name, fields = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
         # utime, stime and the reaped children's (PostgreSQL backends that exited count in the postmaster)
         seconds = sum(int(x) for x in fields[11:15]) / tick
         if name.startswith("postgres"):
@@ -30,8 +31,12 @@ def _proc_cpu() -> dict[str, float]:
 
 def snapshot() -> dict[str, float]:
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return {"this_process": time.process_time(), "worker_processes": children.ru_utime + children.ru_stime,
-            **_proc_cpu(), "wall": time.perf_counter()}
+    return {
+        "this_process": time.process_time(),
+        "worker_processes": children.ru_utime + children.ru_stime,
+        **_proc_cpu(),
+        "wall": time.perf_counter(),
+    }
 
 
 def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:

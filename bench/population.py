@@ -6,6 +6,7 @@ costs for a fifth of households, 10 % in gradual exit and 20 % already receiving
 Columns are generated directly (the shape the bulk path reads); `households()` yields the same
 population as snapshot dicts for the database benchmarks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,7 @@ def household_sizes(rng: np.random.Generator, households: int, people: int) -> n
     return sizes.astype(np.int64)
 
 
-def make_province(households: int = HOUSEHOLDS, people: int = PEOPLE, seed: int = 20161,
-                  as_of=None) -> Province:
+def make_province(households: int = HOUSEHOLDS, people: int = PEOPLE, seed: int = 20161, as_of=None) -> Province:
     from datetime import date
 
     as_of = as_of or date(2021, 6, 15)
@@ -63,12 +63,20 @@ def make_province(households: int = HOUSEHOLDS, people: int = PEOPLE, seed: int 
     prior_monthly = np.where(prior_status > 0, rng.integers(10_000, 60_000, households), 0)
     exit_elapsed = np.where(prior_status == 2, rng.integers(0, 25, households), -1)
     population = Population(
-        region=region, size=size, income_counted_always=counted_always, basic_pension=pension,
-        project_no_labour=no_labour_project, medical=medical,
+        region=region,
+        size=size,
+        income_counted_always=counted_always,
+        basic_pension=pension,
+        project_no_labour=no_labour_project,
+        medical=medical,
         deduction_allowed=(rng.random(households) < 0.20) & (rng.random(households) < 0.9),
-        prior_status=prior_status.astype(np.int64), prior_monthly=prior_monthly, exit_elapsed=exit_elapsed,
+        prior_status=prior_status.astype(np.int64),
+        prior_monthly=prior_monthly,
+        exit_elapsed=exit_elapsed,
         exit_extended=(prior_status == 2) & (rng.random(households) < 0.05),
-        disabled_household=rng.random(households) < 0.08, vulnerable=rng.random(households) < 0.15,
-        needs_scalar=rng.random(households) < 0.03)
+        disabled_household=rng.random(households) < 0.08,
+        vulnerable=rng.random(households) < 0.15,
+        needs_scalar=rng.random(households) < 0.03,
+    )
     persons_household = np.repeat(np.arange(households), size)
     return Province(counties, parameters, population, persons_household)

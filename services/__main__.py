@@ -1,5 +1,6 @@
 """Embedded mode: every service in one process, SQLite files under DATA_DIR (default .data/), the
 in-process bus, demonstration data loaded. `python -m services` (see README)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,10 @@ def _services():
     from services.registry import app as registry_app
     from services.registry.demo import load_demo_data
 
-    return [("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data),
-            ("eligibility", eligibility_app.build_runtime, eligibility_app.create_app, None)]
+    return [
+        ("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data),
+        ("eligibility", eligibility_app.build_runtime, eligibility_app.create_app, None),
+    ]
 
 
 async def main() -> None:
@@ -51,19 +54,24 @@ async def main() -> None:
             await asyncio.gather(*serving)
             return
         await asyncio.sleep(0.1)
-    for (name, _, _, load_demo), runtime in zip(_services(), runtimes):
+    for (name, _, _, load_demo), runtime in zip(_services(), runtimes, strict=True):
         if load_demo:
             loaded = await load_demo(runtime)
             if loaded:
-                print(f"loaded {loaded} demonstration households into {name}; other services follow "
-                      "through the in-process bus", flush=True)
-    admin = issue_token(platform, subject="embedded-admin", roles=["province_operator"], region="22",
-                        scope="pii:read")
+                print(
+                    f"loaded {loaded} demonstration households into {name}; other services follow "
+                    "through the in-process bus",
+                    flush=True,
+                )
+    admin = issue_token(platform, subject="embedded-admin", roles=["province_operator"], region="22", scope="pii:read")
     print("\nJilin social-assistance backend (embedded mode: SQLite + in-process bus)", flush=True)
     for name, port, _ in servers:
         print(f"  {name:<14} http://{HOST}:{port}/docs", flush=True)
-    print(f"\nDevelopment token (province operator, personal data visible):\n  {admin}\n"
-          f"Other roles: uv run python -m shared.auth --role county_operator --region 220122\n", flush=True)
+    print(
+        f"\nDevelopment token (province operator, personal data visible):\n  {admin}\n"
+        f"Other roles: uv run python -m shared.auth --role county_operator --region 220122\n",
+        flush=True,
+    )
     await asyncio.gather(*serving)
     await bus.stop()
 

@@ -1,6 +1,7 @@
 """The one way a service is assembled: runtime (settings, database, bus, outbox relay, sealer,
 authenticator) and a FastAPI app with problem+json errors, tracing, health, readiness, metrics and
 the AsyncAPI document."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,9 +9,9 @@ import contextlib
 import logging
 import time
 import traceback
-from datetime import date
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from datetime import date
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -19,8 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared import metrics
 from shared.asyncapi import asyncapi_document
 from shared.auth import Authenticator
-from shared.clock import Clock, business_day, utc_now
 from shared.bus import EventBus, KafkaBus, make_bus
+from shared.clock import Clock, business_day, utc_now
 from shared.config import ServiceSettings
 from shared.db import Database
 from shared.errors import PROBLEM_JSON, InternalError, ProblemFactory, install_error_handlers
@@ -29,8 +30,15 @@ from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay
 from shared.platform_tables import PlatformTables
 from shared.sealing import Sealer
-from shared.tracing import (TraceContext, configure_logging, configure_opentelemetry, new_trace,
-                            parse_traceparent, span, use_trace)
+from shared.tracing import (
+    TraceContext,
+    configure_logging,
+    configure_opentelemetry,
+    new_trace,
+    parse_traceparent,
+    span,
+    use_trace,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ class ServiceRuntime:
     sealer: Sealer
     authenticator: Authenticator
     # Background loops a service adds (schedulers); started and stopped with the app.
-    background: list[Callable[[], "asyncio.Future"]] = field(default_factory=list)
+    background: list[Callable[[], asyncio.Future]] = field(default_factory=list)
     # "Now", replaceable in tests; domain code never reads the clock itself.
     clock: Clock = field(default=utc_now)
     tasks: set = field(default_factory=set)
@@ -54,7 +62,7 @@ class ServiceRuntime:
         """The business day (Asia/Shanghai) by this runtime's clock."""
         return business_day(self.clock())
 
-    def spawn(self, coroutine, name: str) -> "asyncio.Task":
+    def spawn(self, coroutine, name: str) -> asyncio.Task:
         """A background task that is kept referenced until it ends (jobs started by requests)."""
         task = asyncio.create_task(coroutine, name=name)
         self.tasks.add(task)
@@ -65,10 +73,16 @@ class ServiceRuntime:
     def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None):
         db = Database(settings.resolved_database_url)
         bus = bus or make_bus(settings, client_id=settings.service_name)
-        relay = OutboxRelay(db, tables, bus, service=settings.service_name,
-                            poll_seconds=settings.outbox_poll_seconds)
-        return cls(settings=settings, db=db, tables=tables, bus=bus, relay=relay,
-                   sealer=Sealer(settings.pii_key), authenticator=Authenticator(settings))
+        relay = OutboxRelay(db, tables, bus, service=settings.service_name, poll_seconds=settings.outbox_poll_seconds)
+        return cls(
+            settings=settings,
+            db=db,
+            tables=tables,
+            bus=bus,
+            relay=relay,
+            sealer=Sealer(settings.pii_key),
+            authenticator=Authenticator(settings),
+        )
 
 
 class TraceMiddleware:
@@ -83,8 +97,9 @@ class TraceMiddleware:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         parent = parse_traceparent(headers.get("traceparent"))
         trace = parent.child() if parent else new_trace()
-        trace = TraceContext(trace.trace_id, trace.span_id, trace.flags,
-                             correlation_id=headers.get("x-correlation-id") or None)
+        trace = TraceContext(
+            trace.trace_id, trace.span_id, trace.flags, correlation_id=headers.get("x-correlation-id") or None
+        )
         started = time.perf_counter()
         status_holder = {"status": 500}
         response_started = {"yes": False}
@@ -103,25 +118,39 @@ class TraceMiddleware:
             except Exception as exc:  # noqa: BLE001 - a bug, not bad input: answered, logged, never re-raised
                 # Logged with the trace id and where it happened; never the request body or the exception's
                 # message, either of which may quote personal data.
-                log.error("unhandled %s on %s %s\n%s", type(exc).__name__, scope["method"], scope["path"],
-                          "".join(traceback.format_tb(exc.__traceback__)))
+                log.error(
+                    "unhandled %s on %s %s\n%s",
+                    type(exc).__name__,
+                    scope["method"],
+                    scope["path"],
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
                 status_holder["status"] = 500
                 if not response_started["yes"]:
                     problem = InternalError()
-                    await JSONResponse(problem.body(scope["path"]), status_code=500,
-                                       media_type=PROBLEM_JSON)(scope, receive, send_with_trace)
+                    await JSONResponse(problem.body(scope["path"]), status_code=500, media_type=PROBLEM_JSON)(
+                        scope, receive, send_with_trace
+                    )
             finally:
                 route = scope.get("route")
-                metrics.REQUEST_LATENCY.labels(self.service, scope["method"],
-                                               getattr(route, "path", "unmatched"),
-                                               str(status_holder["status"])).observe(time.perf_counter() - started)
+                metrics.REQUEST_LATENCY.labels(
+                    self.service, scope["method"], getattr(route, "path", "unmatched"), str(status_holder["status"])
+                ).observe(time.perf_counter() - started)
 
 
-def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
-                       routers: Iterable[APIRouter], publishes: Iterable[str], consumes: Iterable[str] = (),
-                       on_startup: Callable[[ServiceRuntime], "asyncio.Future"] | None = None,
-                       manage_bus: bool = True, uploads: dict[str, int] | None = None,
-                       domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> FastAPI:
+def create_service_app(
+    runtime: ServiceRuntime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    publishes: Iterable[str],
+    consumes: Iterable[str] = (),
+    on_startup: Callable[[ServiceRuntime], asyncio.Future] | None = None,
+    manage_bus: bool = True,
+    uploads: dict[str, int] | None = None,
+    domain_errors: Mapping[type[Exception], ProblemFactory] | None = None,
+) -> FastAPI:
     """`manage_bus=False` when several services share one in-process bus (embedded mode); `uploads` maps
     path prefixes that take files (not JSON) to their own body limit in bytes; `domain_errors` maps the
     errors the service's domain and adapters raise to the problems the API answers with."""
@@ -175,12 +204,22 @@ def create_service_app(runtime: ServiceRuntime, *, title: str, description: str,
             except Exception as exc:  # noqa: BLE001 - report, don't crash
                 checks[name] = f"unavailable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", response_class=PlainTextResponse,
-             responses={200: {"description": "Prometheus text exposition format",
-                              "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}})
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def prometheus_metrics():
         await runtime.relay.backlog()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

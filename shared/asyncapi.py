@@ -3,15 +3,26 @@
 Payload schemas come from Pydantic; the models they nest are hoisted into `components.schemas` and
 referenced from there, so every `$ref` resolves against the document (the official parser checks this
 in CI, see tests/contracts)."""
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from shared.events import registered_events
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-CE_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time", "ce_traceparent",
-              "ce_correlationid", "ce_causationid")
+CE_HEADERS = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_subject",
+    "ce_time",
+    "ce_traceparent",
+    "ce_correlationid",
+    "ce_causationid",
+)
 
 
 def _add_schema(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
@@ -36,11 +47,16 @@ def asyncapi_document(*, service: str, publishes: Iterable[str], consumes: Itera
             _add_schema(schemas, nested, schema)
         _add_schema(schemas, model.__name__, payload)
         messages[name] = {
-            "name": ce_type, "title": model.__name__, "summary": (model.__doc__ or "").strip().split("\n")[0],
+            "name": ce_type,
+            "title": model.__name__,
+            "summary": (model.__doc__ or "").strip().split("\n")[0],
             "contentType": "application/json",
             "bindings": {"kafka": {"key": {"type": "string", "description": "aggregate id (CloudEvents subject)"}}},
-            "headers": {"type": "object", "properties": {h: {"type": "string"} for h in CE_HEADERS},
-                        "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"]},
+            "headers": {
+                "type": "object",
+                "properties": {h: {"type": "string"} for h in CE_HEADERS},
+                "required": ["ce_specversion", "ce_id", "ce_source", "ce_type"],
+            },
             "payload": {"$ref": REF_TEMPLATE.format(model=model.__name__)},
         }
         channel = channels.setdefault(model.topic, {"address": model.topic, "messages": {}})
@@ -52,9 +68,16 @@ def asyncapi_document(*, service: str, publishes: Iterable[str], consumes: Itera
             operations[f"publish_{topic}"] = {"action": "send", "channel": ref, "messages": messages_of}
         if topic in consumes:
             operations[f"consume_{topic}"] = {"action": "receive", "channel": ref, "messages": messages_of}
-    return {"asyncapi": "3.1.0",
-            "info": {"title": f"{service} events", "version": "1.0.0",
-                     "description": "CloudEvents 1.0 over Apache Kafka, binary content mode: `ce_*` headers, "
-                                    "key = aggregate id, value = the JSON payload."},
-            "defaultContentType": "application/json", "channels": channels,
-            "operations": operations, "components": {"schemas": schemas, "messages": messages}}
+    return {
+        "asyncapi": "3.1.0",
+        "info": {
+            "title": f"{service} events",
+            "version": "1.0.0",
+            "description": "CloudEvents 1.0 over Apache Kafka, binary content mode: `ce_*` headers, "
+            "key = aggregate id, value = the JSON payload.",
+        },
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": schemas, "messages": messages},
+    }

@@ -5,13 +5,14 @@ the province, "220122" one county) and, for household users, their household id.
 configuration (HS256 secret or a PEM public key) or a JWKS URL, so a real identity provider plugs in.
 `python -m shared.auth` issues development tokens.
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import time
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Iterable
 
 import jwt
 from fastapi import Depends, Request
@@ -59,8 +60,15 @@ class Principal(BaseModel):
         """What decides what this caller may see: subject and scope together. Stored results (idempotent
         responses, import jobs) are keyed on it, so a token with the same subject but another region,
         role or household never replays what the first one was allowed to see."""
-        scope = "|".join([self.subject, ",".join(sorted(self.roles)), self.region, self.household_id or "",
-                          "pii" if self.sees_personal_data else "masked"])
+        scope = "|".join(
+            [
+                self.subject,
+                ",".join(sorted(self.roles)),
+                self.region,
+                self.household_id or "",
+                "pii" if self.sees_personal_data else "masked",
+            ]
+        )
         return hashlib.sha256(scope.encode()).hexdigest()
 
     def covers_region(self, region_code: str) -> bool:
@@ -80,8 +88,9 @@ class Authenticator:
         self.settings = settings
         # The key set is cached for five minutes; a token naming an unknown key id fetches it again, so
         # the provider's key rotation needs no restart.
-        self._jwks = (jwt.PyJWKClient(settings.jwks_url, timeout=self.JWKS_TIMEOUT_SECONDS)
-                      if settings.jwks_url else None)
+        self._jwks = (
+            jwt.PyJWKClient(settings.jwks_url, timeout=self.JWKS_TIMEOUT_SECONDS) if settings.jwks_url else None
+        )
 
     @property
     def fetches_keys(self) -> bool:
@@ -100,13 +109,20 @@ class Authenticator:
         try:
             key, algorithms = self._key(token)
         except jwt.PyJWKClientConnectionError as exc:
-            raise ServiceUnavailable("the identity provider's signing keys cannot be fetched; try again shortly") from exc
+            raise ServiceUnavailable(
+                "the identity provider's signing keys cannot be fetched; try again shortly"
+            ) from exc
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid bearer token: {exc}") from exc
         try:
-            claims = jwt.decode(token, key, algorithms=algorithms, audience=self.settings.jwt_audience,
-                                issuer=self.settings.jwt_issuer,
-                                options={"require": ["exp", "sub", "iss", "aud"]})
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"invalid bearer token: {exc}") from exc
         try:
@@ -120,20 +136,38 @@ class Authenticator:
             raise Unauthorized("token carries no administrative-region scope")
         if Role.HOUSEHOLD in roles and not claims.get("household_id"):
             raise Unauthorized("a household token must name its household")
-        return Principal(subject=str(claims["sub"]), roles=roles, region=region,
-                         household_id=claims.get("household_id"),
-                         scopes=frozenset(str(claims.get("scope", "")).split()))
+        return Principal(
+            subject=str(claims["sub"]),
+            roles=roles,
+            region=region,
+            household_id=claims.get("household_id"),
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+        )
 
 
-def issue_token(settings: PlatformSettings, *, subject: str, roles: Iterable[str], region: str,
-                household_id: str | None = None, scope: str = "", ttl_seconds: int = 8 * 3600) -> str:
+def issue_token(
+    settings: PlatformSettings,
+    *,
+    subject: str,
+    roles: Iterable[str],
+    region: str,
+    household_id: str | None = None,
+    scope: str = "",
+    ttl_seconds: int = 8 * 3600,
+) -> str:
     """Development tokens, signed with the configured HS256 secret."""
     if not settings.jwt_secret:
         raise RuntimeError("development tokens need JWT_SECRET")
     now = int(time.time())
-    claims = {"sub": subject, "roles": [Role(r).value for r in roles], "region": region,
-              "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "iat": now,
-              "exp": now + ttl_seconds}
+    claims = {
+        "sub": subject,
+        "roles": [Role(r).value for r in roles],
+        "region": region,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
     if household_id:
         claims["household_id"] = household_id
     if scope:
@@ -148,8 +182,9 @@ def require(*roles: Role):
     """FastAPI dependency: an authenticated caller holding one of `roles` (any role if none named)."""
     wanted = set(roles)
 
-    async def dependency(request: Request,
-                         credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
         if credentials is None:
             raise Unauthorized("this endpoint needs a bearer token")
         authenticator: Authenticator = request.app.state.authenticator
@@ -174,8 +209,17 @@ def main() -> None:
     parser.add_argument("--scope", default="")
     parser.add_argument("--ttl", type=int, default=8 * 3600)
     args = parser.parse_args()
-    print(issue_token(PlatformSettings(), subject=args.subject, roles=args.role, region=args.region,
-                      household_id=args.household_id, scope=args.scope, ttl_seconds=args.ttl))
+    print(
+        issue_token(
+            PlatformSettings(),
+            subject=args.subject,
+            roles=args.role,
+            region=args.region,
+            household_id=args.household_id,
+            scope=args.scope,
+            ttl_seconds=args.ttl,
+        )
+    )
 
 
 if __name__ == "__main__":

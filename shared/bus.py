@@ -5,13 +5,14 @@
   inbox) has returned; bounded retries with backoff, then the event goes to `<topic>.dlq` with the error.
 - `InProcessBus`: the same semantics inside one process, for the embedded mode and unit tests.
 """
+
 from __future__ import annotations
 
 import abc
 import asyncio
 import logging
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -65,11 +66,17 @@ class EventBus(abc.ABC):
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
         """Deliver all envelopes durably, in order, or raise."""
 
-    async def start(self) -> None: ...
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Start consuming the subscriptions."""
 
-    async def stop(self) -> None: ...
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop consuming and release connections."""
 
-    async def ping(self) -> None: ...
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the broker cannot be reached."""
 
     async def _handle(self, sub: Subscription, envelope: Envelope) -> DeadLetter | None:
         """Run a handler with bounded retries and exponential backoff; a dead letter if all fail."""
@@ -84,8 +91,14 @@ class EventBus(abc.ABC):
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure is retried, then dead-lettered
                 error = describe_error(exc)
-                log.warning("handler %s failed on event %s (attempt %d/%d): %s",
-                            sub.group, envelope.id, attempt, self.max_attempts, error)
+                log.warning(
+                    "handler %s failed on event %s (attempt %d/%d): %s",
+                    sub.group,
+                    envelope.id,
+                    attempt,
+                    self.max_attempts,
+                    error,
+                )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
         metrics.DEAD_LETTERS.labels(sub.group, envelope.topic).inc()
@@ -116,6 +129,9 @@ class InProcessBus(EventBus):
         self._workers.clear()
         self._queues.clear()
 
+    async def ping(self) -> None:
+        """In the process: always reachable."""
+
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
         for envelope in envelopes:
             self.published.append(envelope)
@@ -140,8 +156,9 @@ class InProcessBus(EventBus):
 
 
 class KafkaBus(EventBus):
-    def __init__(self, bootstrap_servers: str, *, client_id: str, partitions: int = 3,
-                 request_timeout_ms: int = 15000, **kwargs):
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str, partitions: int = 3, request_timeout_ms: int = 15000, **kwargs
+    ):
         super().__init__(**kwargs)
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -157,7 +174,7 @@ class KafkaBus(EventBus):
         self.outage = OutageLog(f"Kafka at {bootstrap_servers}")
         self._watch: asyncio.Task | None = None
         self._stopping = False
-        import aiokafka.admin  # noqa: F401 - its loggers exist from here on, so they can be limited
+        import aiokafka.admin
         import aiokafka.consumer.group_coordinator  # noqa: F401
 
         limit_library_logs("aiokafka")
@@ -169,11 +186,16 @@ class KafkaBus(EventBus):
         async with self._producer_lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self.bootstrap_servers, client_id=self.client_id,
+                    bootstrap_servers=self.bootstrap_servers,
+                    client_id=self.client_id,
                     # Batches up to 1 MiB: the 16 KiB default holds ~25 events and made the relay wait on
                     # one request per 25 events (bench: 117 → 33 µs per event).
-                    acks="all", enable_idempotence=True, linger_ms=5, max_batch_size=1 << 20,
-                    request_timeout_ms=self.request_timeout_ms)
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=5,
+                    max_batch_size=1 << 20,
+                    request_timeout_ms=self.request_timeout_ms,
+                )
                 try:
                     await producer.start()
                 except BaseException:  # a cancelled start too: stop its connection attempts
@@ -200,10 +222,15 @@ class KafkaBus(EventBus):
                 if open_batches is None:
                     open_batches = batches[key] = [producer.create_batch()]
                 headers = list(message.headers.items())
-                if open_batches[-1].append(key=message.key, value=message.value, timestamp=None, headers=headers) is None:
+                if (
+                    open_batches[-1].append(key=message.key, value=message.value, timestamp=None, headers=headers)
+                    is None
+                ):
                     open_batches.append(producer.create_batch())  # full: start the next batch for this partition
-                    if open_batches[-1].append(key=message.key, value=message.value, timestamp=None,
-                                               headers=headers) is None:
+                    if (
+                        open_batches[-1].append(key=message.key, value=message.value, timestamp=None, headers=headers)
+                        is None
+                    ):
                         raise ValueError(f"event {envelope.id} is larger than a producer batch")
             for (topic, partition), builders in batches.items():
                 for builder in builders:
@@ -233,8 +260,9 @@ class KafkaBus(EventBus):
         from aiokafka.admin import AIOKafkaAdminClient, NewTopic
         from aiokafka.errors import TopicAlreadyExistsError
 
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                    request_timeout_ms=self.request_timeout_ms)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap_servers, request_timeout_ms=self.request_timeout_ms
+        )
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -294,7 +322,8 @@ class KafkaBus(EventBus):
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
             if len(self._consumers) == len(self.subscriptions) and all(
-                    c.assignment() for c in self._consumers.values()):
+                c.assignment() for c in self._consumers.values()
+            ):
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError("consumers did not get partitions in time")
@@ -305,10 +334,15 @@ class KafkaBus(EventBus):
         delay = 0.5
         while not self._stopping:
             consumer = AIOKafkaConsumer(
-                *sub.topics, bootstrap_servers=self.bootstrap_servers, group_id=sub.group,
-                client_id=f"{self.client_id}:{sub.group}", enable_auto_commit=False,
-                auto_offset_reset="earliest", isolation_level="read_committed",
-                request_timeout_ms=self.request_timeout_ms)
+                *sub.topics,
+                bootstrap_servers=self.bootstrap_servers,
+                group_id=sub.group,
+                client_id=f"{self.client_id}:{sub.group}",
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                isolation_level="read_committed",
+                request_timeout_ms=self.request_timeout_ms,
+            )
             try:
                 await consumer.start()
                 self._consumers[sub.group] = consumer
@@ -317,8 +351,7 @@ class KafkaBus(EventBus):
                     batches = await consumer.getmany(timeout_ms=500, max_records=200)
                     for tp, messages in batches.items():
                         for message in messages:
-                            envelope = Envelope.from_kafka(message.topic, message.key, message.value,
-                                                           message.headers)
+                            envelope = Envelope.from_kafka(message.topic, message.key, message.value, message.headers)
                             dead = await self._handle(sub, envelope)
                             if dead:
                                 await self._dead_letter(dead, message)
@@ -342,24 +375,29 @@ class KafkaBus(EventBus):
 
     async def _dead_letter(self, dead: DeadLetter, message) -> None:
         producer = await self._ensure_producer()
-        headers = list(message.headers) + [("dlq_error", dead.error[:2000].encode()),
-                                           ("dlq_consumer", dead.group.encode()),
-                                           ("dlq_attempts", str(dead.attempts).encode())]
-        await producer.send_and_wait(dead_letter_topic(message.topic), value=message.value,
-                                     key=message.key, headers=headers)
+        headers = list(message.headers) + [
+            ("dlq_error", dead.error[:2000].encode()),
+            ("dlq_consumer", dead.group.encode()),
+            ("dlq_attempts", str(dead.attempts).encode()),
+        ]
+        await producer.send_and_wait(
+            dead_letter_topic(message.topic), value=message.value, key=message.key, headers=headers
+        )
 
     async def _record_lag(self, sub: Subscription, consumer) -> None:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 position = await consumer.position(tp)
-                metrics.CONSUMER_LAG.labels(sub.group, tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position))
+                metrics.CONSUMER_LAG.labels(sub.group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 
 def make_bus(settings, *, client_id: str) -> EventBus:
     if settings.uses_kafka:
-        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id,
-                        partitions=settings.kafka_topic_partitions,
-                        max_attempts=settings.consumer_max_attempts)
+        return KafkaBus(
+            settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            partitions=settings.kafka_topic_partitions,
+            max_attempts=settings.consumer_max_attempts,
+        )
     return InProcessBus(max_attempts=settings.consumer_max_attempts)

@@ -1,16 +1,15 @@
 """The command line every service shares: `serve` (uvicorn), `migrate` (Alembic upgrade head) and, for a
 service with background jobs, `work` (a process that only works on them)."""
+
 from __future__ import annotations
 
 import argparse
-
-from typing import Callable
+from collections.abc import Callable
 
 from shared.config import ServiceSettings
 
 
-def service_main(service: str, app_factory: str,
-                 worker: Callable[[ServiceSettings, bool], None] | None = None) -> None:
+def service_main(service: str, app_factory: str, worker: Callable[[ServiceSettings, bool], None] | None = None) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m services.{service}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API, consumers and outbox relay")
@@ -29,6 +28,7 @@ def service_main(service: str, app_factory: str,
         upgrade(service, settings.resolved_database_url)
     if args.command == "serve":
         import uvicorn
+
         uvicorn.run(app_factory, factory=True, host=args.host, port=args.port, log_config=None)
     if args.command == "work":
         worker(settings, args.until_idle)

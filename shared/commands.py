@@ -6,13 +6,15 @@ on the caller's subject *and* scope, see `Principal.access_key`), then stores th
 same transaction as the change, so a retried POST returns the first result and never applies twice,
 and a concurrent duplicate waits for the first and replays it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
@@ -38,14 +40,22 @@ class RequestInProgress(Conflict):
     slug, title = "request-in-progress", "A request with this Idempotency-Key is still in progress"
 
     def __init__(self) -> None:
-        super().__init__("the first request with this Idempotency-Key has not finished; retry shortly",
-                         errors=[{"field": "Idempotency-Key", "rule": "idempotency_key_in_progress",
-                                  "message": "a request with this key is still being processed"}],
-                         headers={"Retry-After": "1"})
+        super().__init__(
+            "the first request with this Idempotency-Key has not finished; retry shortly",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "rule": "idempotency_key_in_progress",
+                    "message": "a request with this key is still being processed",
+                }
+            ],
+            headers={"Retry-After": "1"},
+        )
 
 
-async def run_command(request: Request, principal: Principal, uow: UnitOfWork,
-                      action: Callable[[], Awaitable[CommandResult]]) -> JSONResponse:
+async def run_command(
+    request: Request, principal: Principal, uow: UnitOfWork, action: Callable[[], Awaitable[CommandResult]]
+) -> JSONResponse:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         async with uow:
@@ -55,20 +65,24 @@ async def run_command(request: Request, principal: Principal, uow: UnitOfWork,
         return JSONResponse(body, status_code=result.status_code, headers=result.headers)
 
     if not (1 <= len(key) <= 200) or not key.isprintable():
-        raise ValidationProblem.field("Idempotency-Key", "length", "Idempotency-Key must be 1 to 200 printable characters")
+        raise ValidationProblem.field(
+            "Idempotency-Key", "length", "Idempotency-Key must be 1 to 200 printable characters"
+        )
     request_hash = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()).hexdigest()
+        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+    ).hexdigest()
     records = IdempotencyRecords(uow.db, uow.tables)
     owner = principal.access_key
-    stored = await records.claim(owner, key, request_hash, datetime.now(timezone.utc))
+    stored = await records.claim(owner, key, request_hash, datetime.now(UTC))
     if stored is not None:
         return await _replay_when_done(records, owner, key, request_hash, stored)
     try:
         async with uow:
             result = await action()
             body = jsonable_encoder(result.body)
-            await uow.complete_idempotent_request(owner, key, result.status_code,
-                                                  {"body": body, "headers": result.headers})
+            await uow.complete_idempotent_request(
+                owner, key, result.status_code, {"body": body, "headers": result.headers}
+            )
             await uow.commit()
     except BaseException:
         # Nothing was applied: free the key so the client's retry runs the request again.
@@ -77,12 +91,20 @@ async def run_command(request: Request, principal: Principal, uow: UnitOfWork,
     return JSONResponse(body, status_code=result.status_code, headers=result.headers)
 
 
-async def _replay_when_done(records: IdempotencyRecords, owner: str, key: str, request_hash: str,
-                            stored: StoredResponse) -> JSONResponse:
+async def _replay_when_done(
+    records: IdempotencyRecords, owner: str, key: str, request_hash: str, stored: StoredResponse
+) -> JSONResponse:
     if stored.request_hash != request_hash:
-        raise Conflict("this Idempotency-Key was already used with a different request",
-                       errors=[{"field": "Idempotency-Key", "rule": "idempotency_key_reused",
-                                "message": "same key, different method, path or body"}])
+        raise Conflict(
+            "this Idempotency-Key was already used with a different request",
+            errors=[
+                {
+                    "field": "Idempotency-Key",
+                    "rule": "idempotency_key_reused",
+                    "message": "same key, different method, path or body",
+                }
+            ],
+        )
     waited, pause = 0.0, 0.02
     while stored.in_progress:
         if waited >= WAIT_FOR_FIRST_SECONDS:

@@ -4,6 +4,7 @@ Platform-wide values have plain names (KAFKA_BOOTSTRAP_SERVERS, JWT_SECRET, ...)
 carry the service prefix (REGISTRY_DATABASE_URL, ...). Nothing set means the embedded default:
 a SQLite file under DATA_DIR and the in-process bus.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ class PlatformSettings(BaseSettings):
     pii_key: str = DEV_PII_KEY
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+
     @model_validator(mode="after")
-    def _one_key_source(self) -> "PlatformSettings":
+    def _one_key_source(self) -> PlatformSettings:
         for name in ("jwt_secret", "jwt_public_key", "jwks_url"):  # an empty variable means "not set"
             if getattr(self, name) == "":
                 setattr(self, name, None)
@@ -60,7 +62,7 @@ class ServiceSettings(PlatformSettings):
     database_url: str | None = Field(default=None)
 
     @classmethod
-    def load(cls, service_name: str, **overrides) -> "ServiceSettings":
+    def load(cls, service_name: str, **overrides) -> ServiceSettings:
         """Read platform settings plus `<SERVICE>_DATABASE_URL` for one service."""
         prefix = service_name.upper()
         values = dict(overrides)
@@ -71,7 +73,8 @@ class ServiceSettings(PlatformSettings):
         settings = cls(**values)
         if settings.environment == "production":
             if settings.jwt_secret == DEV_JWT_SECRET or not (
-                    settings.jwt_secret or settings.jwt_public_key or settings.jwks_url):
+                settings.jwt_secret or settings.jwt_public_key or settings.jwks_url
+            ):
                 raise RuntimeError("production needs its own token keys: JWKS_URL, JWT_PUBLIC_KEY or JWT_SECRET")
             if settings.pii_key == DEV_PII_KEY:
                 raise RuntimeError("production needs its own PII_KEY")

@@ -1,4 +1,5 @@
 """Database engine and sessions: SQLAlchemy 2 async on PostgreSQL (asyncpg) or SQLite (aiosqlite)."""
+
 from __future__ import annotations
 
 import orjson
@@ -48,8 +49,11 @@ def _dumps(value) -> str:
 def _json_from_bytes(dbapi_connection, _record) -> None:
     # SQLAlchemy's asyncpg codec turns each JSON value into a str before parsing it; orjson parses the
     # bytes as they come (a province job reads ~1M JSON values: snapshots, states, outbox envelopes).
-    dbapi_connection.run_async(lambda conn: conn.set_type_codec(
-        "json", encoder=str.encode, decoder=orjson.loads, schema="pg_catalog", format="binary"))
+    dbapi_connection.run_async(
+        lambda conn: conn.set_type_codec(
+            "json", encoder=str.encode, decoder=orjson.loads, schema="pg_catalog", format="binary"
+        )
+    )
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -76,8 +80,9 @@ async def insert_many(session: AsyncSession, table: Table, rows: list[dict]) -> 
         return
     columns = [c.name for c in table.columns if c.name in rows[0]]
     json_columns = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    records = [tuple(_dumps(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns)
-               for row in rows]
+    records = [
+        tuple(_dumps(row[c]) if c in json_columns and row[c] is not None else row[c] for c in columns) for row in rows
+    ]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)

@@ -1,9 +1,11 @@
 """RFC 9457 problem details for every error a client can cause. Bad input is a 4xx naming the field
 and the rule, never a 500; the handlers are installed once by `shared.app`."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -22,8 +24,14 @@ class Problem(Exception):
     slug = "bad-request"
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
@@ -31,8 +39,12 @@ class Problem(Exception):
         self.extra = extra
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": PROBLEM_BASE + self.slug, "title": self.title,
-                                "status": self.status, "detail": self.detail}
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
         if instance:
             body["instance"] = instance
         if self.errors:
@@ -45,7 +57,7 @@ class ValidationProblem(Problem):
     status, slug, title = 422, "validation-error", "Request failed validation"
 
     @classmethod
-    def field(cls, field: str, rule: str, message: str, **extra: Any) -> "ValidationProblem":
+    def field(cls, field: str, rule: str, message: str, **extra: Any) -> ValidationProblem:
         return cls(message, errors=[{"field": field, "rule": rule, "message": message}], **extra)
 
 
@@ -78,6 +90,7 @@ class Forbidden(Problem):
 
 class ServiceUnavailable(Problem):
     """A dependency the request needs is down: not the caller's fault, worth retrying."""
+
     status, slug, title = 503, "service-unavailable", "Service unavailable"
 
     def __init__(self, detail: str, retry_after_seconds: int = 5):
@@ -96,8 +109,12 @@ def describe_error(exc: BaseException) -> str:
 
 
 def problem_response(problem: Problem, request: Request) -> JSONResponse:
-    return JSONResponse(problem.body(str(request.url.path)), status_code=problem.status,
-                        media_type=PROBLEM_JSON, headers=problem.headers)
+    return JSONResponse(
+        problem.body(str(request.url.path)),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
 
 
 def _field_path(loc: tuple) -> str:
@@ -115,6 +132,7 @@ ProblemFactory = Callable[[Exception], Problem]
 
 def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> None:
     for error_type, to_problem in (domain_errors or {}).items():
+
         async def _domain(request: Request, exc: Exception, to_problem: ProblemFactory = to_problem):
             return problem_response(to_problem(exc), request)
 
@@ -129,11 +147,16 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
         errors = []
         for err in exc.errors():
             if err.get("type") == "json_invalid":
-                return problem_response(Problem(
-                    "The request body is not valid JSON: " + str(err.get("ctx", {}).get("error", "")),
-                    errors=[{"field": "body", "rule": "json_invalid", "message": err.get("msg")}]), request)
-            errors.append({"field": _field_path(tuple(err.get("loc", ()))),
-                           "rule": err.get("type"), "message": err.get("msg")})
+                return problem_response(
+                    Problem(
+                        "The request body is not valid JSON: " + str(err.get("ctx", {}).get("error", "")),
+                        errors=[{"field": "body", "rule": "json_invalid", "message": err.get("msg")}],
+                    ),
+                    request,
+                )
+            errors.append(
+                {"field": _field_path(tuple(err.get("loc", ()))), "rule": err.get("type"), "message": err.get("msg")}
+            )
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(ValidationProblem(summary, errors=errors), request)
 
@@ -145,8 +168,13 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
             return problem_response(PayloadTooLarge(exc.limit), request)
         problem = Problem(str(exc.detail), headers=getattr(exc, "headers", None) or {})
         problem.status = exc.status_code
-        problem.slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized",
-                        403: "forbidden", 400: "bad-request"}.get(exc.status_code, "http-error")
+        problem.slug = {
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthorized",
+            403: "forbidden",
+            400: "bad-request",
+        }.get(exc.status_code, "http-error")
         problem.title = problem.slug.replace("-", " ").capitalize()
         return problem_response(problem, request)
 

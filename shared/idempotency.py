@@ -5,10 +5,11 @@ in the same transaction as the state change, or released if the change fails. A 
 with the same key therefore never runs the change a second time: it waits for the first to finish and
 replays its response, or is told the first is still in progress (409 with Retry-After).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -43,9 +44,16 @@ class IdempotencyRecords:
         """Claim the key for this request (None) or return what is already recorded under it."""
         async with self.db.session() as session:
             try:
-                await session.execute(insert(self.table).values(
-                    principal=principal, key=key, request_hash=request_hash, status_code=IN_PROGRESS,
-                    response={}, created_at=now))
+                await session.execute(
+                    insert(self.table).values(
+                        principal=principal,
+                        key=key,
+                        request_hash=request_hash,
+                        status_code=IN_PROGRESS,
+                        response={},
+                        created_at=now,
+                    )
+                )
                 await session.commit()
                 return None
             except IntegrityError:
@@ -53,11 +61,21 @@ class IdempotencyRecords:
             found = await self.get(session, principal, key)
             if found is None:  # released between our insert and our read: try once more
                 return await self.claim(principal, key, request_hash, now)
-            if found.in_progress and found.request_hash == request_hash and now - _aware(found.claimed_at) > ABANDONED_AFTER:
-                taken = await session.execute(update(self.table).where(
-                    self.table.c.principal == principal, self.table.c.key == key,
-                    self.table.c.status_code == IN_PROGRESS, self.table.c.created_at == found.claimed_at)
-                    .values(created_at=now))
+            if (
+                found.in_progress
+                and found.request_hash == request_hash
+                and now - _aware(found.claimed_at) > ABANDONED_AFTER
+            ):
+                taken = await session.execute(
+                    update(self.table)
+                    .where(
+                        self.table.c.principal == principal,
+                        self.table.c.key == key,
+                        self.table.c.status_code == IN_PROGRESS,
+                        self.table.c.created_at == found.claimed_at,
+                    )
+                    .values(created_at=now)
+                )
                 await session.commit()
                 if taken.rowcount == 1:
                     return None
@@ -68,26 +86,35 @@ class IdempotencyRecords:
             return await self.get(session, principal, key)
 
     @staticmethod
-    async def complete(session: AsyncSession, table, principal: str, key: str, status_code: int,
-                       response: Any) -> None:
+    async def complete(session: AsyncSession, table, principal: str, key: str, status_code: int, response: Any) -> None:
         """Inside the request's own transaction: the response commits with the change it describes."""
-        await session.execute(update(table).where(table.c.principal == principal, table.c.key == key)
-                              .values(status_code=status_code, response=response))
+        await session.execute(
+            update(table)
+            .where(table.c.principal == principal, table.c.key == key)
+            .values(status_code=status_code, response=response)
+        )
 
     async def release(self, principal: str, key: str) -> None:
         async with self.db.session() as session:
-            await session.execute(delete(self.table).where(
-                self.table.c.principal == principal, self.table.c.key == key,
-                self.table.c.status_code == IN_PROGRESS))
+            await session.execute(
+                delete(self.table).where(
+                    self.table.c.principal == principal,
+                    self.table.c.key == key,
+                    self.table.c.status_code == IN_PROGRESS,
+                )
+            )
             await session.commit()
 
     async def get(self, session: AsyncSession, principal: str, key: str) -> StoredResponse | None:
-        row = (await session.execute(select(self.table).where(
-            self.table.c.principal == principal, self.table.c.key == key))).first()
+        row = (
+            await session.execute(
+                select(self.table).where(self.table.c.principal == principal, self.table.c.key == key)
+            )
+        ).first()
         if row is None:
             return None
         return StoredResponse(row.request_hash, row.status_code, row.response, row.created_at)
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -5,6 +5,7 @@ random page (a province job inserts ~550,000 of them; random keys dirty a random
 a tenth of the CPU of `uuid.uuid4()`. Ids of entities handed to people and other systems (households,
 members, incomes) stay random UUIDv4: they should not tell when someone was registered.
 """
+
 from __future__ import annotations
 
 from uuid_utils import uuid7

@@ -3,9 +3,10 @@
 A JSON body over the limit is refused with 413 as soon as its Content-Length (or, for a chunked upload,
 its running size) says so, before it is parsed; a body that is not JSON gets 415 rather than being
 parsed as JSON anyway. Upload routes (imports) declare their own, larger, limit and media types."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,16 +17,20 @@ class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Request body too large"
 
     def __init__(self, limit: int):
-        super().__init__(f"the request body exceeds {limit} bytes",
-                         errors=[{"field": "body", "rule": "max_size", "message": f"at most {limit} bytes"}])
+        super().__init__(
+            f"the request body exceeds {limit} bytes",
+            errors=[{"field": "body", "rule": "max_size", "message": f"at most {limit} bytes"}],
+        )
 
 
 class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
     def __init__(self, detail: str, accepted: list[str]):
-        super().__init__(detail, errors=[{"field": "Content-Type", "rule": "media_type",
-                                          "message": "send one of: " + ", ".join(accepted)}])
+        super().__init__(
+            detail,
+            errors=[{"field": "Content-Type", "rule": "media_type", "message": "send one of: " + ", ".join(accepted)}],
+        )
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -79,7 +84,15 @@ async def _send_problem(problem: Problem, scope, send) -> None:
     import orjson
 
     body = orjson.dumps(problem.body(scope["path"]))
-    await send({"type": "http.response.start", "status": problem.status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -1,5 +1,6 @@
 """Alembic, configured in code: each service keeps its migrations in `services/<name>/migrations`,
 and `upgrade(service, url)` applies them (the service CLI, the embedded runner and the tests)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,7 @@ async def upgrade_async(service: str, url: str) -> None:
 def run_migrations(metadata: MetaData) -> None:
     """Body of every service's migrations/env.py."""
     url = context.config.get_main_option("sqlalchemy.url")
-    options = dict(target_metadata=metadata, render_as_batch=url.startswith("sqlite"),
-                   compare_type=True)
+    options = dict(target_metadata=metadata, render_as_batch=url.startswith("sqlite"), compare_type=True)
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():
@@ -86,5 +86,10 @@ def outbox_marks_published_rows() -> None:
 
     with op.batch_alter_table("outbox") as batch_op:
         batch_op.add_column(sa.Column("published_at", sa.DateTime(timezone=True), nullable=True))
-    op.create_index("ix_outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"),
-                    sqlite_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "ix_outbox_unpublished",
+        "outbox",
+        ["id"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )

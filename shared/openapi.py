@@ -2,6 +2,7 @@
 RFC 9457 problem+json (not FastAPI's validation schema), each operation lists the problems it can
 answer with, `Idempotency-Key` is documented where it is honoured, operational endpoints say they are
 public, and servers and licence are named. Redocly's recommended ruleset checks the result in CI."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,15 +11,24 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 PROBLEM_SCHEMA = {
-    "type": "object", "title": "Problem",
+    "type": "object",
+    "title": "Problem",
     "description": "RFC 9457 problem details; `errors` names each offending field and the rule it broke.",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string", "format": "uri"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"},
-        "errors": {"type": "array", "items": {"type": "object", "required": ["field", "rule", "message"],
-                                              "properties": {"field": {"type": "string"}, "rule": {"type": "string"},
-                                                             "message": {"type": "string"}}}},
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "rule", "message"],
+                "properties": {"field": {"type": "string"}, "rule": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
 }
 PROBLEMS = {
@@ -35,19 +45,29 @@ PROBLEMS = {
     "500": "Internal error (logged with the request's trace id)",
     "503": "A dependency (identity provider, database) is unavailable; retry after Retry-After",
 }
-TRACEPARENT = {"name": "traceparent", "in": "header", "required": False,
-               "description": "W3C trace context; created when absent and echoed on every response",
-               "schema": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"}}
-IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
-                   "description": "Retrying with the same key replays the first response instead of applying twice",
-                   "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+TRACEPARENT = {
+    "name": "traceparent",
+    "in": "header",
+    "required": False,
+    "description": "W3C trace context; created when absent and echoed on every response",
+    "schema": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Retrying with the same key replays the first response instead of applying twice",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/asyncapi.json"}
 NO_IDEMPOTENCY = "x-no-idempotency-key"  # openapi_extra of a write that stores nothing (a dry run)
 
 
 def _problem_response(description: str) -> dict[str, Any]:
-    return {"description": description,
-            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def _problems_of(path: str, method: str, operation: dict[str, Any]) -> list[str]:
@@ -67,9 +87,17 @@ def _problems_of(path: str, method: str, operation: dict[str, Any]) -> list[str]
 
 
 def service_openapi(app: FastAPI, *, servers: list[dict[str, str]]) -> dict[str, Any]:
-    document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
-                           servers=servers, license_info={"name": "Proprietary: Jilin provincial civil affairs",
-                                         "url": "https://assistance.jl.gov.cn/licence"})
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        servers=servers,
+        license_info={
+            "name": "Proprietary: Jilin provincial civil affairs",
+            "url": "https://assistance.jl.gov.cn/licence",
+        },
+    )
     components = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     schemas.pop("HTTPValidationError", None)
@@ -80,8 +108,11 @@ def service_openapi(app: FastAPI, *, servers: list[dict[str, str]]) -> dict[str,
             if path in PUBLIC_PATHS:
                 operation["security"] = []  # probes and contracts: no personal data, read by infrastructure
             parameters = operation.setdefault("parameters", [])
-            if method in ("post", "put", "patch", "delete") and path not in PUBLIC_PATHS \
-                    and not operation.pop(NO_IDEMPOTENCY, False):
+            if (
+                method in ("post", "put", "patch", "delete")
+                and path not in PUBLIC_PATHS
+                and not operation.pop(NO_IDEMPOTENCY, False)
+            ):
                 parameters.append(IDEMPOTENCY_KEY)
             parameters.append(TRACEPARENT)
             responses = operation.setdefault("responses", {})

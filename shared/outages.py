@@ -2,19 +2,26 @@
 while it lasts, once when it ends; never once per retry. A broker outage makes every client retry
 several times a second, and aiokafka logs each failed connection at ERROR: left alone, a short outage
 writes hundreds of thousands of lines and buries everything else."""
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 REMIND_EVERY_SECONDS = 300.0
 
 
 class OutageLog:
-    def __init__(self, what: str, *, remind_every: float = REMIND_EVERY_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, logger: logging.Logger = log):
+    def __init__(
+        self,
+        what: str,
+        *,
+        remind_every: float = REMIND_EVERY_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger = log,
+    ):
         self.what, self.remind_every, self.clock, self.log = what, remind_every, clock, logger
         self.down_since: float | None = None
         self._reminded_at = 0.0
@@ -29,16 +36,27 @@ class OutageLog:
         self._failures += 1
         if self.down_since is None:
             self.down_since = self._reminded_at = now
-            self.log.warning("%s unavailable (%s); retrying with backoff, logging again when it is back", self.what, reason)
+            self.log.warning(
+                "%s unavailable (%s); retrying with backoff, logging again when it is back", self.what, reason
+            )
         elif now - self._reminded_at >= self.remind_every:
             self._reminded_at = now
-            self.log.warning("%s still unavailable after %.0f s and %d attempts (%s)", self.what,
-                             now - self.down_since, self._failures, reason)
+            self.log.warning(
+                "%s still unavailable after %.0f s and %d attempts (%s)",
+                self.what,
+                now - self.down_since,
+                self._failures,
+                reason,
+            )
 
     def succeeded(self) -> None:
         if self.down_since is not None:
-            self.log.warning("%s available again after %.0f s and %d failed attempts", self.what,
-                             self.clock() - self.down_since, self._failures)
+            self.log.warning(
+                "%s available again after %.0f s and %d failed attempts",
+                self.what,
+                self.clock() - self.down_since,
+                self._failures,
+            )
         self.down_since, self._failures = None, 0
 
 
@@ -71,6 +89,9 @@ def limit_library_logs(prefix: str = "aiokafka") -> None:
     """Attach the repeat limit to every logger of a library (its modules' loggers exist once imported;
     a logger's filters apply to the records it creates)."""
     for name, logger in list(logging.root.manager.loggerDict.items()):
-        if (name == prefix or name.startswith(prefix + ".")) and isinstance(logger, logging.Logger) \
-                and _limit not in logger.filters:
+        if (
+            (name == prefix or name.startswith(prefix + "."))
+            and isinstance(logger, logging.Logger)
+            and _limit not in logger.filters
+        ):
             logger.addFilter(_limit)

@@ -18,6 +18,7 @@ walks those entries from the start of the index: during a province job (hundreds
 in a minute) each pass grew to tens of milliseconds of PostgreSQL time. Autovacuum looks at a table at
 most once a minute, so the relay vacuums the outbox itself after every `vacuum_every` rows it publishes.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,17 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, db: Database, tables: PlatformTables, bus: EventBus, *, service: str,
-                 poll_seconds: float = 0.2, batch_size: int = 500, vacuum_every: int = 20_000):
+    def __init__(
+        self,
+        db: Database,
+        tables: PlatformTables,
+        bus: EventBus,
+        *,
+        service: str,
+        poll_seconds: float = 0.2,
+        batch_size: int = 500,
+        vacuum_every: int = 20_000,
+    ):
         self.db, self.table, self.bus, self.service = db, tables.outbox, bus, service
         self.poll_seconds, self.batch_size, self.vacuum_every = poll_seconds, batch_size, vacuum_every
         self._published_since_vacuum = 0
@@ -79,8 +89,11 @@ class OutboxRelay:
                 got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))
                 if not got_lock:
                     return 0  # another relay instance is publishing
-            rows = (await session.execute(
-                select(self.table.c.id, self.table.c.envelope).order_by(self.table.c.id).limit(self.batch_size))).all()
+            rows = (
+                await session.execute(
+                    select(self.table.c.id, self.table.c.envelope).order_by(self.table.c.id).limit(self.batch_size)
+                )
+            ).all()
             if not rows:
                 return 0
             envelopes = [Envelope.from_dict(row.envelope) for row in rows]
@@ -90,14 +103,19 @@ class OutboxRelay:
                 await self.bus.publish(envelopes)
             except Exception as exc:  # noqa: BLE001 - broker down: keep the rows, note the error
                 failure = exc
-                await session.execute(update(self.table).where(self.table.c.id == ids[0])
-                                      .values(attempts=self.table.c.attempts + 1,
-                                              last_error=describe_error(exc)[:1000]))
+                await session.execute(
+                    update(self.table)
+                    .where(self.table.c.id == ids[0])
+                    .values(attempts=self.table.c.attempts + 1, last_error=describe_error(exc)[:1000])
+                )
             else:
                 # Exactly the rows published (not an id range: a transaction committing late may have
                 # added an unpublished row inside the range since the SELECT).
-                published = (self.table.c.id.in_(ids) if self.db.is_sqlite
-                             else self.table.c.id == any_(literal(ids, ARRAY(BigInteger))))
+                published = (
+                    self.table.c.id.in_(ids)
+                    if self.db.is_sqlite
+                    else self.table.c.id == any_(literal(ids, ARRAY(BigInteger)))
+                )
                 await session.execute(delete(self.table).where(published))
         if failure is not None:
             raise failure
@@ -128,7 +146,7 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def start(self) -> None:

@@ -1,5 +1,6 @@
 """Opaque keyset cursors: the API hands out a cursor naming the last item of a page and refuses any
 cursor it did not issue (a garbled cursor must not silently restart at the first page)."""
+
 from __future__ import annotations
 
 import base64

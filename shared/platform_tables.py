@@ -1,5 +1,6 @@
 """Tables every service's database has: the transactional outbox, the consumer inbox and the record
 of idempotent requests. Each service adds them to its own metadata, and its Alembic migrations create them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
     # Holds the events not yet on the broker: the relay deletes a row once the broker has acknowledged
     # it. What happened stays in each service's own history tables and on the broker.
     outbox = Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         # Commit order per aggregate follows this id: the aggregate row is written (and locked) before
         # the outbox row takes its id, so two changes of one household cannot interleave.
         Column("id", BigId, primary_key=True, autoincrement=True),
@@ -37,14 +39,16 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         Column("last_error", Text),
     )
     inbox = Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         Column("consumer", Code(100), primary_key=True),
         Column("event_id", Code(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False),
     )
     idempotency = Table(
-        "idempotency_keys", metadata,
+        "idempotency_keys",
+        metadata,
         Column("principal", Code(200), primary_key=True),
         Column("key", Code(200), primary_key=True),
         Column("request_hash", String(64), nullable=False),

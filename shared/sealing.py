@@ -4,6 +4,7 @@ Events must not carry names, ID numbers, phones or health facts in clear, yet el
 health facts to decide. Those fields travel sealed (Fernet: AES-128-CBC + HMAC-SHA256) under a key
 that only the services entitled to them hold; everything else in the payload stays readable.
 """
+
 from __future__ import annotations
 
 import base64

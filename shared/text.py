@@ -1,6 +1,7 @@
 """Text a person typed: refused when it could not be read back or would change how text around it is
 shown. Names made only of invisible characters, control characters (NUL, C0 other than line breaks in
 free text, C1) and bidirectional overrides are refused with the rule that was broken."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -33,12 +34,8 @@ def _free(value: str) -> str:
     return _check(value, multiline=True) if value else value
 
 
-def Line(max_length: int = 200) -> type[str]:
-    """A single line of visible text (names, addresses, codes people read)."""
-    return Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length),  # type: ignore[return-value]
-                     AfterValidator(_line)]
-
-
-def FreeText(max_length: int = 500) -> type[str]:
-    """Notes and reasons: several lines allowed, still no control or bidi characters."""
-    return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_free)]  # type: ignore[return-value]
+# A single line of visible text (names, addresses, codes people read); give it its length where used:
+# Annotated[VisibleLine, StringConstraints(max_length=200)].
+VisibleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_line)]
+# Notes and reasons: several lines allowed, still no control or bidi characters.
+FreeText = Annotated[str, AfterValidator(_free)]

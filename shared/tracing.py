@@ -4,6 +4,7 @@ A trace id enters with an HTTP request (`traceparent`) or is created there, is s
 outbox row, travels in Kafka headers and is restored by consumers, so one trace id spans every
 consequence of a change. OpenTelemetry spans are exported when OTLP_ENDPOINT is set.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,9 +33,10 @@ class TraceContext:
     def traceparent(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
 
-    def child(self, *, causation_id: str | None = None) -> "TraceContext":
-        return TraceContext(self.trace_id, secrets.token_hex(8), self.flags,
-                            self.correlation_id, causation_id or self.causation_id)
+    def child(self, *, causation_id: str | None = None) -> TraceContext:
+        return TraceContext(
+            self.trace_id, secrets.token_hex(8), self.flags, self.correlation_id, causation_id or self.causation_id
+        )
 
 
 def parse_traceparent(value: str | None) -> TraceContext | None:
@@ -82,8 +84,12 @@ class _TraceFilter(logging.Filter):
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr with the trace id. Personal data never goes to a log: log ids, not people."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s",
-                                       rename_fields={"levelname": "level", "asctime": "time"}))
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s",
+            rename_fields={"levelname": "level", "asctime": "time"},
+        )
+    )
     handler.addFilter(_TraceFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -119,6 +125,5 @@ def span(name: str, trace_ctx: TraceContext, **attributes):
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     parent = TraceContextTextMapPropagator().extract({"traceparent": trace_ctx.traceparent})
-    with trace.get_tracer("jilin-assistance").start_as_current_span(name, context=parent,
-                                                                   attributes=attributes) as s:
+    with trace.get_tracer("jilin-assistance").start_as_current_span(name, context=parent, attributes=attributes) as s:
         yield s

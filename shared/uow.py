@@ -4,10 +4,12 @@ idempotent request. Either all of it commits or none of it does.
 
 Services subclass it to attach their repositories (see `services/<name>/adapters/uow.py`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +22,15 @@ from shared.platform_tables import PlatformTables
 
 
 class UnitOfWork:
-    def __init__(self, db: Database, tables: PlatformTables, *, source: str,
-                 after_commit: Callable[[], None] | None = None, clock: Clock = utc_now):
+    def __init__(
+        self,
+        db: Database,
+        tables: PlatformTables,
+        *,
+        source: str,
+        after_commit: Callable[[], None] | None = None,
+        clock: Clock = utc_now,
+    ):
         self.db, self.tables, self.source, self.clock = db, tables, source, clock
         self._after_commit = after_commit
         self.session: AsyncSession
@@ -61,9 +70,21 @@ class UnitOfWork:
         await self.session.flush()
         if self.events:
             now = self.clock()
-            await insert_many(self.session, self.tables.outbox, [
-                {"event_id": e.id, "topic": e.topic, "key": e.subject, "event_type": e.type,
-                 "envelope": e.to_dict(), "created_at": now} for e in self.events])
+            await insert_many(
+                self.session,
+                self.tables.outbox,
+                [
+                    {
+                        "event_id": e.id,
+                        "topic": e.topic,
+                        "key": e.subject,
+                        "event_type": e.type,
+                        "envelope": e.to_dict(),
+                        "created_at": now,
+                    }
+                    for e in self.events
+                ],
+            )
         await self.session.commit()
         self._committed = True
         if self.events and self._after_commit:
@@ -78,17 +99,18 @@ class UnitOfWork:
     async def seen_before(self, consumer: str, envelope: Envelope) -> bool:
         """True if this consumer already processed the event; otherwise records it in this transaction."""
         table = self.tables.inbox
-        found = await self.session.scalar(select(table.c.event_id).where(
-            table.c.consumer == consumer, table.c.event_id == envelope.id))
+        found = await self.session.scalar(
+            select(table.c.event_id).where(table.c.consumer == consumer, table.c.event_id == envelope.id)
+        )
         if found:
             return True
-        await self.session.execute(insert(table).values(
-            consumer=consumer, event_id=envelope.id, event_type=envelope.type,
-            processed_at=self.clock()))
+        await self.session.execute(
+            insert(table).values(
+                consumer=consumer, event_id=envelope.id, event_type=envelope.type, processed_at=self.clock()
+            )
+        )
         return False
 
-    async def complete_idempotent_request(self, principal: str, key: str, status_code: int,
-                                          response: Any) -> None:
+    async def complete_idempotent_request(self, principal: str, key: str, status_code: int, response: Any) -> None:
         """Stores the response of an idempotent request with the change it made (see shared.idempotency)."""
-        await IdempotencyRecords.complete(self.session, self.tables.idempotency, principal, key, status_code,
-                                          response)
+        await IdempotencyRecords.complete(self.session, self.tables.idempotency, principal, key, status_code, response)

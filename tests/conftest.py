@@ -1,6 +1,7 @@
 """Fixtures. Persistence and event tests run on the real PostgreSQL and Apache Kafka that
 `tests/run.sh` starts (deploy/postgres.sh, deploy/kafka.sh); the settings come from the environment
 variables those scripts print. Without them the suite stops with a clear error instead of skipping."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ from shared.migrations import upgrade_async
 def _require_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
-        pytest.exit(f"{name} is not set: run the suite with tests/run.sh, which starts PostgreSQL and Kafka",
-                    returncode=2)
+        pytest.exit(
+            f"{name} is not set: run the suite with tests/run.sh, which starts PostgreSQL and Kafka", returncode=2
+        )
     return value
 
 
@@ -74,8 +76,13 @@ async def databases(postgres_admin_url):
 
 def token(role: str | list[str], region: str = "22", **claims) -> str:
     roles = [role] if isinstance(role, str) else role
-    return issue_token(PlatformSettings(), subject=claims.pop("subject", f"test-{'-'.join(roles)}-{region}"),
-                       roles=roles, region=region, **claims)
+    return issue_token(
+        PlatformSettings(),
+        subject=claims.pop("subject", f"test-{'-'.join(roles)}-{region}"),
+        roles=roles,
+        region=region,
+        **claims,
+    )
 
 
 def auth(role: str | list[str], region: str = "22", **claims) -> dict[str, str]:
@@ -122,8 +129,9 @@ async def eligibility(databases):
 
     url = await databases.create("eligibility")
     settings = ServiceSettings.load("eligibility", database_url=url, kafka_bootstrap_servers=None)
-    service, manager = await start_service(lambda runtime: create_app(runtime, scheduler=False), build_runtime,
-                                           settings)
+    service, manager = await start_service(
+        lambda runtime: create_app(runtime, scheduler=False), build_runtime, settings
+    )
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)

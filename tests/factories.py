@@ -1,4 +1,5 @@
 """Test data: valid resident ID numbers and household bodies."""
+
 from __future__ import annotations
 
 import itertools
@@ -21,14 +22,23 @@ def id_number(region: str = "220122", birth: date | None = None, sex: str = "mal
 
 
 def member(relation: str = "head", **overrides) -> dict:
-    body = {"name": "张三", "id_number": id_number(), "relation": relation, "labour_capacity": "full",
-            "phone": "13912345678"}
+    body = {
+        "name": "张三",
+        "id_number": id_number(),
+        "relation": relation,
+        "labour_capacity": "full",
+        "phone": "13912345678",
+    }
     body.update(overrides)
     return body
 
 
 def household(region_code: str = "220122", members: list[dict] | None = None, **overrides) -> dict:
-    body = {"region_code": region_code, "address": "农安县某村1组", "poverty_status": "not_lifted",
-            "members": members or [member()]}
+    body = {
+        "region_code": region_code,
+        "address": "农安县某村1组",
+        "poverty_status": "not_lifted",
+        "members": members or [member()],
+    }
     body.update(overrides)
     return body

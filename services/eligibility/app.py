@@ -1,4 +1,5 @@
 """Assembles the eligibility service."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -7,8 +8,12 @@ from services.eligibility.adapters import orm
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.api import routes
 from services.eligibility.domain.seed_standards import seed_standards
-from services.eligibility.service_layer.handlers import (CONSUMER, registry_handler, resume_unfinished_jobs,
-                                                         scheduler_loop)
+from services.eligibility.service_layer.handlers import (
+    CONSUMER,
+    registry_handler,
+    resume_unfinished_jobs,
+    scheduler_loop,
+)
 from shared.app import ServiceRuntime, create_service_app
 from shared.bus import EventBus
 from shared.config import ServiceSettings
@@ -41,9 +46,14 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
     if scheduler:
         runtime.background.append(scheduler_loop(runtime))
     return create_service_app(
-        runtime, title="Eligibility (低保 and related entitlements)",
+        runtime,
+        title="Eligibility (低保 and related entitlements)",
         description="Date-versioned regional standards, explained decisions (dibao, special poverty, disability "
-                    "subsidies), instant re-evaluation on registry changes, province-wide re-evaluation jobs, "
-                    "monitoring signals. Every decision cites the document and section behind each rule.",
-        routers=[routes.router], publishes=[eligibility_events.DECISIONS_TOPIC, eligibility_events.SIGNALS_TOPIC],
-        consumes=[registry_events.TOPIC], manage_bus=manage_bus, on_startup=on_startup)
+        "subsidies), instant re-evaluation on registry changes, province-wide re-evaluation jobs, "
+        "monitoring signals. Every decision cites the document and section behind each rule.",
+        routers=[routes.router],
+        publishes=[eligibility_events.DECISIONS_TOPIC, eligibility_events.SIGNALS_TOPIC],
+        consumes=[registry_events.TOPIC],
+        manage_bus=manage_bus,
+        on_startup=on_startup,
+    )

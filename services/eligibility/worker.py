@@ -5,6 +5,7 @@ containers, on other machines) claim the job's county partitions beside the API 
 so a job runs on as many cores as there are workers. Workers only write: their events reach Kafka
 through the outbox relay of the `serve` process.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -29,7 +30,7 @@ async def work(settings: ServiceSettings, *, until_idle: bool = False, poll_seco
             for job in unfinished:
                 try:
                     await jobs.run_job(factory, job.id)
-                except Exception:  # noqa: BLE001 - the job is resumable; try again at the next poll
+                except Exception:
                     log.exception("re-evaluation job %s stopped in this worker", job.id)
             if until_idle:
                 return  # every job is done or being finished by other workers

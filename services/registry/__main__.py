@@ -1,4 +1,5 @@
 """python -m services.registry [serve|migrate] — run the service or apply its migrations."""
+
 from shared.cli import service_main
 
 if __name__ == "__main__":

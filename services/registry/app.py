@@ -1,4 +1,5 @@
 """Assembles the registry service."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -21,12 +22,15 @@ def build_runtime(settings: ServiceSettings | None = None, *, bus: EventBus | No
 def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True) -> FastAPI:
     runtime = runtime or build_runtime()
     app = create_service_app(
-        runtime, title="Registry (建档立卡)",
+        runtime,
+        title="Registry (建档立卡)",
         description="Households, members, incomes, expenses, assets and assigned cadres. Every change is "
-                    "kept (who, when, why) and published on `registry.households`.",
+        "kept (who, when, why) and published on `registry.households`.",
         routers=[households.router, regions.router, imports.router],
-        publishes=[registry_events.TOPIC], manage_bus=manage_bus,
+        publishes=[registry_events.TOPIC],
+        manage_bus=manage_bus,
         uploads={imports.router.prefix: runtime.settings.max_upload_bytes},
         domain_errors=DOMAIN_ERRORS,
-        on_startup=imports.resume_unfinished_jobs)
+        on_startup=imports.resume_unfinished_jobs,
+    )
     return app

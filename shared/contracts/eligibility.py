@@ -1,5 +1,6 @@
 """Events the eligibility service publishes. Decisions on `eligibility.decisions`, monitoring signals
 on `eligibility.signals`, both keyed by household id. No personal data: ids, amounts, categories."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -14,6 +15,7 @@ SIGNALS_TOPIC = "eligibility.signals"
 class DecisionChanged(EventPayload):
     """A programme decision changed: granted, amount_changed, gradual_exit_started, stepped_down,
     gradual_exit_extended, gradual_exit_ended, revoked. `decision_id` names the stored explanation."""
+
     decision_id: str
     household_id: str
     region_code: str
@@ -34,6 +36,7 @@ class DecisionChanged(EventPayload):
 @event("eligibility.signal.raised", topic=SIGNALS_TOPIC)
 class SignalRaised(EventPayload):
     """A monitoring signal (POLICY §2.5) for the township and the household's cadre."""
+
     signal_id: str
     household_id: str
     region_code: str

@@ -5,6 +5,7 @@ consumer's read model is correct from any one event and replays are harmless (it
 version). Personal data never travels in clear: names, ID numbers, phones and the address stay in the
 registry; birth dates and health facts, which eligibility needs, travel sealed (see shared.sealing).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -29,6 +30,7 @@ class MemberFacts(BaseModel):
 
 class SealedMemberFacts(BaseModel):
     """What `HouseholdFacts.sealed` opens to, one per member id."""
+
     birth_date: date
     sex: str
     disability_grade: int | None
@@ -89,6 +91,7 @@ class HouseholdRegistered(HouseholdEvent):
 @event("registry.household.updated", topic=TOPIC)
 class HouseholdUpdated(HouseholdEvent):
     """Address, flags or asset rule of a household changed."""
+
     changed_fields: list[str]
 
 
@@ -139,6 +142,7 @@ class AssetRecorded(HouseholdEvent):
 @event("registry.household.assignment_changed", topic=TOPIC)
 class AssignmentChanged(HouseholdEvent):
     """包保: the responsible cadre or unit changed."""
+
     cadre_id: str
     unit: str
 
@@ -152,6 +156,7 @@ class StatusChanged(HouseholdEvent):
 @event("registry.household.life_event_reported", topic=TOPIC)
 class LifeEventReported(HouseholdEvent):
     """Hospitalisation, disaster, death...: triggers the cadre's contact (四个联系) and monitoring."""
+
     life_event_id: str
     life_event_type: str
     occurred_on: date

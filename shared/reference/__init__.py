@@ -1,4 +1,5 @@
 """Reference data handed over with the policy material (copied from ../shared/policy/)."""
+
 from __future__ import annotations
 
 import csv

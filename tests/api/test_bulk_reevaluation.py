@@ -1,10 +1,11 @@
 """A province-style re-evaluation decided by the vectorised path stores the same decisions, states,
 signals and events as deciding every household with the scalar path, and the explanations it left out
 are reproduced on request exactly as the scalar path would have written them (PostgreSQL)."""
+
 from __future__ import annotations
 
 import random
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -23,7 +24,7 @@ from shared.db import insert_many
 REGIONS = ["220122", "220182", "220581"]
 FIRST, SECOND = date(2021, 1, 15), date(2021, 8, 15)
 STANDARD = 480_000  # around the seeded 2021 standards, so every branch is common
-RAISED_AT = datetime(2021, 7, 20, tzinfo=timezone.utc)  # the same in both databases: explanations compare whole
+RAISED_AT = datetime(2021, 7, 20, tzinfo=UTC)  # the same in both databases: explanations compare whole
 
 
 def population(count: int, seed: int = 7) -> list[dict]:
@@ -31,50 +32,122 @@ def population(count: int, seed: int = 7) -> list[dict]:
     households = []
     for i in range(count):
         size = rng.choice([1, 1, 2, 2, 3, 4])
-        members = [{"id": f"m{j}", "birth_date": f"{rng.randint(1935, 2015)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
-                    "labour_capacity": rng.choice(["full", "full", "partial", "none"]),
-                    "disability_grade": rng.choice([None] * 8 + [1, 2, 3, 4]),
-                    "serious_illness": rng.random() < 0.08, "self_care": rng.choice(["full", "partial", "none"]),
-                    "has_legal_supporter": rng.random() < 0.93} for j in range(size)]
-        incomes = [{"member_id": rng.choice(members)["id"], "type": rng.choice(["wages", "agriculture", "basic_pension",
-                                                                                 "poverty_project_guaranteed"]),
-                    "annual_amount_fen": int(STANDARD * size * rng.uniform(0.2, 1.6) / 2),
-                    "from": "2020-01-01", "to": None} for _ in range(rng.randint(1, 3))]
+        members = [
+            {
+                "id": f"m{j}",
+                "birth_date": f"{rng.randint(1935, 2015)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}",
+                "labour_capacity": rng.choice(["full", "full", "partial", "none"]),
+                "disability_grade": rng.choice([None] * 8 + [1, 2, 3, 4]),
+                "serious_illness": rng.random() < 0.08,
+                "self_care": rng.choice(["full", "partial", "none"]),
+                "has_legal_supporter": rng.random() < 0.93,
+            }
+            for j in range(size)
+        ]
+        incomes = [
+            {
+                "member_id": rng.choice(members)["id"],
+                "type": rng.choice(["wages", "agriculture", "basic_pension", "poverty_project_guaranteed"]),
+                "annual_amount_fen": int(STANDARD * size * rng.uniform(0.2, 1.6) / 2),
+                "from": "2020-01-01",
+                "to": None,
+            }
+            for _ in range(rng.randint(1, 3))
+        ]
         if rng.random() < 0.3:  # incomes that end or start between the two runs
-            incomes.append({"member_id": None, "type": "wages", "annual_amount_fen": rng.randint(50_000, 600_000),
-                            "from": rng.choice(["2020-01-01", "2021-05-01"]), "to": rng.choice([None, "2021-04-30"])})
-        expenses = [{"type": "medical_self_paid", "annual_amount_fen": rng.randint(10_000, 900_000),
-                     "from": "2020-01-01", "to": None}] if rng.random() < 0.3 else []
-        households.append({"id": f"hh-{i:05d}", "version": 1, "region_code": rng.choice(REGIONS),
-                           "registered_poor_status": rng.choice(["not_lifted", "lifted", "returned", "none"]),
-                           "members": members, "incomes": incomes, "expenses": expenses,
-                           "assets_meet_local_rule": rng.random() < 0.9})
+            incomes.append(
+                {
+                    "member_id": None,
+                    "type": "wages",
+                    "annual_amount_fen": rng.randint(50_000, 600_000),
+                    "from": rng.choice(["2020-01-01", "2021-05-01"]),
+                    "to": rng.choice([None, "2021-04-30"]),
+                }
+            )
+        expenses = (
+            [
+                {
+                    "type": "medical_self_paid",
+                    "annual_amount_fen": rng.randint(10_000, 900_000),
+                    "from": "2020-01-01",
+                    "to": None,
+                }
+            ]
+            if rng.random() < 0.3
+            else []
+        )
+        households.append(
+            {
+                "id": f"hh-{i:05d}",
+                "version": 1,
+                "region_code": rng.choice(REGIONS),
+                "registered_poor_status": rng.choice(["not_lifted", "lifted", "returned", "none"]),
+                "members": members,
+                "incomes": incomes,
+                "expenses": expenses,
+                "assets_meet_local_rule": rng.random() < 0.9,
+            }
+        )
     return households
 
 
 async def prepare(databases, snapshots: list[dict]):
     """A database whose households were decided once at FIRST, then a standard raise at SECOND."""
-    runtime = build_runtime(ServiceSettings.load("eligibility", database_url=await databases.create("eligibility"),
-                                                 kafka_bootstrap_servers=None), bus=InProcessBus())
+    runtime = build_runtime(
+        ServiceSettings.load(
+            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
+        ),
+        bus=InProcessBus(),
+    )
     await seed_standards_once(runtime)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     factory = lambda: EligibilityUnitOfWork(runtime)  # noqa: E731
     async with factory() as uow:
-        await insert_many(uow.session, orm.households, [dict(
-            household_id=s["id"], version=1, region_code=s["region_code"], cadre_id="cadre-1", snapshot=s, state=None,
-            updated_at=now) for s in snapshots])
-        await insert_many(uow.session, orm.household_snapshots, [dict(
-            household_id=s["id"], version=1, snapshot=s, recorded_at=now) for s in snapshots])
-        job = await jobs.create_job(uow, kind="monthly_comparison", region_prefix="22", as_of=FIRST, reason="first",
-                                    traceparent=f"00-{'a' * 32}-{'b' * 16}-01")
+        await insert_many(
+            uow.session,
+            orm.households,
+            [
+                dict(
+                    household_id=s["id"],
+                    version=1,
+                    region_code=s["region_code"],
+                    cadre_id="cadre-1",
+                    snapshot=s,
+                    state=None,
+                    updated_at=now,
+                )
+                for s in snapshots
+            ],
+        )
+        await insert_many(
+            uow.session,
+            orm.household_snapshots,
+            [dict(household_id=s["id"], version=1, snapshot=s, recorded_at=now) for s in snapshots],
+        )
+        job = await jobs.create_job(
+            uow,
+            kind="monthly_comparison",
+            region_prefix="22",
+            as_of=FIRST,
+            reason="first",
+            traceparent=f"00-{'a' * 32}-{'b' * 16}-01",
+        )
         await uow.commit()
     await jobs.run_job(factory, job["id"])
     async with factory() as uow:
         for code in REGIONS:
-            await uow.standards.add(Standard(region_code=code, category=Category.RURAL_DIBAO,
-                                             effective_from=date(2021, 8, 1), value=Decimal(STANDARD + 30_000),
-                                             period="year", legal_ref="raise", recorded_at=RAISED_AT,
-                                             recorded_by="test"))
+            await uow.standards.add(
+                Standard(
+                    region_code=code,
+                    category=Category.RURAL_DIBAO,
+                    effective_from=date(2021, 8, 1),
+                    value=Decimal(STANDARD + 30_000),
+                    period="year",
+                    legal_ref="raise",
+                    recorded_at=RAISED_AT,
+                    recorded_by="test",
+                )
+            )
         await uow.session.execute(orm.platform.outbox.delete())
         await uow.commit()
     return runtime, factory
@@ -82,8 +155,11 @@ async def prepare(databases, snapshots: list[dict]):
 
 async def in_force(session) -> list:
     """The decisions in force: those the households' read-model rows point at."""
-    ids = {d["id"] for (stored,) in (await session.execute(select(orm.households.c.current_decisions))).all()
-           for d in stored or ()}
+    ids = {
+        d["id"]
+        for (stored,) in (await session.execute(select(orm.households.c.current_decisions))).all()
+        for d in stored or ()
+    }
     return [d for d in (await session.execute(select(orm.decisions))).all() if d.id in ids]
 
 
@@ -92,13 +168,33 @@ async def outcome(factory) -> dict:
         s = uow.session
         decisions = await in_force(s)
         return {
-            "decisions": sorted((d.household_id, d.programme, d.member_id or "", d.status, d.monthly_amount_fen,
-                                 d.valid_from, d.valid_until, d.change) for d in decisions),
+            "decisions": sorted(
+                (
+                    d.household_id,
+                    d.programme,
+                    d.member_id or "",
+                    d.status,
+                    d.monthly_amount_fen,
+                    d.valid_from,
+                    d.valid_until,
+                    d.change,
+                )
+                for d in decisions
+            ),
             "states": {r.household_id: r.state for r in (await s.execute(select(orm.households))).all()},
             "signals": sorted((r.household_id, r.kind) for r in (await s.execute(select(orm.signals))).all()),
-            "events": sorted((r.key, r.event_type, tuple(sorted((k, str(v)) for k, v in r.envelope["data"].items()
-                                                                if k not in ("decision_id", "signal_id"))))
-                             for r in (await s.execute(select(orm.platform.outbox))).all()),
+            "events": sorted(
+                (
+                    r.key,
+                    r.event_type,
+                    tuple(
+                        sorted(
+                            (k, str(v)) for k, v in r.envelope["data"].items() if k not in ("decision_id", "signal_id")
+                        )
+                    ),
+                )
+                for r in (await s.execute(select(orm.platform.outbox))).all()
+            ),
         }
 
 
@@ -109,8 +205,14 @@ async def two_runs(databases):
     for kind in ("standard_changed", "monthly_comparison"):  # vectorised screening vs scalar for everyone
         runtime, factory = await prepare(databases, snapshots)
         async with factory() as uow:
-            job = await jobs.create_job(uow, kind=kind, region_prefix="22", as_of=SECOND, reason="raise",
-                                        traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+            job = await jobs.create_job(
+                uow,
+                kind=kind,
+                region_prefix="22",
+                as_of=SECOND,
+                reason="raise",
+                traceparent=f"00-{'c' * 32}-{'d' * 16}-01",
+            )
             await uow.commit()
         await jobs.run_job(factory, job["id"])
         runs[kind] = (runtime, factory)
@@ -128,8 +230,14 @@ async def test_workers_sharing_a_job_store_what_one_worker_stores(two_runs, data
     runtime, factory = await prepare(databases, population(600))
     try:
         async with factory() as uow:
-            job = await jobs.create_job(uow, kind="standard_changed", region_prefix="22", as_of=SECOND, reason="raise",
-                                        traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+            job = await jobs.create_job(
+                uow,
+                kind="standard_changed",
+                region_prefix="22",
+                as_of=SECOND,
+                reason="raise",
+                traceparent=f"00-{'c' * 32}-{'d' * 16}-01",
+            )
             await uow.commit()
         batches = [0, 0, 0]
 
@@ -137,6 +245,7 @@ async def test_workers_sharing_a_job_store_what_one_worker_stores(two_runs, data
             async def after_batch():
                 batches[worker] += 1
                 await asyncio.sleep(0)  # let the others claim
+
             return after_batch
 
         await asyncio.gather(*(jobs.run_job(factory, job["id"], after_batch=counter(w)) for w in range(3)))
@@ -146,8 +255,9 @@ async def test_workers_sharing_a_job_store_what_one_worker_stores(two_runs, data
         assert sum(1 for b in batches if b) >= 2, batches  # the work was shared
         shared_run, single_run = await outcome(factory), await outcome(two_runs["standard_changed"][1])
         assert shared_run == single_run
-        assert done.changed == len(shared_run["events"]) - sum(1 for e in shared_run["events"]
-                                                               if "signal.raised" in e[1])
+        assert done.changed == len(shared_run["events"]) - sum(
+            1 for e in shared_run["events"] if "signal.raised" in e[1]
+        )
     finally:
         await runtime.db.dispose()
 
@@ -188,12 +298,30 @@ async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_r
 
     def facts_of(row) -> HouseholdFacts:
         return HouseholdFacts(
-            household_id=row.household_id, version=row.version + 1, region_code=row.region_code,
-            poverty_status="none", flags=[], assets_meet_local_rule=True, cadre_id=None,
-            members=[MemberFacts(member_id="m0", relation="head", labour_capacity="full", self_care="full",
-                                 left_behind="none", has_legal_supporter=True, active=True)],
-            incomes=[], expenses=[], sealed=runtime.sealer.seal({"m0": {
-                "birth_date": "1980-01-01", "sex": "male", "disability_grade": None, "serious_illness": False}}))
+            household_id=row.household_id,
+            version=row.version + 1,
+            region_code=row.region_code,
+            poverty_status="none",
+            flags=[],
+            assets_meet_local_rule=True,
+            cadre_id=None,
+            members=[
+                MemberFacts(
+                    member_id="m0",
+                    relation="head",
+                    labour_capacity="full",
+                    self_care="full",
+                    left_behind="none",
+                    has_legal_supporter=True,
+                    active=True,
+                )
+            ],
+            incomes=[],
+            expenses=[],
+            sealed=runtime.sealer.seal(
+                {"m0": {"birth_date": "1980-01-01", "sex": "male", "disability_grade": None, "serious_illness": False}}
+            ),
+        )
 
     async def apply(facts):
         async with factory() as uow:
@@ -225,13 +353,20 @@ async def test_a_worker_process_finishes_a_job(databases):
     runtime, factory = await prepare(databases, population(120, seed=11))
     try:
         async with factory() as uow:
-            job = await jobs.create_job(uow, kind="standard_changed", region_prefix="22", as_of=SECOND, reason="raise",
-                                        traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+            job = await jobs.create_job(
+                uow,
+                kind="standard_changed",
+                region_prefix="22",
+                as_of=SECOND,
+                reason="raise",
+                traceparent=f"00-{'c' * 32}-{'d' * 16}-01",
+            )
             await uow.commit()
         env = {**os.environ, "ELIGIBILITY_DATABASE_URL": runtime.settings.resolved_database_url, "LOG_LEVEL": "WARNING"}
         env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-        worker = await asyncio.create_subprocess_exec(sys.executable, "-m", "services.eligibility", "work",
-                                                      "--until-idle", env=env)
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.eligibility", "work", "--until-idle", env=env
+        )
         assert await asyncio.wait_for(worker.wait(), 120) == 0
         async with factory() as uow:
             done = await uow.jobs.get(job["id"])

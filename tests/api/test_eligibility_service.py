@@ -1,9 +1,10 @@
 """Registry and eligibility together on PostgreSQL with one in-process bus: decisions follow
 registry changes, are scoped like households, and the scheduler plans its runs once a day."""
+
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,7 +13,7 @@ from shared.config import ServiceSettings
 from tests.conftest import auth, start_service
 from tests.factories import household, id_number, member
 
-NOW = datetime(2026, 7, 1, 1, 0, tzinfo=timezone.utc)  # 1 July 09:00 in Jilin: a month's first day
+NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)  # 1 July 09:00 in Jilin: a month's first day
 
 
 @pytest.fixture(scope="module")
@@ -21,17 +22,26 @@ async def both(databases):
     from services.registry import app as registry_app
 
     bus = InProcessBus()
-    registry, rm = await start_service(registry_app.create_app, registry_app.build_runtime, ServiceSettings.load(
-        "registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None), bus=bus)
+    registry, rm = await start_service(
+        registry_app.create_app,
+        registry_app.build_runtime,
+        ServiceSettings.load("registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None),
+        bus=bus,
+    )
 
     def runtime(settings, bus=None):
         rt = eligibility_app.build_runtime(settings, bus=bus)
         rt.clock = lambda: NOW
         return rt
 
-    eligibility, em = await start_service(lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
-                                          runtime, ServiceSettings.load(
-        "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None), bus=bus)
+    eligibility, em = await start_service(
+        lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
+        runtime,
+        ServiceSettings.load(
+            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
+        ),
+        bus=bus,
+    )
     await bus.start()  # started after both services subscribed, as the embedded runner does
     yield registry, eligibility, bus
     await bus.stop()
@@ -51,18 +61,30 @@ async def settle(registry, eligibility, bus):
 async def test_decisions_follow_the_registry_and_are_scoped(both):
     registry, eligibility, bus = both
     county = auth("county_operator", "220122")
-    created = (await registry.http.post("/v1/households", headers=county, json=household(
-        members=[member(id_number=id_number())], poverty_status="not_lifted", incomes=[{
-            "type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}]))).json()
+    created = (
+        await registry.http.post(
+            "/v1/households",
+            headers=county,
+            json=household(
+                members=[member(id_number=id_number())],
+                poverty_status="not_lifted",
+                incomes=[{"type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}],
+            ),
+        )
+    ).json()
     hid = created["id"]
     await settle(registry, eligibility, bus)
     current = await eligibility.http.get(f"/v1/households/{hid}/decisions", headers=county)
-    assert [(d["programme"], d["status"], d["change"]) for d in current.json()["items"]] == [("dibao", "eligible", "granted")]
+    assert [(d["programme"], d["status"], d["change"]) for d in current.json()["items"]] == [
+        ("dibao", "eligible", "granted")
+    ]
     decision_id = current.json()["items"][0]["id"]
-    assert (await eligibility.http.get(f"/v1/households/{hid}/decisions",
-                                       headers=auth("county_operator", "220182"))).status_code == 404
-    assert (await eligibility.http.get(f"/v1/decisions/{decision_id}",
-                                       headers=auth("county_operator", "220182"))).status_code == 404
+    assert (
+        await eligibility.http.get(f"/v1/households/{hid}/decisions", headers=auth("county_operator", "220182"))
+    ).status_code == 404
+    assert (
+        await eligibility.http.get(f"/v1/decisions/{decision_id}", headers=auth("county_operator", "220182"))
+    ).status_code == 404
     own = auth("household", "220122", household_id=hid, subject="hh")
     assert (await eligibility.http.get(f"/v1/decisions/{decision_id}", headers=own)).status_code == 200
     other = auth("household", "220122", household_id="someone-else", subject="hh2")
@@ -70,12 +92,15 @@ async def test_decisions_follow_the_registry_and_are_scoped(both):
     explanation = (await eligibility.http.get(f"/v1/decisions/{decision_id}", headers=county)).json()["explanation"]
     assert explanation["household_id"] == hid and explanation["household_version"] == 1
     # Income rises above double the standard: revoked; history keeps both.
-    await registry.http.patch(f"/v1/households/{hid}/incomes/{created['incomes'][0]['id']}", headers=county,
-                              json={"amount_fen": 100_000})
+    await registry.http.patch(
+        f"/v1/households/{hid}/incomes/{created['incomes'][0]['id']}", headers=county, json={"amount_fen": 100_000}
+    )
     await settle(registry, eligibility, bus)
     history = (await eligibility.http.get(f"/v1/households/{hid}/decisions/history", headers=county)).json()["items"]
     assert [(d["change"], d["current"]) for d in history if d["programme"] == "dibao"] == [
-        ("granted", False), ("revoked", True)]
+        ("granted", False),
+        ("revoked", True),
+    ]
     signals = (await eligibility.http.get(f"/v1/households/{hid}/signals", headers=county)).json()["items"]
     assert "registered_poor_not_covered" in [s["kind"] for s in signals]
 
@@ -99,8 +124,12 @@ async def test_scheduler_plans_daily_and_monthly_runs_once(both):
 async def test_masked_roles_learn_no_health_facts_and_no_foreign_households(both):
     registry, eligibility, bus = both
     county = auth("county_operator", "220122")
-    elder = member(id_number=id_number(birth=datetime(1950, 3, 1).date()), disability_grade=1,
-                   labour_capacity="none", has_legal_supporter=False)
+    elder = member(
+        id_number=id_number(birth=datetime(1950, 3, 1).date()),
+        disability_grade=1,
+        labour_capacity="none",
+        has_legal_supporter=False,
+    )
     created = (await registry.http.post("/v1/households", headers=county, json=household(members=[elder]))).json()
     hid = created["id"]
     await settle(registry, eligibility, bus)

@@ -1,4 +1,5 @@
 """The embedded default: SQLite file and in-process bus, migrations applied, demo data loadable."""
+
 from __future__ import annotations
 
 from shared.bus import InProcessBus
@@ -26,8 +27,9 @@ async def test_registry_runs_embedded_with_demo_data(tmp_path):
     try:
         assert await load_demo_data(service.runtime, count=12) == 12
         assert await load_demo_data(service.runtime, count=12) == 0  # loaded once
-        listed = (await service.http.get("/v1/households", params={"limit": 100},
-                                          headers=auth("province_operator", "22"))).json()["items"]
+        listed = (
+            await service.http.get("/v1/households", params={"limit": 100}, headers=auth("province_operator", "22"))
+        ).json()["items"]
         assert len(listed) == 12
         await service.runtime.relay.publish_pending()
         await bus.drain()
@@ -44,7 +46,7 @@ async def test_health_metrics_and_asyncapi(registry):
     metrics = (await registry.http.get("/metrics")).text
     assert "outbox_backlog" in metrics and "http_request_duration_seconds" in metrics
     doc = (await registry.http.get("/asyncapi.json")).json()
-    assert doc["asyncapi"] == "3.0.0"
+    assert doc["asyncapi"] == "3.1.0"
     messages = doc["components"]["messages"]
     assert "cn_gov_jl_assistance_registry_household_income_recorded_v1" in messages
     assert TOPIC in doc["channels"]

@@ -1,4 +1,5 @@
 """Bad input gets a 4xx problem, never a 500: random JSON (hypothesis) against the write endpoints."""
+
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
@@ -11,10 +12,19 @@ COUNTY = auth("county_operator", "220122")
 SYSTEM = auth("provincial_system", "22")
 PROVINCE = auth("province_operator", "22")
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False, allow_infinity=False),
-                    st.text(max_size=30), st.sampled_from(["2026-01-01", "220122", "wages", "head", "month", "-1"]))
-json_values = st.recursive(scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)), max_leaves=20)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=30),
+    st.sampled_from(["2026-01-01", "220122", "wages", "head", "month", "-1"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=5)),
+    max_leaves=20,
+)
 
 
 def _paths(value, prefix=()):
@@ -56,7 +66,11 @@ def assert_problem(response):
         assert response.headers["content-type"].startswith("application/problem+json")
 
 
-FUZZ = settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 INCOME = {"type": "wages", "amount_fen": 100, "period": "month", "effective_from": "2026-01-01"}
 
 
@@ -70,19 +84,38 @@ async def test_register_household(registry, body):
 @given(body=mutated(INCOME))
 async def test_record_income(registry, body):
     created = await registry.http.post("/v1/households", json=household(), headers=COUNTY)
-    assert_problem(await registry.http.post(f"/v1/households/{created.json()['id']}/incomes", json=body,
-                                            headers=COUNTY))
+    assert_problem(
+        await registry.http.post(f"/v1/households/{created.json()['id']}/incomes", json=body, headers=COUNTY)
+    )
 
 
 @FUZZ
-@given(body=mutated({"as_of": "2021-06-01", "household": {"region_code": "220122", "members": [
-    {"id": "a", "birth_date": "1950-01-01", "labour_capacity": "none"}]}}))
+@given(
+    body=mutated(
+        {
+            "as_of": "2021-06-01",
+            "household": {
+                "region_code": "220122",
+                "members": [{"id": "a", "birth_date": "1950-01-01", "labour_capacity": "none"}],
+            },
+        }
+    )
+)
 async def test_dry_run(eligibility, body):
     assert_problem(await eligibility.http.post("/v1/evaluations", json=body, headers=SYSTEM))
 
 
 @FUZZ
-@given(body=mutated({"region_code": "22", "category": "income_drop_ratio", "effective_from": "2030-01-01",
-                     "value": "0.3", "legal_ref": "fuzz"}))
+@given(
+    body=mutated(
+        {
+            "region_code": "22",
+            "category": "income_drop_ratio",
+            "effective_from": "2030-01-01",
+            "value": "0.3",
+            "legal_ref": "fuzz",
+        }
+    )
+)
 async def test_record_standard(eligibility, body):
     assert_problem(await eligibility.http.post("/v1/standards", json=body, headers=PROVINCE))

@@ -1,4 +1,5 @@
 """The registry's HTTP contract on PostgreSQL: validation, scope, masking, idempotency, concurrency."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,11 @@ PROVINCE = auth("province_operator", "22")
 async def counts(registry) -> tuple[int, int, int]:
     events = len(await published(registry))
     async with registry.runtime.db.session() as s:
-        return (await s.scalar(select(func.count()).select_from(orm.households)), events,
-                await s.scalar(select(func.count()).select_from(orm.household_versions)))
+        return (
+            await s.scalar(select(func.count()).select_from(orm.households)),
+            events,
+            await s.scalar(select(func.count()).select_from(orm.household_versions)),
+        )
 
 
 async def test_register_and_read_back(registry):
@@ -42,7 +46,9 @@ async def test_problem_json_and_nothing_written_for_bad_input(registry):
     ]
     for body, rule in cases:
         before = await counts(registry)
-        response = await registry.http.post("/v1/households", json=body, headers=COUNTY | {"Idempotency-Key": str(uuid.uuid4())})
+        response = await registry.http.post(
+            "/v1/households", json=body, headers=COUNTY | {"Idempotency-Key": str(uuid.uuid4())}
+        )
         assert response.status_code == 422, response.text
         assert response.headers["content-type"].startswith("application/problem+json")
         problem = response.json()
@@ -51,16 +57,23 @@ async def test_problem_json_and_nothing_written_for_bad_input(registry):
 
     created = (await registry.http.post("/v1/households", json=household(), headers=COUNTY)).json()
     before = await counts(registry)
-    negative = await registry.http.post(f"/v1/households/{created['id']}/incomes", headers=COUNTY, json={
-        "type": "wages", "amount_fen": -100, "period": "month", "effective_from": "2026-01-01"})
+    negative = await registry.http.post(
+        f"/v1/households/{created['id']}/incomes",
+        headers=COUNTY,
+        json={"type": "wages", "amount_fen": -100, "period": "month", "effective_from": "2026-01-01"},
+    )
     assert negative.status_code == 422
     assert negative.json()["errors"][0]["field"] == "amount_fen"
     assert negative.json()["errors"][0]["rule"] == "greater_than_equal"
-    floaty = await registry.http.post(f"/v1/households/{created['id']}/incomes", headers=COUNTY, json={
-        "type": "wages", "amount_fen": 12.5, "period": "month", "effective_from": "2026-01-01"})
+    floaty = await registry.http.post(
+        f"/v1/households/{created['id']}/incomes",
+        headers=COUNTY,
+        json={"type": "wages", "amount_fen": 12.5, "period": "month", "effective_from": "2026-01-01"},
+    )
     assert floaty.status_code == 422
-    malformed = await registry.http.post("/v1/households", content=b'{"region_code": "220122",',
-                                         headers=COUNTY | {"content-type": "application/json"})
+    malformed = await registry.http.post(
+        "/v1/households", content=b'{"region_code": "220122",', headers=COUNTY | {"content-type": "application/json"}
+    )
     assert malformed.status_code == 400
     assert malformed.headers["content-type"].startswith("application/problem+json")
     assert malformed.json()["errors"][0]["rule"] == "json_invalid"
@@ -68,18 +81,25 @@ async def test_problem_json_and_nothing_written_for_bad_input(registry):
 
 
 async def test_birth_date_must_agree_with_id_number(registry):
-    response = await registry.http.post("/v1/households", headers=COUNTY, json=household(
-        members=[member(id_number=id_number(sex="female"), sex="male")]))
+    response = await registry.http.post(
+        "/v1/households",
+        headers=COUNTY,
+        json=household(members=[member(id_number=id_number(sex="female"), sex="male")]),
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0]["rule"] == "id_consistency"
 
 
 async def test_id_number_unique_across_households(registry):
     shared_id = id_number()
-    first = await registry.http.post("/v1/households", headers=COUNTY, json=household(members=[member(id_number=shared_id)]))
+    first = await registry.http.post(
+        "/v1/households", headers=COUNTY, json=household(members=[member(id_number=shared_id)])
+    )
     assert first.status_code == 201
     before = await counts(registry)
-    second = await registry.http.post("/v1/households", headers=COUNTY, json=household(members=[member(id_number=shared_id)]))
+    second = await registry.http.post(
+        "/v1/households", headers=COUNTY, json=household(members=[member(id_number=shared_id)])
+    )
     assert second.status_code == 409
     assert second.json()["errors"][0]["rule"] == "unique_id_number"
     assert await counts(registry) == before
@@ -109,8 +129,13 @@ async def test_household_user_sees_only_its_own(registry):
 
 async def test_personal_data_masked_for_province_operator(registry):
     number = id_number()
-    created = (await registry.http.post("/v1/households", headers=COUNTY, json=household(
-        members=[member(id_number=number, name="李四", disability_grade=1)]))).json()
+    created = (
+        await registry.http.post(
+            "/v1/households",
+            headers=COUNTY,
+            json=household(members=[member(id_number=number, name="李四", disability_grade=1)]),
+        )
+    ).json()
     seen = (await registry.http.get(f"/v1/households/{created['id']}", headers=PROVINCE)).json()
     m = seen["members"][0]
     assert m["id_number"] == number[:6] + "*" * 11 + number[-1]
@@ -118,8 +143,11 @@ async def test_personal_data_masked_for_province_operator(registry):
     assert m["phone"] == "139****5678"
     assert m["disability_grade"] is None
     assert seen["personal_data"] == "masked"
-    clear = (await registry.http.get(f"/v1/households/{created['id']}", headers=auth(
-        "provincial_system", "22", scope="pii:read"))).json()
+    clear = (
+        await registry.http.get(
+            f"/v1/households/{created['id']}", headers=auth("provincial_system", "22", scope="pii:read")
+        )
+    ).json()
     assert clear["members"][0]["id_number"] == number
 
 
@@ -152,11 +180,13 @@ async def test_if_match_conflict(registry):
     hid, tag = created.json()["id"], created.headers["ETag"]
     missing = await registry.http.patch(f"/v1/households/{hid}", json={"address": "新地址"}, headers=COUNTY)
     assert missing.status_code == 428
-    ok = await registry.http.patch(f"/v1/households/{hid}", json={"address": "新地址", "reason": "搬迁"},
-                                   headers=COUNTY | {"If-Match": tag})
+    ok = await registry.http.patch(
+        f"/v1/households/{hid}", json={"address": "新地址", "reason": "搬迁"}, headers=COUNTY | {"If-Match": tag}
+    )
     assert ok.status_code == 200 and ok.headers["ETag"] == '"2"'
-    stale = await registry.http.patch(f"/v1/households/{hid}", json={"address": "又一个地址"},
-                                      headers=COUNTY | {"If-Match": tag})
+    stale = await registry.http.patch(
+        f"/v1/households/{hid}", json={"address": "又一个地址"}, headers=COUNTY | {"If-Match": tag}
+    )
     assert stale.status_code == 412
     assert stale.headers["content-type"].startswith("application/problem+json")
     assert (await registry.http.get(f"/v1/households/{hid}", headers=COUNTY)).json()["address"] == "新地址"
@@ -165,9 +195,17 @@ async def test_if_match_conflict(registry):
 async def test_history_and_as_of(registry):
     created = (await registry.http.post("/v1/households", json=household(), headers=COUNTY)).json()
     hid = created["id"]
-    income = await registry.http.post(f"/v1/households/{hid}/incomes", headers=COUNTY, json={
-        "type": "wages", "amount_fen": 150000, "period": "month", "effective_from": "2026-01-01",
-        "reason": "村委会核实"})
+    income = await registry.http.post(
+        f"/v1/households/{hid}/incomes",
+        headers=COUNTY,
+        json={
+            "type": "wages",
+            "amount_fen": 150000,
+            "period": "month",
+            "effective_from": "2026-01-01",
+            "reason": "村委会核实",
+        },
+    )
     assert income.status_code == 201
     history = (await registry.http.get(f"/v1/households/{hid}/history", headers=COUNTY)).json()["changes"]
     assert [c["change"] for c in history] == ["registered", "income_recorded"]
@@ -182,8 +220,13 @@ async def test_history_and_as_of(registry):
 
 async def test_events_carry_no_clear_personal_data(registry):
     number = id_number()
-    created = (await registry.http.post("/v1/households", headers=COUNTY, json=household(
-        members=[member(id_number=number, name="王五", disability_grade=2)]))).json()
+    created = (
+        await registry.http.post(
+            "/v1/households",
+            headers=COUNTY,
+            json=household(members=[member(id_number=number, name="王五", disability_grade=2)]),
+        )
+    ).json()
     rows = [e.to_dict() for e in await published(registry, created["id"])]  # as stored in the outbox and sent
     assert len(rows) == 1
     text = str(rows[0])
@@ -198,12 +241,17 @@ async def test_list_filters_and_cursor(registry):
     ops = auth("county_operator", region)
     ids = []
     for i in range(5):
-        body = household(region, members=[member(id_number=id_number(region))], poverty_status="marginal" if i % 2 else "lifted")
+        body = household(
+            region, members=[member(id_number=id_number(region))], poverty_status="marginal" if i % 2 else "lifted"
+        )
         ids.append((await registry.http.post("/v1/households", json=body, headers=ops)).json()["id"])
     seen, cursor = [], None
     while True:
-        page = (await registry.http.get("/v1/households", params={"limit": 2, **({"cursor": cursor} if cursor else {})},
-                                        headers=ops)).json()
+        page = (
+            await registry.http.get(
+                "/v1/households", params={"limit": 2, **({"cursor": cursor} if cursor else {})}, headers=ops
+            )
+        ).json()
         seen += [h["id"] for h in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -214,14 +262,29 @@ async def test_list_filters_and_cursor(registry):
 
 
 async def test_registration_can_carry_incomes_by_member_position(registry):
-    body = household(members=[member(), member("spouse", id_number=id_number(sex="female"))], incomes=[
-        {"member_id": "1", "type": "wages", "amount_fen": 200_000, "period": "month", "effective_from": "2026-01-01"}],
-        expenses=[{"type": "medical_self_paid", "amount_fen": 50_000, "period": "year", "effective_from": "2026-01-01"}])
+    body = household(
+        members=[member(), member("spouse", id_number=id_number(sex="female"))],
+        incomes=[
+            {
+                "member_id": "1",
+                "type": "wages",
+                "amount_fen": 200_000,
+                "period": "month",
+                "effective_from": "2026-01-01",
+            }
+        ],
+        expenses=[
+            {"type": "medical_self_paid", "amount_fen": 50_000, "period": "year", "effective_from": "2026-01-01"}
+        ],
+    )
     created = (await registry.http.post("/v1/households", json=body, headers=COUNTY)).json()
     spouse = [m for m in created["members"] if m["relation"] == "spouse"][0]
     assert created["incomes"][0]["member_id"] == spouse["id"] and created["version"] == 1
     assert len(created["expenses"]) == 1
-    wrong = household(incomes=[{"member_id": "7", "type": "wages", "amount_fen": 1, "period": "month",
-                                "effective_from": "2026-01-01"}])
+    wrong = household(
+        incomes=[
+            {"member_id": "7", "type": "wages", "amount_fen": 1, "period": "month", "effective_from": "2026-01-01"}
+        ]
+    )
     refused = await registry.http.post("/v1/households", json=wrong, headers=COUNTY)
     assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "member_position"

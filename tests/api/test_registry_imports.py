@@ -1,4 +1,5 @@
 """Bulk import: JSON Lines and CSV, per-row errors, progress, idempotent re-runs, resume after a crash."""
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ async def test_jsonl_import_reports_bad_rows_and_rerun_changes_nothing(registry)
     bad = household(external_ref=f"src-{tag}-bad", region_code="229999")
     no_ref = household()
     content = jsonl(good[:2] + [bad] + [good[2], no_ref]) + b"\n{not json"
-    response = await registry.http.post("/v1/imports", content=content,
-                                        headers=SYSTEM | {"content-type": "application/x-ndjson"})
+    response = await registry.http.post(
+        "/v1/imports", content=content, headers=SYSTEM | {"content-type": "application/x-ndjson"}
+    )
     assert response.status_code == 202, response.text
     job = await wait_done(registry, response.json()["id"])
     assert (job["total"], job["imported"], job["failed"], job["unchanged"]) == (6, 3, 3, 0)
@@ -47,8 +49,9 @@ async def test_jsonl_import_reports_bad_rows_and_rerun_changes_nothing(registry)
     listed = (await registry.http.get("/v1/households", params={"limit": 500}, headers=SYSTEM)).json()["items"]
     assert sum(1 for h in listed if (h.get("external_ref") or "").startswith(f"src-{tag}-")) == 3
 
-    again = await registry.http.post("/v1/imports", content=content,
-                                     headers=SYSTEM | {"content-type": "application/x-ndjson"})
+    again = await registry.http.post(
+        "/v1/imports", content=content, headers=SYSTEM | {"content-type": "application/x-ndjson"}
+    )
     rerun = await wait_done(registry, again.json()["id"])
     assert (rerun["imported"], rerun["unchanged"], rerun["failed"]) == (0, 3, 3)
 
@@ -56,15 +59,19 @@ async def test_jsonl_import_reports_bad_rows_and_rerun_changes_nothing(registry)
 async def test_csv_import_groups_members_by_household(registry):
     tag = id_number()[-6:]
     head, spouse = id_number(), id_number(sex="female")
-    csv = ("external_ref,region_code,address,poverty_status,name,id_number,relation,labour_capacity,disability_grade\n"
-           f"csv-{tag},220122,一组,not_lifted,张三,{head},head,full,\n"
-           f"csv-{tag},220122,一组,not_lifted,李梅,{spouse},spouse,none,1\n")
-    response = await registry.http.post("/v1/imports", content=csv.encode(),
-                                        headers=SYSTEM | {"content-type": "text/csv"})
+    csv = (
+        "external_ref,region_code,address,poverty_status,name,id_number,relation,labour_capacity,disability_grade\n"
+        f"csv-{tag},220122,一组,not_lifted,张三,{head},head,full,\n"
+        f"csv-{tag},220122,一组,not_lifted,李梅,{spouse},spouse,none,1\n"
+    )
+    response = await registry.http.post(
+        "/v1/imports", content=csv.encode(), headers=SYSTEM | {"content-type": "text/csv"}
+    )
     job = await wait_done(registry, response.json()["id"])
     assert (job["total"], job["imported"]) == (1, 1), job
-    listed = (await registry.http.get("/v1/households", params={"limit": 500},
-                                      headers=auth("county_operator", "220122"))).json()["items"]
+    listed = (
+        await registry.http.get("/v1/households", params={"limit": 500}, headers=auth("county_operator", "220122"))
+    ).json()["items"]
     mine = [h for h in listed if h.get("external_ref") == f"csv-{tag}"][0]
     assert sorted(m["relation"] for m in mine["members"]) == ["head", "spouse"]
     assert [m["disability_grade"] for m in mine["members"] if m["relation"] == "spouse"] == [1]
@@ -73,8 +80,9 @@ async def test_csv_import_groups_members_by_household(registry):
 async def test_unsupported_media_type_and_scope(registry):
     wrong = await registry.http.post("/v1/imports", content=b"x", headers=SYSTEM | {"content-type": "text/plain"})
     assert wrong.status_code == 415
-    cadre = await registry.http.post("/v1/imports", content=b"{}", headers=auth("village_cadre", "220122")
-                                     | {"content-type": "application/x-ndjson"})
+    cadre = await registry.http.post(
+        "/v1/imports", content=b"{}", headers=auth("village_cadre", "220122") | {"content-type": "application/x-ndjson"}
+    )
     assert cadre.status_code == 403
 
 
@@ -84,8 +92,11 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     uow_factory = lambda: RegistryUnitOfWork(registry.runtime)  # noqa: E731
     async with uow_factory() as uow:
         from shared.auth import Principal, Role
+
         actor = Principal(subject="sys", roles=frozenset({Role.PROVINCIAL_SYSTEM}), region="22")
-        job = await imports.create_job(uow, actor, "jsonl", jsonl(rows).decode(), "00-" + "a" * 32 + "-" + "b" * 16 + "-01")
+        job = await imports.create_job(
+            uow, actor, "jsonl", jsonl(rows).decode(), "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+        )
         await uow.commit()
     # Simulate a crash after two rows: import them, then stop as a killed process would.
     original = imports._import_one
@@ -112,5 +123,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     await imports.run_job(uow_factory, job["id"], validated_row)
     async with uow_factory() as uow:
         done = await imports.get_job(uow, job["id"])
-        await uow.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job["id"]).values(status="done"))
+        await uow.session.execute(
+            update(orm.import_jobs).where(orm.import_jobs.c.id == job["id"]).values(status="done")
+        )
     assert (done["processed"], done["imported"], done["unchanged"], done["failed"]) == (4, 4, 0, 0)

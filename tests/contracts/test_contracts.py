@@ -1,6 +1,7 @@
 """The interfaces we publish, judged by outsiders' tools: every service's AsyncAPI document by the
 official parser (@asyncapi/parser), its OpenAPI document by Redocly's recommended ruleset, both as the
 running service serves them. The validators are pinned in tests/contracts/package.json."""
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ async def test_asyncapi_document_passes_the_official_parser(services, name, tmp_
     assert document["channels"], "a service publishes or consumes at least one channel"
     path = tmp_path / f"{name}-asyncapi.json"
     path.write_text(json.dumps(document))
-    result = subprocess.run(["node", str(HERE / "validate-asyncapi.mjs"), str(path)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        ["node", str(HERE / "validate-asyncapi.mjs"), str(path)], capture_output=True, text=True, timeout=120
+    )
     diagnostics = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     errors = [d for d in diagnostics if d["severity"] == "Error"]
     assert result.returncode == 0 and not errors, errors or result.stderr
@@ -44,10 +46,22 @@ async def test_openapi_document_passes_redocly_recommended_rules(services, name,
     document = (await services[name].http.get("/openapi.json")).json()
     path = tmp_path / f"{name}-openapi.json"
     path.write_text(json.dumps(document))
-    result = subprocess.run([str(HERE / "node_modules" / ".bin" / "redocly"), "lint", "--extends", "recommended",
-                             "--format", "json", str(path)], capture_output=True, text=True, timeout=180,
-                            cwd=HERE)
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    result = subprocess.run(
+        [
+            str(HERE / "node_modules" / ".bin" / "redocly"),
+            "lint",
+            "--extends",
+            "recommended",
+            "--format",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=HERE,
+    )
+    report = json.loads(result.stdout[result.stdout.index("{") :])
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     assert not errors, json.dumps(errors, indent=1)[:4000]
     # The warnings left are the operational probes' lack of a 4xx answer (they have none to give).

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest

@@ -1,11 +1,12 @@
 """Registry → eligibility on the real Apache Kafka and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -25,7 +26,7 @@ from tests.conftest import auth, start_service
 from tests.factories import household, id_number, member
 from tests.integration.conftest import TopicReader, kafka_script
 
-NOW = datetime(2026, 6, 15, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 15, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +34,15 @@ async def system(databases, kafka_bootstrap):
     from services.eligibility import app as eligibility_app
     from services.registry import app as registry_app
 
-    registry_settings = ServiceSettings.load("registry", database_url=await databases.create("registry"),
-                                             kafka_bootstrap_servers=kafka_bootstrap)
-    eligibility_settings = ServiceSettings.load("eligibility", database_url=await databases.create("eligibility"),
-                                                kafka_bootstrap_servers=kafka_bootstrap)
-    registry, registry_manager = await start_service(registry_app.create_app, registry_app.build_runtime,
-                                                     registry_settings)
+    registry_settings = ServiceSettings.load(
+        "registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=kafka_bootstrap
+    )
+    eligibility_settings = ServiceSettings.load(
+        "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=kafka_bootstrap
+    )
+    registry, registry_manager = await start_service(
+        registry_app.create_app, registry_app.build_runtime, registry_settings
+    )
 
     def eligibility_runtime(settings, bus=None):
         runtime = eligibility_app.build_runtime(settings, bus=bus)
@@ -46,7 +50,8 @@ async def system(databases, kafka_bootstrap):
         return runtime
 
     eligibility, eligibility_manager = await start_service(
-        lambda runtime: eligibility_app.create_app(runtime, scheduler=False), eligibility_runtime, eligibility_settings)
+        lambda runtime: eligibility_app.create_app(runtime, scheduler=False), eligibility_runtime, eligibility_settings
+    )
     await eligibility.runtime.bus.wait_until_assigned(60)
     yield registry, eligibility
     for service, manager in ((eligibility, eligibility_manager), (registry, registry_manager)):
@@ -73,10 +78,23 @@ async def read_model_version(eligibility, household_id):
 async def test_income_drop_produces_a_grant_decision_event_with_the_same_trace(system, kafka_bootstrap):
     registry, eligibility = system
     county = auth("county_operator", "220122")
-    created = await registry.http.post("/v1/households", headers=county, json=household(
-        members=[member(id_number=id_number(), labour_capacity="full")], poverty_status="lifted", incomes=[{
-            "member_id": "0", "type": "wages", "amount_fen": 100_000, "period": "month",
-            "effective_from": "2026-01-01"}]))
+    created = await registry.http.post(
+        "/v1/households",
+        headers=county,
+        json=household(
+            members=[member(id_number=id_number(), labour_capacity="full")],
+            poverty_status="lifted",
+            incomes=[
+                {
+                    "member_id": "0",
+                    "type": "wages",
+                    "amount_fen": 100_000,
+                    "period": "month",
+                    "effective_from": "2026-01-01",
+                }
+            ],
+        ),
+    )
     hid = created.json()["id"]
     income_id = created.json()["incomes"][0]["id"]
     await eventually(lambda: _version_at_least(eligibility, hid, 1))
@@ -85,8 +103,11 @@ async def test_income_drop_produces_a_grant_decision_event_with_the_same_trace(s
 
     trace_id = uuid.uuid4().hex
     async with TopicReader(kafka_bootstrap, DECISIONS_TOPIC) as reader:
-        drop = await registry.http.patch(f"/v1/households/{hid}/incomes/{income_id}", json={"amount_fen": 10_000},
-                                         headers=county | {"traceparent": f"00-{trace_id}-{'1' * 16}-01"})
+        drop = await registry.http.patch(
+            f"/v1/households/{hid}/incomes/{income_id}",
+            json={"amount_fen": 10_000},
+            headers=county | {"traceparent": f"00-{trace_id}-{'1' * 16}-01"},
+        )
         assert drop.status_code == 200
         ours = lambda es: [e for e in es if e.subject == hid and e.traceparent.split("-")[1] == trace_id]  # noqa: E731
         await reader.collect_until(lambda es: ours(es))
@@ -114,21 +135,34 @@ async def test_a_replayed_registry_event_changes_nothing(system, kafka_bootstrap
     registry, eligibility = system
     county = auth("county_operator", "220122")
     async with TopicReader(kafka_bootstrap, REGISTRY_TOPIC) as registry_events:
-        created = await registry.http.post("/v1/households", headers=county, json=household(
-            members=[member(id_number=id_number())], poverty_status="not_lifted"))
+        created = await registry.http.post(
+            "/v1/households",
+            headers=county,
+            json=household(members=[member(id_number=id_number())], poverty_status="not_lifted"),
+        )
         hid = created.json()["id"]
-        original = [e for e in await registry_events.collect_until(lambda es: any(e.subject == hid for e in es))
-                    if e.subject == hid][0]
+        original = [
+            e
+            for e in await registry_events.collect_until(lambda es: any(e.subject == hid for e in es))
+            if e.subject == hid
+        ][0]
     original = Envelope(**{**original.__dict__, "topic": REGISTRY_TOPIC})
     await eventually(lambda: _version_at_least(eligibility, hid, 1))
     copy_with_new_id = Envelope(**{**original.__dict__, "id": str(uuid.uuid4())})
 
     async def snapshot():
         async with eligibility.runtime.db.session() as s:
-            household_row = (await s.execute(select(eorm.households).where(eorm.households.c.household_id == hid))).one()
-            return (await s.scalar(select(func.count()).select_from(eorm.decisions).where(
-                        eorm.decisions.c.household_id == hid)),
-                    household_row.version, household_row.state, household_row.current_decisions)
+            household_row = (
+                await s.execute(select(eorm.households).where(eorm.households.c.household_id == hid))
+            ).one()
+            return (
+                await s.scalar(
+                    select(func.count()).select_from(eorm.decisions).where(eorm.decisions.c.household_id == hid)
+                ),
+                household_row.version,
+                household_row.state,
+                household_row.current_decisions,
+            )
 
     before = await snapshot()
     async with TopicReader(kafka_bootstrap, DECISIONS_TOPIC) as decision_events:
@@ -140,8 +174,9 @@ async def test_a_replayed_registry_event_changes_nothing(system, kafka_bootstrap
 
         async def replay_seen():
             async with eligibility.runtime.db.session() as s:
-                return await s.scalar(select(eorm.platform.inbox.c.event_id).where(
-                    eorm.platform.inbox.c.event_id == copy_with_new_id.id))
+                return await s.scalar(
+                    select(eorm.platform.inbox.c.event_id).where(eorm.platform.inbox.c.event_id == copy_with_new_id.id)
+                )
 
         await eventually(replay_seen)
         await asyncio.sleep(1)
@@ -152,27 +187,61 @@ async def test_a_replayed_registry_event_changes_nothing(system, kafka_bootstrap
 
 
 async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resumes_to_the_same_result(
-        system, kafka_bootstrap, monkeypatch):
+    system, kafka_bootstrap, monkeypatch
+):
     registry, eligibility = system
     code = jilin_counties()[-1]["code"]
     operator = auth("county_operator", code)
     ids = []
     for i in range(7):  # incomes straddling the new standard
-        created = await registry.http.post("/v1/households", headers=operator, json=household(
-            code, members=[member(id_number=id_number(code))], poverty_status="none", incomes=[{
-                "type": "agriculture", "amount_fen": 410_000 + i * 20_000, "period": "year",
-                "effective_from": "2026-01-01"}]))
+        created = await registry.http.post(
+            "/v1/households",
+            headers=operator,
+            json=household(
+                code,
+                members=[member(id_number=id_number(code))],
+                poverty_status="none",
+                incomes=[
+                    {
+                        "type": "agriculture",
+                        "amount_fen": 410_000 + i * 20_000,
+                        "period": "year",
+                        "effective_from": "2026-01-01",
+                    }
+                ],
+            ),
+        )
         ids.append(created.json()["id"])
     for hid in ids:
-        await eventually(lambda: _version_at_least(eligibility, hid, 1))
+        await eventually(lambda hid=hid: _version_at_least(eligibility, hid, 1))
     runtime = eligibility.runtime
     factory = lambda: EligibilityUnitOfWork(runtime)  # noqa: E731
     async with factory() as uow:
-        await record_standard(uow, new_standard(StandardIn.model_validate({
-            "region_code": code, "category": "rural_dibao", "effective_from": "2026-06-01", "amount_fen": 500_000,
-            "period": "year", "legal_ref": "test raise"}).model_dump(), "tester", NOW))
-        job = await jobs.create_job(uow, kind="standard_changed", region_prefix=code, as_of=NOW.date(),
-                                    reason="test", traceparent=f"00-{'c' * 32}-{'d' * 16}-01")
+        await record_standard(
+            uow,
+            new_standard(
+                StandardIn.model_validate(
+                    {
+                        "region_code": code,
+                        "category": "rural_dibao",
+                        "effective_from": "2026-06-01",
+                        "amount_fen": 500_000,
+                        "period": "year",
+                        "legal_ref": "test raise",
+                    }
+                ).model_dump(),
+                "tester",
+                NOW,
+            ),
+        )
+        job = await jobs.create_job(
+            uow,
+            kind="standard_changed",
+            region_prefix=code,
+            as_of=NOW.date(),
+            reason="test",
+            traceparent=f"00-{'c' * 32}-{'d' * 16}-01",
+        )
         await uow.commit()
     monkeypatch.setattr(jobs, "BATCH_SIZE", 3)
     reader = await TopicReader(kafka_bootstrap, DECISIONS_TOPIC).__aenter__()
@@ -192,15 +261,26 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
     await jobs.run_job(factory, job["id"])
     async with factory() as uow:
         done = await uow.jobs.get(job["id"])
-        current = {hid: [(d.programme, d.status, d.monthly_amount_fen)
-                         for d in await uow.decisions.current(await uow.households.get(hid))]
-                   for hid in ids}
+        current = {
+            hid: [
+                (d.programme, d.status, d.monthly_amount_fen)
+                for d in await uow.decisions.current(await uow.households.get(hid))
+            ]
+            for hid in ids
+        }
     assert (done.status, done.processed, done.total) == ("done", 7, 7)
     # Same result as deciding each household afresh: eligible below 5,000 yuan, the difference paid.
     for i, hid in enumerate(ids):
         income = 410_000 + i * 20_000
-        expected = ("dibao", "eligible", (500_000 - income) * 2 // 24 if (500_000 - income) % 12 < 6
-                    else (500_000 - income) // 12 + 1) if income < 500_000 else ("dibao", "not_eligible", 0)
+        expected = (
+            (
+                "dibao",
+                "eligible",
+                (500_000 - income) * 2 // 24 if (500_000 - income) % 12 < 6 else (500_000 - income) // 12 + 1,
+            )
+            if income < 500_000
+            else ("dibao", "not_eligible", 0)
+        )
         assert current[hid] == [expected], (i, current[hid])
     assert done.changed == sum(1 for i in range(7) if 410_000 + i * 20_000 < 500_000)
     async with reader:
@@ -216,7 +296,7 @@ async def test_standard_change_reevaluates_the_county_and_a_crash_mid_job_resume
 async def test_a_broker_outage_is_logged_once_not_per_retry(system, kafka_bootstrap, caplog):
     """Consumers, producers and the relay of two services retry through an outage; the log says when it
     started and when it ended, not every failed connection (a peer wrote 11 000 lines a second)."""
-    registry, eligibility = system
+    registry, _ = system
     county = auth("county_operator", "220122")
     caplog.clear()
     with caplog.at_level(logging.INFO):

@@ -1,9 +1,10 @@
 """Migrations that move data: applied to a database holding rows, on PostgreSQL and SQLite, up and down."""
+
 from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.migrations import alembic_config, upgrade_async
 
-NOW = datetime(2021, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2021, 6, 1, tzinfo=UTC)
 
 
 async def _migrate(url: str, direction: str, revision: str) -> None:
@@ -34,19 +35,36 @@ async def _seed_at_0004(url: str) -> None:
     try:
         async with engine.begin() as conn:
             for household in ("h1", "h2"):
-                await conn.execute(text(
-                    "INSERT INTO households (household_id, version, region_code, snapshot, updated_at) "
-                    "VALUES (:h, 1, '220122', :s, :t)"), {"h": household, "s": json.dumps({"id": household}), "t": NOW})
+                await conn.execute(
+                    text(
+                        "INSERT INTO households (household_id, version, region_code, snapshot, updated_at) "
+                        "VALUES (:h, 1, '220122', :s, :t)"
+                    ),
+                    {"h": household, "s": json.dumps({"id": household}), "t": NOW},
+                )
             for decision_id, programme, member, status, amount, until, current in (
-                    ("d-old", "dibao", None, "eligible", 30000, None, False),
-                    ("d-new", "dibao", None, "gradual_exit", 25000, date(2022, 12, 31), True),
-                    ("d-sub", "disability_living_subsidy", "m1", "eligible", 10000, None, True)):
-                await conn.execute(text(
-                    "INSERT INTO decisions (id, household_id, programme, member_id, status, scope, monthly_amount_fen, "
-                    "valid_from, valid_until, change, current, as_of, trigger, created_at) VALUES (:id, 'h1', :p, :m, "
-                    ":st, 'household', :a, :f, :u, 'granted', :c, :f, 'test', :t)"),
-                    {"id": decision_id, "p": programme, "m": member, "st": status, "a": amount, "f": date(2021, 1, 1),
-                     "u": until, "c": current, "t": NOW})
+                ("d-old", "dibao", None, "eligible", 30000, None, False),
+                ("d-new", "dibao", None, "gradual_exit", 25000, date(2022, 12, 31), True),
+                ("d-sub", "disability_living_subsidy", "m1", "eligible", 10000, None, True),
+            ):
+                await conn.execute(
+                    text(
+                        "INSERT INTO decisions (id, household_id, programme, member_id, status, scope, "
+                        "monthly_amount_fen, valid_from, valid_until, change, current, as_of, trigger, created_at) "
+                        "VALUES (:id, 'h1', :p, :m, :st, 'household', :a, :f, :u, 'granted', :c, :f, 'test', :t)"
+                    ),
+                    {
+                        "id": decision_id,
+                        "p": programme,
+                        "m": member,
+                        "st": status,
+                        "a": amount,
+                        "f": date(2021, 1, 1),
+                        "u": until,
+                        "c": current,
+                        "t": NOW,
+                    },
+                )
     finally:
         await engine.dispose()
 
@@ -71,19 +89,39 @@ async def database_at_0004(eligibility_database):
 async def test_decisions_in_force_move_to_the_household_and_back(database_at_0004):
     url = database_at_0004
     await _migrate(url, "upgrade", "head")
-    stored = {h: (json.loads(c) if isinstance(c, str) else c) for h, c in await _rows(
-        url, "SELECT household_id, current_decisions FROM households")}
+    stored = {
+        h: (json.loads(c) if isinstance(c, str) else c)
+        for h, c in await _rows(url, "SELECT household_id, current_decisions FROM households")
+    }
     assert stored["h2"] is None
     assert stored["h1"] == [
-        {"id": "d-new", "programme": "dibao", "member_id": None, "status": "gradual_exit", "monthly_amount_fen": 25000,
-         "valid_from": "2021-01-01", "valid_until": "2022-12-31"},
-        {"id": "d-sub", "programme": "disability_living_subsidy", "member_id": "m1", "status": "eligible",
-         "monthly_amount_fen": 10000, "valid_from": "2021-01-01", "valid_until": None}]
+        {
+            "id": "d-new",
+            "programme": "dibao",
+            "member_id": None,
+            "status": "gradual_exit",
+            "monthly_amount_fen": 25000,
+            "valid_from": "2021-01-01",
+            "valid_until": "2022-12-31",
+        },
+        {
+            "id": "d-sub",
+            "programme": "disability_living_subsidy",
+            "member_id": "m1",
+            "status": "eligible",
+            "monthly_amount_fen": 10000,
+            "valid_from": "2021-01-01",
+            "valid_until": None,
+        },
+    ]
     assert len(await _rows(url, "SELECT id FROM decisions")) == 3  # the history is kept whole
 
     await _migrate(url, "downgrade", "0004")
     assert {(i, bool(c)) for i, c in await _rows(url, "SELECT id, current FROM decisions")} == {
-        ("d-old", False), ("d-new", True), ("d-sub", True)}
+        ("d-old", False),
+        ("d-new", True),
+        ("d-sub", True),
+    }
 
 
 async def test_published_outbox_rows_go_and_unpublished_ones_stay(eligibility_database):
@@ -93,9 +131,13 @@ async def test_published_outbox_rows_go_and_unpublished_ones_stay(eligibility_da
     try:
         async with engine.begin() as conn:
             for event_id, published_at in (("sent", NOW), ("waiting", None)):
-                await conn.execute(text(
-                    "INSERT INTO outbox (event_id, topic, key, event_type, envelope, created_at, published_at) "
-                    "VALUES (:e, 't', 'h1', 'x', '{}', :t, :p)"), {"e": event_id, "t": NOW, "p": published_at})
+                await conn.execute(
+                    text(
+                        "INSERT INTO outbox (event_id, topic, key, event_type, envelope, created_at, published_at) "
+                        "VALUES (:e, 't', 'h1', 'x', '{}', :t, :p)"
+                    ),
+                    {"e": event_id, "t": NOW, "p": published_at},
+                )
     finally:
         await engine.dispose()
     await _migrate(url, "upgrade", "head")

@@ -1,30 +1,45 @@
 """The outbox relay on PostgreSQL: competing relays, late commits, broker outages."""
+
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import func, insert, select
 
 from services.registry.adapters import orm
 from shared.bus import InProcessBus
+from shared.contracts.registry import HouseholdRegistered  # noqa: F401 - registers event types
 from shared.db import Database
 from shared.events import Envelope
-from shared.contracts.registry import HouseholdRegistered  # noqa: F401 - registers event types
 from shared.outbox import OutboxRelay
 from shared.tracing import new_trace
 
 
 def envelope(subject: str, n: int) -> Envelope:
-    return Envelope(id=f"{subject}-{n}", source="/test", type="test.event", subject=subject,
-                    time=datetime.now(timezone.utc), topic="test.topic", data={"n": n},
-                    traceparent=new_trace().traceparent, correlation_id="c")
+    return Envelope(
+        id=f"{subject}-{n}",
+        source="/test",
+        type="test.event",
+        subject=subject,
+        time=datetime.now(UTC),
+        topic="test.topic",
+        data={"n": n},
+        traceparent=new_trace().traceparent,
+        correlation_id="c",
+    )
 
 
 def row(e: Envelope) -> dict:
-    return {"event_id": e.id, "topic": e.topic, "key": e.subject, "event_type": e.type,
-            "envelope": e.to_dict(), "created_at": datetime.now(timezone.utc)}
+    return {
+        "event_id": e.id,
+        "topic": e.topic,
+        "key": e.subject,
+        "event_type": e.type,
+        "envelope": e.to_dict(),
+        "created_at": datetime.now(UTC),
+    }
 
 
 class SlowBus(InProcessBus):
@@ -51,7 +66,9 @@ async def test_two_relays_never_double_publish_and_keep_order(databases):
     db = Database(url)
     try:
         async with db.session() as s, s.begin():
-            await s.execute(insert(orm.platform.outbox), [row(envelope(f"h{k}", n)) for n in range(60) for k in range(5)])
+            await s.execute(
+                insert(orm.platform.outbox), [row(envelope(f"h{k}", n)) for n in range(60) for k in range(5)]
+            )
         bus = SlowBus()
         relays = [OutboxRelay(db, orm.platform, bus, service="registry", batch_size=7) for _ in range(2)]
 
@@ -111,7 +128,9 @@ async def test_relay_keeps_rows_while_the_broker_is_down(databases):
                 pass
         assert await relay.backlog() == 3
         async with db.session() as s:
-            attempts = await s.scalar(select(orm.platform.outbox.c.attempts).order_by(orm.platform.outbox.c.id).limit(1))
+            attempts = await s.scalar(
+                select(orm.platform.outbox.c.attempts).order_by(orm.platform.outbox.c.id).limit(1)
+            )
         assert attempts == 3
         bus.down = False
         assert await relay.publish_pending() == 3

@@ -1,4 +1,5 @@
 """Registry events on the real Apache Kafka broker and PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,7 +13,7 @@ from shared.bus import KafkaBus, dead_letter_topic
 from shared.contracts.registry import TOPIC
 from shared.events import Envelope
 from tests.conftest import auth
-from tests.factories import household, member, id_number
+from tests.factories import household
 from tests.integration.conftest import TopicReader, kafka_script
 
 COUNTY = auth("county_operator", "220122")
@@ -22,8 +23,9 @@ async def test_change_over_http_arrives_as_cloudevent_with_the_request_trace(reg
     trace_id = uuid.uuid4().hex
     traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
     async with TopicReader(kafka_bootstrap, TOPIC) as reader:
-        created = await registry_on_kafka.http.post("/v1/households", json=household(),
-                                                    headers=COUNTY | {"traceparent": traceparent})
+        created = await registry_on_kafka.http.post(
+            "/v1/households", json=household(), headers=COUNTY | {"traceparent": traceparent}
+        )
         assert created.status_code == 201
         assert created.headers["traceparent"].split("-")[1] == trace_id
         hid = created.json()["id"]
@@ -54,9 +56,16 @@ async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on
         assert not_ready.json()["checks"]["broker"].startswith("unavailable")
         for round_ in range(10):
             for hid in households:
-                response = await http.post(f"/v1/households/{hid}/incomes", headers=COUNTY, json={
-                    "type": "wages", "amount_fen": 1000 * (round_ + 1), "period": "month",
-                    "effective_from": "2026-01-01"})
+                response = await http.post(
+                    f"/v1/households/{hid}/incomes",
+                    headers=COUNTY,
+                    json={
+                        "type": "wages",
+                        "amount_fen": 1000 * (round_ + 1),
+                        "period": "month",
+                        "effective_from": "2026-01-01",
+                    },
+                )
                 assert response.status_code == 201, response.text  # accepted while Kafka is down
     finally:
         kafka_script("start")
@@ -66,7 +75,7 @@ async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on
         return sum(1 for e in envelopes if e.subject in wanted and e.type.endswith("income_recorded.v1")) >= 100
 
     async with TopicReader(kafka_bootstrap, TOPIC, start_offsets=offsets) as reader:
-        events = await reader.collect_until(all_arrived, timeout=120)
+        await reader.collect_until(all_arrived, timeout=120)
         await asyncio.sleep(2)  # anything extra (a duplicate) would arrive now
         await reader.collect_until(lambda es: True, timeout=1)
     assert (await http.get("/readyz")).status_code == 200
@@ -82,7 +91,8 @@ async def test_kafka_down_then_up_delivers_every_event_once_in_order(registry_on
 
 
 async def test_redelivered_event_has_no_second_effect_and_failures_go_to_the_dead_letter_topic(
-        registry_on_kafka, kafka_bootstrap):
+    registry_on_kafka, kafka_bootstrap
+):
     runtime = registry_on_kafka.runtime
     async with runtime.db.engine.begin() as conn:
         await conn.execute(text("CREATE TABLE IF NOT EXISTS test_effects (event_id text, subject text)"))
@@ -97,8 +107,9 @@ async def test_redelivered_event_has_no_second_effect_and_failures_go_to_the_dea
         async with RegistryUnitOfWork(runtime) as uow:
             if await uow.seen_before("test-consumer", envelope):
                 return
-            await uow.session.execute(text("INSERT INTO test_effects VALUES (:id, :s)"),
-                                      {"id": envelope.id, "s": envelope.subject})
+            await uow.session.execute(
+                text("INSERT INTO test_effects VALUES (:id, :s)"), {"id": envelope.id, "s": envelope.subject}
+            )
             await uow.commit()
 
     bus.subscribe("test-consumer", [topic], effect)
@@ -119,8 +130,9 @@ async def test_redelivered_event_has_no_second_effect_and_failures_go_to_the_dea
 
         async def effects() -> int:
             async with runtime.db.session() as s:
-                return (await s.execute(text("SELECT count(*) FROM test_effects WHERE subject = :s"),
-                                        {"s": hid})).scalar()
+                return (
+                    await s.execute(text("SELECT count(*) FROM test_effects WHERE subject = :s"), {"s": hid})
+                ).scalar()
 
         for _ in range(400):  # the poison event is on another partition: wait for all three deliveries
             if len(deliveries) >= 3:
@@ -146,12 +158,25 @@ async def test_dead_letter_carries_the_error(registry_on_kafka, kafka_bootstrap)
     try:
         await bus.wait_until_assigned()
         from shared.contracts.registry import HouseholdRegistered  # noqa: F401 - registers the type
-        envelope = Envelope(id=str(uuid.uuid4()), source="/test", type="test.type", subject="h1", time=__import__(
-            "datetime").datetime.now(__import__("datetime").timezone.utc), topic=topic, data={"x": 1},
-            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01", correlation_id="c1")
+
+        envelope = Envelope(
+            id=str(uuid.uuid4()),
+            source="/test",
+            type="test.type",
+            subject="h1",
+            time=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+            topic=topic,
+            data={"x": 1},
+            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+            correlation_id="c1",
+        )
         await bus.publish([envelope])
-        consumer = AIOKafkaConsumer(dead_letter_topic(topic), bootstrap_servers=kafka_bootstrap,
-                                    auto_offset_reset="earliest", group_id=f"t-{uuid.uuid4().hex}")
+        consumer = AIOKafkaConsumer(
+            dead_letter_topic(topic),
+            bootstrap_servers=kafka_bootstrap,
+            auto_offset_reset="earliest",
+            group_id=f"t-{uuid.uuid4().hex}",
+        )
         await consumer.start()
         try:
             message = await asyncio.wait_for(consumer.getone(), timeout=30)

@@ -25,8 +25,15 @@ def rsa_pair():
 
 def claims(**extra):
     now = int(time.time())
-    base = {"sub": "u1", "roles": ["county_operator"], "region": "220122", "iss": "jilin-assistance",
-            "aud": "jilin-assistance", "iat": now, "exp": now + 60}
+    base = {
+        "sub": "u1",
+        "roles": ["county_operator"],
+        "region": "220122",
+        "iss": "jilin-assistance",
+        "aud": "jilin-assistance",
+        "iat": now,
+        "exp": now + 60,
+    }
     base.update(extra)
     return base
 
@@ -39,22 +46,32 @@ def test_public_key_verification_from_an_identity_provider():
     assert not principal.covers_region("220182")
 
 
-@pytest.mark.parametrize("bad", [
-    claims(exp=int(time.time()) - 10), claims(aud="someone-else"), claims(roles=["emperor"]), claims(roles=[]),
-    claims(region=None), claims(roles=["household"]),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        claims(exp=int(time.time()) - 10),
+        claims(aud="someone-else"),
+        claims(roles=["emperor"]),
+        claims(roles=[]),
+        claims(region=None),
+        claims(roles=["household"]),
+    ],
+)
 def test_bad_tokens_are_refused(bad):
     settings = PlatformSettings()
     with pytest.raises(Unauthorized):
-        Authenticator(settings).verify(jwt.encode({k: v for k, v in bad.items() if v is not None},
-                                                  settings.jwt_secret, algorithm="HS256"))
+        Authenticator(settings).verify(
+            jwt.encode({k: v for k, v in bad.items() if v is not None}, settings.jwt_secret, algorithm="HS256")
+        )
 
 
 def test_a_token_signed_with_another_key_is_refused():
     key, _ = rsa_pair()
     _, other_public = rsa_pair()
     with pytest.raises(Unauthorized):
-        Authenticator(PlatformSettings(jwt_public_key=other_public)).verify(jwt.encode(claims(), key, algorithm="RS256"))
+        Authenticator(PlatformSettings(jwt_public_key=other_public)).verify(
+            jwt.encode(claims(), key, algorithm="RS256")
+        )
 
 
 class IdentityProvider:
@@ -66,11 +83,21 @@ class IdentityProvider:
         self.fetches = 0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the http.server interface
+            def do_GET(self):
                 provider.fetches += 1
-                body = json.dumps({"keys": [
-                    {**json.loads(RSAAlgorithm.to_jwk(key.public_key())), "kid": kid, "use": "sig", "alg": "RS256"}
-                    for kid, key in provider.keys.items()]}).encode()
+                body = json.dumps(
+                    {
+                        "keys": [
+                            {
+                                **json.loads(RSAAlgorithm.to_jwk(key.public_key())),
+                                "kid": kid,
+                                "use": "sig",
+                                "alg": "RS256",
+                            }
+                            for kid, key in provider.keys.items()
+                        ]
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

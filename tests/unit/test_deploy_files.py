@@ -1,4 +1,5 @@
 """docker-compose.yml parses, and every file, build context and image version it names is real."""
+
 from __future__ import annotations
 
 import re

@@ -1,7 +1,8 @@
 """Every rule of POLICY §2 with its boundary cases, on the scalar engine."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -11,21 +12,34 @@ from services.eligibility.domain.model import DibaoState, HouseholdInput, PriorS
 from services.eligibility.domain.parameters import Category, Standard, compile_parameters, resolve
 from services.eligibility.domain.seed_standards import seed_standards
 
-T0 = datetime(2016, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2016, 1, 1, tzinfo=UTC)
 S = 400_000  # 4,000 yuan per person per year in the test region
 
 
 def std(category, value, start=date(2016, 1, 1), period=None, region="22", recorded_at=T0) -> Standard:
-    return Standard(region_code=region, category=category, effective_from=start, value=Decimal(value),
-                    period=period, legal_ref="test", recorded_at=recorded_at)
+    return Standard(
+        region_code=region,
+        category=category,
+        effective_from=start,
+        value=Decimal(value),
+        period=period,
+        legal_ref="test",
+        recorded_at=recorded_at,
+    )
 
 
 def base_standards(**overrides) -> list[Standard]:
     values = {c: s for c, s in ((s.category, s) for s in seed_standards() if s.region_code == "22")}
-    standards = [s for s in seed_standards() if s.region_code == "22" and s.category not in (
-        Category.GRADUAL_EXIT_STEP_MONTHS, Category.MINIMUM_WAGE)]
-    standards += [std(Category.RURAL_DIBAO, S, period="year", region="220122"),
-                  std(Category.GRADUAL_EXIT_STEP_MONTHS, 12), std(Category.MINIMUM_WAGE, 180_000, period="month")]
+    standards = [
+        s
+        for s in seed_standards()
+        if s.region_code == "22" and s.category not in (Category.GRADUAL_EXIT_STEP_MONTHS, Category.MINIMUM_WAGE)
+    ]
+    standards += [
+        std(Category.RURAL_DIBAO, S, period="year", region="220122"),
+        std(Category.GRADUAL_EXIT_STEP_MONTHS, 12),
+        std(Category.MINIMUM_WAGE, 180_000, period="month"),
+    ]
     for category, value in overrides.items():
         standards = [s for s in standards if s.category != category] + [std(Category(category), value)]
     del values
@@ -41,8 +55,14 @@ def member(mid="m1", born=date(1980, 1, 1), labour="full", **kw) -> dict:
 
 
 def household(members=None, incomes=(), expenses=(), status="none", **kw) -> HouseholdInput:
-    return HouseholdInput(region_code="220122101201", registered_poor_status=status,
-                          members=members or [member()], incomes=list(incomes), expenses=list(expenses), **kw)
+    return HouseholdInput(
+        region_code="220122101201",
+        registered_poor_status=status,
+        members=members or [member()],
+        incomes=list(incomes),
+        expenses=list(expenses),
+        **kw,
+    )
 
 
 def wages(amount, mid="m1", kind="wages"):
@@ -57,6 +77,7 @@ AS_OF = date(2026, 6, 1)
 
 
 # --- difference benefit ------------------------------------------------------------------------
+
 
 def test_below_the_standard_is_eligible_for_the_difference():
     result = evaluate(household([member("m1"), member("m2")], [wages(S * 2 - 1200)]), None, params(), AS_OF)
@@ -81,6 +102,7 @@ def test_one_fen_below_the_standard_is_eligible_and_rounds_half_up():
 
 
 # --- income exclusions --------------------------------------------------------------------------
+
 
 def test_basic_pension_is_not_counted():
     [d] = dibao(evaluate(household(incomes=[wages(S, kind="basic_pension")]), None, params(), AS_OF))
@@ -127,9 +149,15 @@ def test_exactly_double_the_standard_exits_without_gradual_exit():
 
 
 def in_exit(started, extended=False):
-    return PriorState(dibao=DibaoState(status=Status.GRADUAL_EXIT, since=date(2024, 1, 1),
-                                       gradual_exit_started=started, monthly_amount_fen=30_000,
-                                       gradual_exit_extended=extended))
+    return PriorState(
+        dibao=DibaoState(
+            status=Status.GRADUAL_EXIT,
+            since=date(2024, 1, 1),
+            gradual_exit_started=started,
+            monthly_amount_fen=30_000,
+            gradual_exit_extended=extended,
+        )
+    )
 
 
 def test_benefit_decreases_by_step():
@@ -147,7 +175,9 @@ def test_eighteenth_month_ends_gradual_exit_after_a_low_risk_assessment():
     assert last.status == Status.GRADUAL_EXIT  # month 18 is still inside the period
     [after] = dibao(evaluate(young, in_exit(start), params(), date(2026, 7, 15)))
     assert after.status == Status.NOT_ELIGIBLE
-    assert any(r["rule"] == "gradual_exit.risk_assessment" and r["outcome"] is False for r in after.explanation["rules"])
+    assert any(
+        r["rule"] == "gradual_exit.risk_assessment" and r["outcome"] is False for r in after.explanation["rules"]
+    )
 
 
 def test_twenty_fourth_month_for_a_household_with_a_disabled_member():
@@ -172,11 +202,14 @@ def test_high_risk_at_the_end_extends_once_then_exits_with_a_signal():
 
 
 def test_requalifying_during_gradual_exit_pays_the_difference_from_the_next_month():
-    [d] = dibao(evaluate(household(incomes=[wages(S - 12_000)]), in_exit(date(2026, 1, 1)), params(), date(2026, 6, 10)))
+    [d] = dibao(
+        evaluate(household(incomes=[wages(S - 12_000)]), in_exit(date(2026, 1, 1)), params(), date(2026, 6, 10))
+    )
     assert d.status == Status.ELIGIBLE and d.valid_from == date(2026, 7, 1) and d.monthly_amount_fen == 1000
 
 
 # --- single person, expense deduction -----------------------------------------------------------------
+
 
 def test_single_person_inclusion_of_a_severely_disabled_member_of_a_registered_poor_household():
     members = [member("m1"), member("m2", labour="none", disability_grade=1)]
@@ -197,12 +230,19 @@ def test_expense_deduction_includes_for_one_year_then_reviews():
     [same_year] = dibao(evaluate(h, prior, params(), date(2027, 5, 31)))
     [review] = dibao(evaluate(h, prior, params(), date(2027, 6, 1)))
     assert same_year.valid_from == AS_OF and review.valid_from == date(2027, 6, 1)
-    [assets] = dibao(evaluate(household(incomes=[wages(S + 50_000)], expenses=medical, status="not_lifted",
-                                        assets_meet_local_rule=False), None, params(), AS_OF))
+    [assets] = dibao(
+        evaluate(
+            household(incomes=[wages(S + 50_000)], expenses=medical, status="not_lifted", assets_meet_local_rule=False),
+            None,
+            params(),
+            AS_OF,
+        )
+    )
     assert assets.status == Status.NOT_ELIGIBLE
 
 
 # --- special poverty and disability subsidies --------------------------------------------------------------
+
 
 def test_special_poverty_standard_and_care_by_self_care_level():
     alone = household([member(born=date(1940, 3, 1), labour="none", has_legal_supporter=False, self_care="none")])
@@ -212,31 +252,45 @@ def test_special_poverty_standard_and_care_by_self_care_level():
     assert special.monthly_amount_fen == monthly_of(basic) + 54_000  # 30 % of 1,800 yuan
     assert special.valid_until == date(2027, 6, 30)
     with_supporter = household([member(born=date(1940, 3, 1), labour="none", has_legal_supporter=True)])
-    assert not [d for d in evaluate(with_supporter, None, params(), AS_OF).decisions if d.programme == "special_poverty"]
+    assert not [
+        d for d in evaluate(with_supporter, None, params(), AS_OF).decisions if d.programme == "special_poverty"
+    ]
 
 
 def test_disability_subsidies():
     members = [member("m1", disability_grade=2), member("m2", disability_grade=4)]
     result = evaluate(household(members, [wages(10)]), None, params(), AS_OF)
-    kinds = sorted((d.programme.value, d.member_id, d.monthly_amount_fen) for d in result.decisions
-                   if d.programme != "dibao")
-    assert kinds == [("disability_living_subsidy", "m1", 8000), ("disability_living_subsidy", "m2", 8000),
-                     ("severe_disability_care_subsidy", "m1", 8000)]
+    kinds = sorted(
+        (d.programme.value, d.member_id, d.monthly_amount_fen) for d in result.decisions if d.programme != "dibao"
+    )
+    assert kinds == [
+        ("disability_living_subsidy", "m1", 8000),
+        ("disability_living_subsidy", "m2", 8000),
+        ("severe_disability_care_subsidy", "m1", 8000),
+    ]
     not_needy = evaluate(household(members, [wages(S * 5)]), None, params(), AS_OF)
-    assert [d.programme.value for d in not_needy.decisions if d.programme != "dibao"] == ["severe_disability_care_subsidy"]
+    assert [d.programme.value for d in not_needy.decisions if d.programme != "dibao"] == [
+        "severe_disability_care_subsidy"
+    ]
 
 
 # --- monitoring, determinism, parameters -----------------------------------------------------------------------
+
 
 def test_income_drop_signal_carries_its_evidence():
     prior = PriorState(counted_income_fen=S * 3, medical_expense_fen=0)
     result = evaluate(household(incomes=[wages(S * 2)], status="lifted"), prior, params(), AS_OF)
     [drop] = [s for s in result.signals if s.kind == "income_drop"]
     assert drop.category == "return_risk" and drop.evidence["previous_counted_income_fen"] == S * 3
+
     def dropped(income):
-        return any(s.kind == "income_drop" for s in evaluate(household(incomes=[wages(income)]), prior, params(), AS_OF).signals)
-    assert dropped(840_000)        # exactly 30 % less: raised
-    assert not dropped(840_001)    # less than 30 % less: quiet
+        return any(
+            s.kind == "income_drop"
+            for s in evaluate(household(incomes=[wages(income)]), prior, params(), AS_OF).signals
+        )
+
+    assert dropped(840_000)  # exactly 30 % less: raised
+    assert not dropped(840_001)  # less than 30 % less: quiet
 
 
 def test_re_running_a_decision_reproduces_it_exactly():
@@ -245,11 +299,12 @@ def test_re_running_a_decision_reproduces_it_exactly():
 
 
 def test_parameters_inherit_from_parent_region_and_read_as_known_then():
-    later = datetime(2026, 7, 1, tzinfo=timezone.utc)
-    standards = base_standards() + [std(Category.RURAL_DIBAO, S + 10_000, start=date(2026, 1, 1), period="year",
-                                        region="220122", recorded_at=later)]
+    later = datetime(2026, 7, 1, tzinfo=UTC)
+    standards = base_standards() + [
+        std(Category.RURAL_DIBAO, S + 10_000, start=date(2026, 1, 1), period="year", region="220122", recorded_at=later)
+    ]
     now = resolve(standards, "220122101201", Category.RURAL_DIBAO, AS_OF)
-    then = resolve(standards, "220122101201", Category.RURAL_DIBAO, AS_OF, known_at=datetime(2026, 6, 1, tzinfo=timezone.utc))
+    then = resolve(standards, "220122101201", Category.RURAL_DIBAO, AS_OF, known_at=datetime(2026, 6, 1, tzinfo=UTC))
     assert now.annual_fen == S + 10_000 and then.annual_fen == S
     assert resolve(standards, "220122", Category.SPECIAL_POVERTY_MULTIPLIER, AS_OF).region_code == "22"
 
@@ -263,6 +318,7 @@ def test_month_arithmetic():
 @pytest.mark.parametrize("category", list(Category))
 def test_seed_covers_every_category_for_every_county_2016_to_2021(category):
     from shared.reference import jilin_counties
+
     standards = seed_standards()
     for county in jilin_counties()[::7]:
         for year in (2016, 2021):

@@ -1,5 +1,6 @@
 """The scalar and vectorised (bulk) paths agree on random populations (hypothesis): the dibao status and
 amount to the fen, the validity dates to the day, the next entitlement state and the monitoring signals."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -7,13 +8,22 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.eligibility.domain.bulk import decide_dibao, next_state
 from services.eligibility.domain.engine import evaluate
 from services.eligibility.domain.model import DibaoState, HouseholdInput, PriorState, Status
 from services.eligibility.domain.parameters import compile_parameters
 from services.eligibility.domain.seed_standards import seed_standards
-from services.eligibility.domain.bulk import decide_dibao, next_state
-from services.eligibility.domain.vector import (STATUS_OF_CODE, Branch, RegionParameters, build_population, decide,
-                                                evaluate_dibao, scalar_fallback_mask, scalar_only_mask, signal_kinds)
+from services.eligibility.domain.vector import (
+    STATUS_OF_CODE,
+    Branch,
+    RegionParameters,
+    build_population,
+    decide,
+    evaluate_dibao,
+    scalar_fallback_mask,
+    scalar_only_mask,
+    signal_kinds,
+)
 
 STANDARDS = seed_standards()
 REGIONS = ["220122", "220182", "220581", "222401"]
@@ -26,53 +36,94 @@ REGION_PARAMS = RegionParameters.from_sets([PARAMS[c] for c in REGIONS])
 # so the rounding edge is drawn on purpose rather than by luck.
 # Household incomes near one to three people's standard make every branch (deduction, gradual exit and its
 # end) common enough to be drawn in each run.
-money = st.one_of(st.integers(min_value=0, max_value=1_500_000), st.integers(min_value=300_000, max_value=2_500_000),
-                  st.integers(min_value=0, max_value=120_000).map(lambda k: k * 12 + 6))
+money = st.one_of(
+    st.integers(min_value=0, max_value=1_500_000),
+    st.integers(min_value=300_000, max_value=2_500_000),
+    st.integers(min_value=0, max_value=120_000).map(lambda k: k * 12 + 6),
+)
 
 
 @st.composite
 def household_and_prior(draw):
     size = draw(st.integers(1, 5))
-    members = [{"id": f"m{i}", "birth_date": draw(st.dates(date(1930, 1, 1), date(2020, 1, 1))),
-                "labour_capacity": draw(st.sampled_from(["full", "partial", "none"])),
-                "disability_grade": draw(st.sampled_from([None, None, None, 1, 2, 3, 4])),
-                "serious_illness": draw(st.booleans()),
-                "self_care": draw(st.sampled_from(["full", "partial", "none"])),
-                "has_legal_supporter": draw(st.sampled_from([True, True, True, False]))} for i in range(size)]
-    incomes = [{"member_id": draw(st.sampled_from([None] + [m["id"] for m in members])),
-                "type": draw(st.sampled_from(["wages", "agriculture", "business", "basic_pension",
-                                              "poverty_project_guaranteed", "transfer"])),
-                "annual_amount_fen": draw(money)} for _ in range(draw(st.integers(0, 4)))]
+    members = [
+        {
+            "id": f"m{i}",
+            "birth_date": draw(st.dates(date(1930, 1, 1), date(2020, 1, 1))),
+            "labour_capacity": draw(st.sampled_from(["full", "partial", "none"])),
+            "disability_grade": draw(st.sampled_from([None, None, None, 1, 2, 3, 4])),
+            "serious_illness": draw(st.booleans()),
+            "self_care": draw(st.sampled_from(["full", "partial", "none"])),
+            "has_legal_supporter": draw(st.sampled_from([True, True, True, False])),
+        }
+        for i in range(size)
+    ]
+    incomes = [
+        {
+            "member_id": draw(st.sampled_from([None] + [m["id"] for m in members])),
+            "type": draw(
+                st.sampled_from(
+                    ["wages", "agriculture", "business", "basic_pension", "poverty_project_guaranteed", "transfer"]
+                )
+            ),
+            "annual_amount_fen": draw(money),
+        }
+        for _ in range(draw(st.integers(0, 4)))
+    ]
     expenses = [{"type": "medical_self_paid", "annual_amount_fen": draw(money)}] if draw(st.integers(0, 2)) else []
-    household = HouseholdInput(region_code=draw(st.sampled_from(REGIONS)),
-                               registered_poor_status=draw(st.sampled_from(["not_lifted", "not_lifted", "lifted",
-                                                                            "returned", "marginal", "none"])),
-                               members=members, incomes=incomes, expenses=expenses,
-                               assets_meet_local_rule=draw(st.sampled_from([True, True, False])))
+    household = HouseholdInput(
+        region_code=draw(st.sampled_from(REGIONS)),
+        registered_poor_status=draw(
+            st.sampled_from(["not_lifted", "not_lifted", "lifted", "returned", "marginal", "none"])
+        ),
+        members=members,
+        incomes=incomes,
+        expenses=expenses,
+        assets_meet_local_rule=draw(st.sampled_from([True, True, False])),
+    )
     kind = draw(st.sampled_from(["none", "not_eligible", "eligible", "deduction", "exit"]))
-    remembered = dict(counted_income_fen=draw(st.one_of(st.none(), money)),
-                      medical_expense_fen=draw(st.one_of(st.none(), money)),
-                      active_signals=draw(st.lists(st.sampled_from(SIGNAL_NAMES), unique=True).map(sorted)))
+    remembered = dict(
+        counted_income_fen=draw(st.one_of(st.none(), money)),
+        medical_expense_fen=draw(st.one_of(st.none(), money)),
+        active_signals=draw(st.lists(st.sampled_from(SIGNAL_NAMES), unique=True).map(sorted)),
+    )
     if kind == "none":
         prior = None
     elif kind == "not_eligible":
         prior = PriorState(dibao=DibaoState(status=Status.NOT_ELIGIBLE), **remembered)
     elif kind in ("eligible", "deduction"):
         deduction_since = AS_OF - timedelta(days=draw(st.integers(0, 800))) if kind == "deduction" else None
-        prior = PriorState(dibao=DibaoState(status=Status.ELIGIBLE, since=date(2020, 1, 1),
-                                            monthly_amount_fen=draw(st.integers(0, 200_000)),
-                                            expense_deduction_since=deduction_since), **remembered)
+        prior = PriorState(
+            dibao=DibaoState(
+                status=Status.ELIGIBLE,
+                since=date(2020, 1, 1),
+                monthly_amount_fen=draw(st.integers(0, 200_000)),
+                expense_deduction_since=deduction_since,
+            ),
+            **remembered,
+        )
     else:
-        prior = PriorState(dibao=DibaoState(
-            status=Status.GRADUAL_EXIT, since=draw(st.one_of(st.none(), st.just(date(2019, 1, 1)))),
-            gradual_exit_started=AS_OF - timedelta(days=draw(st.integers(0, 1000))),
-            monthly_amount_fen=draw(st.one_of(st.none(), st.integers(0, 200_000))),
-            gradual_exit_extended=draw(st.booleans())), **remembered)
+        prior = PriorState(
+            dibao=DibaoState(
+                status=Status.GRADUAL_EXIT,
+                since=draw(st.one_of(st.none(), st.just(date(2019, 1, 1)))),
+                gradual_exit_started=AS_OF - timedelta(days=draw(st.integers(0, 1000))),
+                monthly_amount_fen=draw(st.one_of(st.none(), st.integers(0, 200_000))),
+                gradual_exit_extended=draw(st.booleans()),
+            ),
+            **remembered,
+        )
     return household, prior
 
 
-SIGNAL_NAMES = ["income_drop", "expense_spike", "special_hardship_watch", "registered_poor_not_covered",
-                "not_eligible_in_difficulty", "exit_risk_high"]
+SIGNAL_NAMES = [
+    "income_drop",
+    "expense_spike",
+    "special_hardship_watch",
+    "registered_poor_not_covered",
+    "not_eligible_in_difficulty",
+    "exit_risk_high",
+]
 
 
 @settings(max_examples=80, deadline=None)
@@ -80,8 +131,9 @@ SIGNAL_NAMES = ["income_drop", "expense_spike", "special_hardship_watch", "regis
 def test_scalar_and_vector_paths_agree_to_the_fen(population):
     households = [h for h, _ in population]
     priors = [p for _, p in population]
-    pop = build_population([h.model_dump() for h in households],
-                           [p.model_dump(mode="json") if p else None for p in priors], INDEX, AS_OF)
+    pop = build_population(
+        [h.model_dump() for h in households], [p.model_dump(mode="json") if p else None for p in priors], INDEX, AS_OF
+    )
     decided = decide(pop, REGION_PARAMS)
     status, monthly = evaluate_dibao(pop, REGION_PARAMS)
     assert (status == decided.status).all() and (monthly == decided.monthly).all()
@@ -94,26 +146,40 @@ def test_scalar_and_vector_paths_agree_to_the_fen(population):
             continue  # single-person candidates are the scalar path's by design
         assert len(dibao) == 1
         assert (dibao[0].status, dibao[0].monthly_amount_fen) == (STATUS_OF_CODE[int(status[i])], int(monthly[i])), (
-            household, prior)
+            household,
+            prior,
+        )
         if scalar_only[i]:
             continue  # possible special-poverty members: signals and coverage are the scalar path's
-        bulk, dibao_next = decide_dibao(Branch(int(decided.branch[i])), int(decided.monthly[i]),
-                                        prior.model_dump(mode="json") if prior else None,
-                                        PARAMS[household.region_code], AS_OF,
-                                        disabled_household=bool(pop.disabled_household[i]))
+        bulk, dibao_next = decide_dibao(
+            Branch(int(decided.branch[i])),
+            int(decided.monthly[i]),
+            prior.model_dump(mode="json") if prior else None,
+            PARAMS[household.region_code],
+            AS_OF,
+            disabled_household=bool(pop.disabled_household[i]),
+        )
         assert (bulk.status, bulk.monthly_amount_fen, bulk.valid_from, bulk.valid_until, bulk.scope) == (
-            dibao[0].status, dibao[0].monthly_amount_fen, dibao[0].valid_from, dibao[0].valid_until, dibao[0].scope), (
-            household, prior)
+            dibao[0].status,
+            dibao[0].monthly_amount_fen,
+            dibao[0].valid_from,
+            dibao[0].valid_until,
+            dibao[0].scope,
+        ), (household, prior)
         assert signal_kinds(int(decided.signals[i])) == sorted(s.kind for s in result.signals), (household, prior)
         medical = int(pop.medical[i])
         assert next_state(dibao_next, int(decided.counted[i]), medical, int(decided.signals[i])) == (
-            result.next_state.model_dump(mode="json")), (household, prior)
+            result.next_state.model_dump(mode="json")
+        ), (household, prior)
 
 
 def test_fallback_is_only_for_single_person_candidates():
-    severely = HouseholdInput(region_code="220122", registered_poor_status="not_lifted", members=[
-        {"id": "a", "birth_date": date(1980, 1, 1), "labour_capacity": "none", "disability_grade": 1}],
-        incomes=[{"type": "wages", "annual_amount_fen": 10_000_000}])
+    severely = HouseholdInput(
+        region_code="220122",
+        registered_poor_status="not_lifted",
+        members=[{"id": "a", "birth_date": date(1980, 1, 1), "labour_capacity": "none", "disability_grade": 1}],
+        incomes=[{"type": "wages", "annual_amount_fen": 10_000_000}],
+    )
     plain = severely.model_copy(update={"registered_poor_status": "lifted"})
     pop = build_population([severely.model_dump(), plain.model_dump()], [None, None], INDEX, AS_OF)
     status, _ = evaluate_dibao(pop, REGION_PARAMS)
@@ -125,15 +191,25 @@ def _compare_one(household: HouseholdInput, prior: PriorState | None) -> Branch:
     pop = build_population([household.model_dump()], [prior.model_dump(mode="json") if prior else None], INDEX, AS_OF)
     decided = decide(pop, REGION_PARAMS)
     params = PARAMS[household.region_code]
-    bulk, dibao_next = decide_dibao(Branch(int(decided.branch[0])), int(decided.monthly[0]),
-                                    prior.model_dump(mode="json") if prior else None, params, AS_OF,
-                                    disabled_household=bool(pop.disabled_household[0]))
+    bulk, dibao_next = decide_dibao(
+        Branch(int(decided.branch[0])),
+        int(decided.monthly[0]),
+        prior.model_dump(mode="json") if prior else None,
+        params,
+        AS_OF,
+        disabled_household=bool(pop.disabled_household[0]),
+    )
     result = evaluate(household, prior, params, AS_OF)
     [dibao] = [d for d in result.decisions if d.programme == "dibao"]
     assert (bulk.status, bulk.monthly_amount_fen, bulk.valid_from, bulk.valid_until) == (
-        dibao.status, dibao.monthly_amount_fen, dibao.valid_from, dibao.valid_until)
+        dibao.status,
+        dibao.monthly_amount_fen,
+        dibao.valid_from,
+        dibao.valid_until,
+    )
     assert next_state(dibao_next, int(decided.counted[0]), int(pop.medical[0]), int(decided.signals[0])) == (
-        result.next_state.model_dump(mode="json"))
+        result.next_state.model_dump(mode="json")
+    )
     return Branch(int(decided.branch[0]))
 
 
@@ -142,24 +218,45 @@ def test_every_branch_agrees_on_a_chosen_household():
     standard = PARAMS["220122"].money_annual("rural_dibao")
 
     def household(income_fen: int, *, medical: int = 0, poor: str = "lifted", disabled: bool = False):
-        return HouseholdInput(region_code="220122", registered_poor_status=poor, members=[
-            {"id": "a", "birth_date": date(1950, 1, 1), "labour_capacity": "none",
-             "disability_grade": 3 if disabled else None}],
+        return HouseholdInput(
+            region_code="220122",
+            registered_poor_status=poor,
+            members=[
+                {
+                    "id": "a",
+                    "birth_date": date(1950, 1, 1),
+                    "labour_capacity": "none",
+                    "disability_grade": 3 if disabled else None,
+                }
+            ],
             incomes=[{"member_id": "a", "type": "wages", "annual_amount_fen": income_fen}],
-            expenses=[{"type": "medical_self_paid", "annual_amount_fen": medical}] if medical else [])
+            expenses=[{"type": "medical_self_paid", "annual_amount_fen": medical}] if medical else [],
+        )
 
     def exit_prior(months_ago: int, extended: bool = False):
-        return PriorState(dibao=DibaoState(status=Status.GRADUAL_EXIT, since=date(2019, 1, 1),
-                                           gradual_exit_started=AS_OF - timedelta(days=months_ago * 31),
-                                           monthly_amount_fen=30_000, gradual_exit_extended=extended),
-                          counted_income_fen=standard, medical_expense_fen=0)
+        return PriorState(
+            dibao=DibaoState(
+                status=Status.GRADUAL_EXIT,
+                since=date(2019, 1, 1),
+                gradual_exit_started=AS_OF - timedelta(days=months_ago * 31),
+                monthly_amount_fen=30_000,
+                gradual_exit_extended=extended,
+            ),
+            counted_income_fen=standard,
+            medical_expense_fen=0,
+        )
 
     eligible = PriorState(dibao=DibaoState(status=Status.ELIGIBLE, since=date(2020, 1, 1), monthly_amount_fen=10_000))
     cases = {
         Branch.BELOW: (household(standard // 2), exit_prior(3)),
-        Branch.DEDUCTION: (household(standard + 50_000, medical=100_000, poor="not_lifted"),
-                           PriorState(dibao=DibaoState(status=Status.ELIGIBLE, since=date(2020, 1, 1),
-                                                       expense_deduction_since=date(2020, 3, 1)))),
+        Branch.DEDUCTION: (
+            household(standard + 50_000, medical=100_000, poor="not_lifted"),
+            PriorState(
+                dibao=DibaoState(
+                    status=Status.ELIGIBLE, since=date(2020, 1, 1), expense_deduction_since=date(2020, 3, 1)
+                )
+            ),
+        ),
         Branch.EXIT_STEP: (household(standard + 10_000, disabled=True), exit_prior(20)),
         Branch.EXIT_EXTENDED: (household(standard + 10_000), exit_prior(19)),
         Branch.EXIT_ENDED: (household(standard + 10_000), exit_prior(26, extended=True)),

@@ -2,16 +2,21 @@ from datetime import date
 
 import pytest
 
-from services.registry.domain.model import (Household, Income, LabourCapacity, Member, PovertyStatus,
-                                            RegistryRuleBroken)
+from services.registry.domain.model import Household, Income, LabourCapacity, Member, PovertyStatus, RegistryRuleBroken
 from tests.factories import id_number
 
 
 def make_member(relation="head", **kw) -> Member:
     number = kw.pop("id_number", id_number(birth=date(1950, 1, 2)))
-    return Member(name="赵六", id_number=number, birth_date=date(1950, 1, 2),
-                  sex="male" if int(number[16]) % 2 else "female", relation=relation,
-                  labour_capacity=LabourCapacity.FULL, **kw)
+    return Member(
+        name="赵六",
+        id_number=number,
+        birth_date=date(1950, 1, 2),
+        sex="male" if int(number[16]) % 2 else "female",
+        relation=relation,
+        labour_capacity=LabourCapacity.FULL,
+        **kw,
+    )
 
 
 def make_household() -> Household:
@@ -48,16 +53,27 @@ def test_last_member_cannot_be_removed_and_removed_members_are_kept():
 def test_income_must_reference_an_active_member_and_a_valid_period():
     h = make_household()
     with pytest.raises(RegistryRuleBroken):
-        h.record_income(Income(member_id="nobody", type="wages", amount_fen=1, period="month",
-                               effective_from=date(2026, 1, 1)))
+        h.record_income(
+            Income(member_id="nobody", type="wages", amount_fen=1, period="month", effective_from=date(2026, 1, 1))
+        )
     with pytest.raises(RegistryRuleBroken) as e:
-        h.record_income(Income(type="wages", amount_fen=1, period="month", effective_from=date(2026, 2, 1),
-                               effective_to=date(2026, 1, 1)))
+        h.record_income(
+            Income(
+                type="wages",
+                amount_fen=1,
+                period="month",
+                effective_from=date(2026, 2, 1),
+                effective_to=date(2026, 1, 1),
+            )
+        )
     assert e.value.rule == "period_order"
 
 
 def test_monthly_income_annualises_exactly():
-    assert Income(type="wages", amount_fen=33333, period="month", effective_from=date(2026, 1, 1)).annual_amount_fen == 399996
+    assert (
+        Income(type="wages", amount_fen=33333, period="month", effective_from=date(2026, 1, 1)).annual_amount_fen
+        == 399996
+    )
 
 
 def test_derived_flags():

@@ -2,8 +2,13 @@ from datetime import date
 
 import pytest
 
-from services.registry.domain.identity import (InvalidIdNumber, check_character, mask_id_number, mask_phone,
-                                               parse_resident_id)
+from services.registry.domain.identity import (
+    InvalidIdNumber,
+    check_character,
+    mask_id_number,
+    mask_phone,
+    parse_resident_id,
+)
 
 # Published example numbers whose check characters are known.
 KNOWN_VALID = ["11010519491231002X", "440524188001010014"]
@@ -25,13 +30,16 @@ def test_lower_case_x_is_accepted_and_normalised():
     assert parse_resident_id("11010519491231002x").number == "11010519491231002X"
 
 
-@pytest.mark.parametrize("number,rule", [
-    ("110105194912310021", "id_checksum"),
-    ("11010519491231002", "id_format"),
-    ("1101051949123100AX", "id_format"),
-    ("110105194902300020", "id_birth_date"),  # 30 February
-    ("110105299901010020", "id_birth_date"),  # in the future
-])
+@pytest.mark.parametrize(
+    "number,rule",
+    [
+        ("110105194912310021", "id_checksum"),
+        ("11010519491231002", "id_format"),
+        ("1101051949123100AX", "id_format"),
+        ("110105194902300020", "id_birth_date"),  # 30 February
+        ("110105299901010020", "id_birth_date"),  # in the future
+    ],
+)
 def test_invalid_numbers_name_their_rule(number, rule):
     with pytest.raises(InvalidIdNumber) as error:
         parse_resident_id(number, today=date(2026, 11, 25))

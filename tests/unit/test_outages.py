@@ -1,5 +1,6 @@
 """An outage is logged once when it starts, reminded while it lasts and logged once when it ends;
 third-party loggers that log every retry are held to one line per message per period."""
+
 from __future__ import annotations
 
 import logging

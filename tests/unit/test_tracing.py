@@ -1,4 +1,7 @@
 """W3C trace context parsing and OpenTelemetry spans parented on it."""
+
+from datetime import UTC
+
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -29,10 +32,20 @@ def test_spans_join_the_request_trace():
 
 
 def test_consequences_keep_the_trace_and_name_their_cause():
-    from datetime import datetime, timezone
+    from datetime import datetime
+
     origin = new_trace()
-    envelope = Envelope(id="e1", source="/registry", type="t", subject="h", time=datetime.now(timezone.utc),
-                        topic="x", data={}, traceparent=origin.traceparent, correlation_id="c1")
+    envelope = Envelope(
+        id="e1",
+        source="/registry",
+        type="t",
+        subject="h",
+        time=datetime.now(UTC),
+        topic="x",
+        data={},
+        traceparent=origin.traceparent,
+        correlation_id="c1",
+    )
     consequence = envelope.trace_for_consequences()
     assert consequence.trace_id == origin.trace_id and consequence.span_id != origin.span_id
     assert consequence.causation_id == "e1" and consequence.correlation_id == "c1"

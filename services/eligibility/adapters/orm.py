@@ -1,9 +1,9 @@
 """Eligibility tables: standards (bitemporal), the read model of household snapshots with their
 entitlement state, decisions with explanations, monitoring signals and re-evaluation jobs."""
+
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String,
-                        Table, Text)
+from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table, Text
 
 from shared.db import Code
 from shared.platform_tables import add_platform_tables
@@ -12,7 +12,8 @@ metadata = MetaData()
 platform = add_platform_tables(metadata)
 
 standards = Table(
-    "standards", metadata,
+    "standards",
+    metadata,
     Column("id", Code(36), primary_key=True),
     Column("region_code", Code(12), nullable=False),
     Column("category", Code(60), nullable=False),
@@ -27,13 +28,14 @@ standards = Table(
 Index("ix_standards_lookup", standards.c.category, standards.c.region_code, standards.c.effective_from)
 
 households = Table(
-    "households", metadata,
+    "households",
+    metadata,
     Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, nullable=False),
     Column("region_code", Code(12), nullable=False),
     Column("cadre_id", Code(64)),
     Column("snapshot", JSON, nullable=False),  # dated facts, health facts opened from the sealed part
-    Column("state", JSON),                     # PriorState after the last evaluation
+    Column("state", JSON),  # PriorState after the last evaluation
     # The decisions in force (model.CurrentDecision per programme and member): read and rewritten with
     # the state, so a re-evaluation neither queries nor updates the decision history.
     Column("current_decisions", JSON),
@@ -44,7 +46,8 @@ households = Table(
 Index("ix_elig_households_region", households.c.region_code, households.c.household_id)
 
 decisions = Table(
-    "decisions", metadata,
+    "decisions",
+    metadata,
     Column("id", Code(36), primary_key=True),
     Column("household_id", Code(36), nullable=False),
     Column("programme", Code(40), nullable=False),
@@ -69,7 +72,8 @@ Index("ix_decisions_household", decisions.c.household_id)
 
 # Every snapshot version the read model received, so a past decision can be re-run on its own inputs.
 household_snapshots = Table(
-    "household_snapshots", metadata,
+    "household_snapshots",
+    metadata,
     Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("snapshot", JSON, nullable=False),
@@ -77,7 +81,8 @@ household_snapshots = Table(
 )
 
 signals = Table(
-    "signals", metadata,
+    "signals",
+    metadata,
     Column("id", Code(36), primary_key=True),
     Column("household_id", Code(36), nullable=False, index=True),
     Column("kind", String(40), nullable=False),
@@ -87,10 +92,11 @@ signals = Table(
 )
 
 jobs = Table(
-    "jobs", metadata,
+    "jobs",
+    metadata,
     Column("id", Code(36), primary_key=True),
     Column("kind", String(40), nullable=False),
-    Column("status", String(20), nullable=False),   # running | done
+    Column("status", String(20), nullable=False),  # running | done
     Column("region_prefix", Code(12), nullable=False),
     Column("as_of", Date, nullable=False),
     Column("total", Integer, nullable=False),
@@ -103,11 +109,12 @@ jobs = Table(
 # A job's share of work one worker takes at a time: the households of one county under the job's
 # prefix, walked in (region_code, household_id) order. Progress and the job's total are their sums.
 job_partitions = Table(
-    "job_partitions", metadata,
+    "job_partitions",
+    metadata,
     Column("job_id", Code(36), ForeignKey("jobs.id"), primary_key=True),
     Column("region_prefix", Code(12), primary_key=True),
-    Column("status", String(20), nullable=False),   # running | done
-    Column("cursor_region", Code(12), nullable=False, server_default=""),     # last household done
+    Column("status", String(20), nullable=False),  # running | done
+    Column("cursor_region", Code(12), nullable=False, server_default=""),  # last household done
     Column("cursor_household", Code(36), nullable=False, server_default=""),
     Column("total", Integer, nullable=False),
     Column("processed", Integer, nullable=False),

@@ -1,8 +1,9 @@
 """Eligibility persistence in domain terms."""
+
 from __future__ import annotations
 
 import zlib
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import orjson
@@ -18,11 +19,18 @@ from shared.ids import new_record_id
 
 
 def _standard(row) -> Standard:
-    return Standard(id=row.id, region_code=row.region_code, category=Category(row.category),
-                    effective_from=row.effective_from, effective_to=row.effective_to,
-                    value=Decimal(row.value).normalize() if row.value is not None else Decimal(0),
-                    period=row.period, legal_ref=row.legal_ref, recorded_at=_aware(row.recorded_at),
-                    recorded_by=row.recorded_by)
+    return Standard(
+        id=row.id,
+        region_code=row.region_code,
+        category=Category(row.category),
+        effective_from=row.effective_from,
+        effective_to=row.effective_to,
+        value=Decimal(row.value).normalize() if row.value is not None else Decimal(0),
+        period=row.period,
+        legal_ref=row.legal_ref,
+        recorded_at=_aware(row.recorded_at),
+        recorded_by=row.recorded_by,
+    )
 
 
 def _json(value) -> str:
@@ -30,7 +38,7 @@ def _json(value) -> str:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class StandardRepository:
@@ -39,15 +47,23 @@ class StandardRepository:
 
     async def for_region(self, region_code: str) -> list[Standard]:
         """Every standard of the region and its ancestors (what inheritance can reach)."""
-        rows = (await self.session.execute(select(orm.standards).where(
-            orm.standards.c.region_code.in_(region_chain(region_code))))).all()
+        rows = (
+            await self.session.execute(
+                select(orm.standards).where(orm.standards.c.region_code.in_(region_chain(region_code)))
+            )
+        ).all()
         return [_standard(r) for r in rows]
 
     async def under(self, prefix: str) -> list[Standard]:
         """Standards of every region starting with `prefix` plus the ancestors of `prefix` (bulk jobs)."""
-        rows = (await self.session.execute(select(orm.standards).where(
-            orm.standards.c.region_code.like(prefix + "%") | orm.standards.c.region_code.in_(region_chain(prefix))
-        ))).all()
+        rows = (
+            await self.session.execute(
+                select(orm.standards).where(
+                    orm.standards.c.region_code.like(prefix + "%")
+                    | orm.standards.c.region_code.in_(region_chain(prefix))
+                )
+            )
+        ).all()
         return [_standard(r) for r in rows]
 
     async def query(self, region_code: str | None, category: str | None) -> list[Standard]:
@@ -56,24 +72,50 @@ class StandardRepository:
             query = query.where(orm.standards.c.region_code.in_(region_chain(region_code)))
         if category:
             query = query.where(orm.standards.c.category == category)
-        rows = (await self.session.execute(query.order_by(orm.standards.c.category, orm.standards.c.region_code,
-                                                          orm.standards.c.effective_from))).all()
+        rows = (
+            await self.session.execute(
+                query.order_by(orm.standards.c.category, orm.standards.c.region_code, orm.standards.c.effective_from)
+            )
+        ).all()
         return [_standard(r) for r in rows]
 
     async def add(self, standard: Standard) -> Standard:
         standard_id = standard.id or new_record_id()
-        await self.session.execute(insert(orm.standards).values(
-            id=standard_id, region_code=standard.region_code, category=standard.category.value,
-            effective_from=standard.effective_from, effective_to=standard.effective_to, value=standard.value,
-            period=standard.period, legal_ref=standard.legal_ref, recorded_by=standard.recorded_by or "",
-            recorded_at=standard.recorded_at))
+        await self.session.execute(
+            insert(orm.standards).values(
+                id=standard_id,
+                region_code=standard.region_code,
+                category=standard.category.value,
+                effective_from=standard.effective_from,
+                effective_to=standard.effective_to,
+                value=standard.value,
+                period=standard.period,
+                legal_ref=standard.legal_ref,
+                recorded_by=standard.recorded_by or "",
+                recorded_at=standard.recorded_at,
+            )
+        )
         return Standard(**{**standard.__dict__, "id": standard_id})
 
     async def add_many(self, standards: list[Standard]) -> None:
-        await self.session.execute(insert(orm.standards), [dict(
-            id=new_record_id(), region_code=s.region_code, category=s.category.value,
-            effective_from=s.effective_from, effective_to=s.effective_to, value=s.value, period=s.period,
-            legal_ref=s.legal_ref, recorded_by=s.recorded_by or "", recorded_at=s.recorded_at) for s in standards])
+        await self.session.execute(
+            insert(orm.standards),
+            [
+                dict(
+                    id=new_record_id(),
+                    region_code=s.region_code,
+                    category=s.category.value,
+                    effective_from=s.effective_from,
+                    effective_to=s.effective_to,
+                    value=s.value,
+                    period=s.period,
+                    legal_ref=s.legal_ref,
+                    recorded_by=s.recorded_by or "",
+                    recorded_at=s.recorded_at,
+                )
+                for s in standards
+            ],
+        )
 
     async def count(self) -> int:
         return await self.session.scalar(select(func.count()).select_from(orm.standards)) or 0
@@ -103,43 +145,62 @@ class HouseholdReadModel:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
 
-    async def upsert(self, household_id: str, version: int, region_code: str, snapshot: dict,
-                     cadre_id: str | None, exists: bool) -> None:
-        values = dict(version=version, region_code=region_code, cadre_id=cadre_id, snapshot=snapshot,
-                      updated_at=self.clock())
+    async def upsert(
+        self, household_id: str, version: int, region_code: str, snapshot: dict, cadre_id: str | None, exists: bool
+    ) -> None:
+        values = dict(
+            version=version, region_code=region_code, cadre_id=cadre_id, snapshot=snapshot, updated_at=self.clock()
+        )
         if exists:
-            await self.session.execute(update(orm.households).where(
-                orm.households.c.household_id == household_id).values(**values))
+            await self.session.execute(
+                update(orm.households).where(orm.households.c.household_id == household_id).values(**values)
+            )
         else:
             await self.session.execute(insert(orm.households).values(household_id=household_id, **values))
-        await self.session.execute(insert(orm.household_snapshots).values(
-            household_id=household_id, version=version, snapshot=snapshot, recorded_at=values["updated_at"]))
+        await self.session.execute(
+            insert(orm.household_snapshots).values(
+                household_id=household_id, version=version, snapshot=snapshot, recorded_at=values["updated_at"]
+            )
+        )
 
     async def snapshot_at(self, household_id: str, version: int) -> dict | None:
-        return await self.session.scalar(select(orm.household_snapshots.c.snapshot).where(
-            orm.household_snapshots.c.household_id == household_id, orm.household_snapshots.c.version == version))
+        return await self.session.scalar(
+            select(orm.household_snapshots.c.snapshot).where(
+                orm.household_snapshots.c.household_id == household_id, orm.household_snapshots.c.version == version
+            )
+        )
 
     async def save_results(self, results: list[tuple[str, PriorState | dict, list[dict]]]) -> None:
         """After evaluations: each household's new entitlement state (a model or its JSON) and its
         decisions in force (`model.stored_current`), in one set-based statement."""
         if not results:
             return
-        values = [(hid, state if isinstance(state, dict) else state.model_dump(mode="json"), current)
-                  for hid, state, current in results]
+        values = [
+            (hid, state if isinstance(state, dict) else state.model_dump(mode="json"), current)
+            for hid, state, current in results
+        ]
         if self.session.bind.dialect.name == "postgresql":
             # One UPDATE over unnested arrays: an executemany would be one round of work per household.
-            await self.session.execute(text(
-                "UPDATE households h SET state = v.state::json, current_decisions = v.current::json "
-                "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:currents AS text[])) "
-                "AS v(id, state, current) WHERE h.household_id = v.id"),
-                {"ids": [hid for hid, _, _ in values], "states": [_json(state) for _, state, _ in values],
-                 "currents": [_json(current) for _, _, current in values]})
+            await self.session.execute(
+                text(
+                    "UPDATE households h SET state = v.state::json, current_decisions = v.current::json "
+                    "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:currents AS text[])) "
+                    "AS v(id, state, current) WHERE h.household_id = v.id"
+                ),
+                {
+                    "ids": [hid for hid, _, _ in values],
+                    "states": [_json(state) for _, state, _ in values],
+                    "currents": [_json(current) for _, _, current in values],
+                },
+            )
             return
         await self.session.execute(
-            update(orm.households).where(orm.households.c.household_id == bindparam("hid"))
+            update(orm.households)
+            .where(orm.households.c.household_id == bindparam("hid"))
             .values(state=bindparam("new_state"), current_decisions=bindparam("new_current"))
             .execution_options(synchronize_session=False),
-            [{"hid": hid, "new_state": state, "new_current": current} for hid, state, current in values])
+            [{"hid": hid, "new_state": state, "new_current": current} for hid, state, current in values],
+        )
 
     async def batch(self, prefix: str, after: tuple[str, str], limit: int) -> list:
         """The next households under `prefix` after `after` = (region_code, household_id), in that order
@@ -149,12 +210,19 @@ class HouseholdReadModel:
         # The explicit range bounds the index scan whatever the column's collation: PostgreSQL turns
         # LIKE 'p%' into a range only under "C" (shared.db.Code), and without one each batch would read on
         # through the counties after this one.
-        under = (h.region_code.like(prefix + "%") & (h.region_code >= prefix) & (h.region_code < _next_prefix(prefix))
-                 if len(prefix) >= COUNTY_DIGITS else h.region_code == prefix)
-        return (await self.session.execute(
-            select(orm.households).where(under, tuple_(h.region_code, h.household_id) >
-                                         tuple_(literal(after[0]), literal(after[1])))
-            .order_by(h.region_code, h.household_id).limit(limit))).all()
+        under = (
+            h.region_code.like(prefix + "%") & (h.region_code >= prefix) & (h.region_code < _next_prefix(prefix))
+            if len(prefix) >= COUNTY_DIGITS
+            else h.region_code == prefix
+        )
+        return (
+            await self.session.execute(
+                select(orm.households)
+                .where(under, tuple_(h.region_code, h.household_id) > tuple_(literal(after[0]), literal(after[1])))
+                .order_by(h.region_code, h.household_id)
+                .limit(limit)
+            )
+        ).all()
 
     async def lock_county(self, region_code: str, *, exclusive: bool) -> None:
         """Order a job's batch and registry events of one county (PostgreSQL advisory lock, held to the end
@@ -166,20 +234,30 @@ class HouseholdReadModel:
         if self.session.bind.dialect.name != "postgresql":
             return
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-        await self.session.execute(text(f"SELECT {function}(:space, :key)"),
-                                   {"space": COUNTY_LOCK_SPACE, "key": county_lock_key(region_code)})
+        await self.session.execute(
+            text(f"SELECT {function}(:space, :key)"), {"space": COUNTY_LOCK_SPACE, "key": county_lock_key(region_code)}
+        )
 
     async def partitions(self, prefix: str) -> list[tuple[str, int]]:
         """How a job under `prefix` splits: (partition key, households), one per county (or the prefix
         itself when it is finer than a county)."""
         if len(prefix) >= COUNTY_DIGITS:
-            count = await self.session.scalar(select(func.count()).select_from(orm.households).where(
-                orm.households.c.region_code.like(prefix + "%")))
+            count = await self.session.scalar(
+                select(func.count()).select_from(orm.households).where(orm.households.c.region_code.like(prefix + "%"))
+            )
             return [(prefix, count)] if count else []
         county = func.substr(orm.households.c.region_code, 1, COUNTY_DIGITS)
-        return [(r[0], r[1]) for r in (await self.session.execute(
-            select(county, func.count()).where(orm.households.c.region_code.like(prefix + "%"))
-            .group_by(county).order_by(county))).all()]
+        return [
+            (r[0], r[1])
+            for r in (
+                await self.session.execute(
+                    select(county, func.count())
+                    .where(orm.households.c.region_code.like(prefix + "%"))
+                    .group_by(county)
+                    .order_by(county)
+                )
+            ).all()
+        ]
 
 
 class DecisionRepository:
@@ -191,31 +269,62 @@ class DecisionRepository:
         ids = [d["id"] for d in household.current_decisions or ()]
         if not ids:
             return []
-        return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id.in_(ids))
-                                           .order_by(orm.decisions.c.programme, orm.decisions.c.member_id))).all()
+        return (
+            await self.session.execute(
+                select(orm.decisions)
+                .where(orm.decisions.c.id.in_(ids))
+                .order_by(orm.decisions.c.programme, orm.decisions.c.member_id)
+            )
+        ).all()
 
     async def history(self, household_id: str) -> list:
-        return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.household_id == household_id)
-                                           .order_by(orm.decisions.c.created_at, orm.decisions.c.programme))).all()
+        return (
+            await self.session.execute(
+                select(orm.decisions)
+                .where(orm.decisions.c.household_id == household_id)
+                .order_by(orm.decisions.c.created_at, orm.decisions.c.programme)
+            )
+        ).all()
 
     async def get(self, decision_id: str):
         return (await self.session.execute(select(orm.decisions).where(orm.decisions.c.id == decision_id))).first()
 
-    async def add_many(self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int],
-                       known_at: datetime | None) -> None:
+    async def add_many(
+        self, added: list[dict], *, as_of: date, trigger: str, versions: dict[str, int], known_at: datetime | None
+    ) -> None:
         """New decisions (the caller records them as in force on the household row). Each carries its
         inputs (prior state, standards known at); a decision without `explanation` (bulk runs) has it
         reproduced on request."""
         if not added:
             return
         now = self.clock()
-        await insert_many(self.session, orm.decisions, [dict(
-            id=a["id"], household_id=a["household_id"], programme=str(d.programme), member_id=d.member_id,
-            status=str(d.status), scope=d.scope, monthly_amount_fen=d.monthly_amount_fen, valid_from=d.valid_from,
-            valid_until=d.valid_until, change=a["change"],
-            household_version=versions.get(a["household_id"]), as_of=as_of, trigger=trigger,
-            explanation=getattr(d, "explanation", None), prior_state=a["prior_state"], known_at=known_at,
-            created_at=now) for a in added for d in [a["decision"]]])
+        await insert_many(
+            self.session,
+            orm.decisions,
+            [
+                dict(
+                    id=a["id"],
+                    household_id=a["household_id"],
+                    programme=str(d.programme),
+                    member_id=d.member_id,
+                    status=str(d.status),
+                    scope=d.scope,
+                    monthly_amount_fen=d.monthly_amount_fen,
+                    valid_from=d.valid_from,
+                    valid_until=d.valid_until,
+                    change=a["change"],
+                    household_version=versions.get(a["household_id"]),
+                    as_of=as_of,
+                    trigger=trigger,
+                    explanation=getattr(d, "explanation", None),
+                    prior_state=a["prior_state"],
+                    known_at=known_at,
+                    created_at=now,
+                )
+                for a in added
+                for d in [a["decision"]]
+            ],
+        )
 
 
 class SignalRepository:
@@ -228,8 +337,11 @@ class SignalRepository:
             await self.session.execute(insert(orm.signals), [{**s, "raised_at": now} for s in signals])
 
     async def for_household(self, household_id: str) -> list:
-        return (await self.session.execute(select(orm.signals).where(orm.signals.c.household_id == household_id)
-                                           .order_by(orm.signals.c.raised_at))).all()
+        return (
+            await self.session.execute(
+                select(orm.signals).where(orm.signals.c.household_id == household_id).order_by(orm.signals.c.raised_at)
+            )
+        ).all()
 
 
 class JobRepository:
@@ -240,24 +352,41 @@ class JobRepository:
 
     async def exists(self, kind: str, as_of: date) -> bool:
         """A job of this kind was already created for this business day (scheduled runs happen once)."""
-        found = await self.session.scalar(select(orm.jobs.c.id).where(orm.jobs.c.kind == kind,
-                                                                      orm.jobs.c.as_of == as_of).limit(1))
+        found = await self.session.scalar(
+            select(orm.jobs.c.id).where(orm.jobs.c.kind == kind, orm.jobs.c.as_of == as_of).limit(1)
+        )
         return found is not None
 
     async def add(self, partitions: list[dict], **values) -> None:
         await self.session.execute(insert(orm.jobs).values(**values))
         if partitions:
-            await self.session.execute(insert(orm.job_partitions), [
-                dict(job_id=values["id"], status="running", processed=0, changed=0, updated_at=values["updated_at"],
-                     **p) for p in partitions])
+            await self.session.execute(
+                insert(orm.job_partitions),
+                [
+                    dict(
+                        job_id=values["id"],
+                        status="running",
+                        processed=0,
+                        changed=0,
+                        updated_at=values["updated_at"],
+                        **p,
+                    )
+                    for p in partitions
+                ],
+            )
 
     def _with_progress(self):
         p = orm.job_partitions.c
-        progress = (select(p.job_id, func.sum(p.processed).label("processed"), func.sum(p.changed).label("changed"))
-                    .group_by(p.job_id).subquery())
-        return (select(orm.jobs, func.coalesce(progress.c.processed, 0).label("processed"),
-                       func.coalesce(progress.c.changed, 0).label("changed"))
-                .outerjoin(progress, progress.c.job_id == orm.jobs.c.id))
+        progress = (
+            select(p.job_id, func.sum(p.processed).label("processed"), func.sum(p.changed).label("changed"))
+            .group_by(p.job_id)
+            .subquery()
+        )
+        return select(
+            orm.jobs,
+            func.coalesce(progress.c.processed, 0).label("processed"),
+            func.coalesce(progress.c.changed, 0).label("changed"),
+        ).outerjoin(progress, progress.c.job_id == orm.jobs.c.id)
 
     async def get(self, job_id: str, *, with_progress: bool = True):
         """A job; with its progress summed over its partitions unless a worker only needs the job itself."""
@@ -272,13 +401,21 @@ class JobRepository:
             query = query.with_for_update(skip_locked=True)
         return (await self.session.execute(query.limit(1))).first()
 
-    async def advance(self, job_id: str, region_prefix: str, *, after: tuple[str, str], processed: int,
-                      changed: int) -> None:
+    async def advance(
+        self, job_id: str, region_prefix: str, *, after: tuple[str, str], processed: int, changed: int
+    ) -> None:
         p = orm.job_partitions.c
-        await self.session.execute(update(orm.job_partitions).where(
-            p.job_id == job_id, p.region_prefix == region_prefix).values(
-            cursor_region=after[0], cursor_household=after[1], processed=p.processed + processed,
-            changed=p.changed + changed, updated_at=self.clock()))
+        await self.session.execute(
+            update(orm.job_partitions)
+            .where(p.job_id == job_id, p.region_prefix == region_prefix)
+            .values(
+                cursor_region=after[0],
+                cursor_household=after[1],
+                processed=p.processed + processed,
+                changed=p.changed + changed,
+                updated_at=self.clock(),
+            )
+        )
 
     async def finish_partition(self, job_id: str, region_prefix: str) -> bool:
         """Mark a partition done; the worker finishing the last one marks the job done. Returns whether
@@ -287,22 +424,33 @@ class JobRepository:
         p = orm.job_partitions.c
         await self.session.execute(select(orm.jobs.c.id).where(orm.jobs.c.id == job_id).with_for_update())
         now = self.clock()
-        await self.session.execute(update(orm.job_partitions).where(
-            p.job_id == job_id, p.region_prefix == region_prefix).values(status="done", updated_at=now))
-        others = await self.session.scalar(select(func.count()).select_from(orm.job_partitions).where(
-            p.job_id == job_id, p.status != "done"))
+        await self.session.execute(
+            update(orm.job_partitions)
+            .where(p.job_id == job_id, p.region_prefix == region_prefix)
+            .values(status="done", updated_at=now)
+        )
+        others = await self.session.scalar(
+            select(func.count()).select_from(orm.job_partitions).where(p.job_id == job_id, p.status != "done")
+        )
         if others:
             return False
         await self.update(job_id, status="done")
         return True
 
     async def update(self, job_id: str, **values) -> None:
-        await self.session.execute(update(orm.jobs).where(orm.jobs.c.id == job_id).values(
-            updated_at=self.clock(), **values))
+        await self.session.execute(
+            update(orm.jobs).where(orm.jobs.c.id == job_id).values(updated_at=self.clock(), **values)
+        )
 
     async def unfinished(self) -> list:
         return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.status != "done"))).all()
 
     async def recent(self, prefix: str, limit: int = 50) -> list:
-        return (await self.session.execute(self._with_progress().where(orm.jobs.c.region_prefix.like(prefix + "%"))
-                                           .order_by(orm.jobs.c.created_at.desc()).limit(limit))).all()
+        return (
+            await self.session.execute(
+                self._with_progress()
+                .where(orm.jobs.c.region_prefix.like(prefix + "%"))
+                .order_by(orm.jobs.c.created_at.desc())
+                .limit(limit)
+            )
+        ).all()

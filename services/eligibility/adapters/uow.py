@@ -1,8 +1,14 @@
 """The eligibility unit of work: the shared one plus its repositories."""
+
 from __future__ import annotations
 
-from services.eligibility.adapters.repository import (DecisionRepository, HouseholdReadModel, JobRepository,
-                                                      SignalRepository, StandardRepository)
+from services.eligibility.adapters.repository import (
+    DecisionRepository,
+    HouseholdReadModel,
+    JobRepository,
+    SignalRepository,
+    StandardRepository,
+)
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
 
@@ -15,8 +21,9 @@ class EligibilityUnitOfWork(UnitOfWork):
     jobs: JobRepository
 
     def __init__(self, runtime: ServiceRuntime):
-        super().__init__(runtime.db, runtime.tables, source="/eligibility", after_commit=runtime.relay.notify,
-                         clock=runtime.clock)
+        super().__init__(
+            runtime.db, runtime.tables, source="/eligibility", after_commit=runtime.relay.notify, clock=runtime.clock
+        )
         self.runtime = runtime
 
     def _bind_repositories(self) -> None:

@@ -2,6 +2,7 @@
 inputs are health or age facts (a member's age, disability grade, self-care ability, which members are
 vulnerable). Roles that see masked data get those inputs, and the rule notes that spell them out,
 withheld; amounts, parameters, sources and outcomes stay, so an audit can still follow the arithmetic."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,8 +11,20 @@ from shared.auth import Principal
 
 WITHHELD = "withheld"
 NOTE_WITHHELD = "（含成员年龄、健康或能力信息，已隐去）"
-PERSONAL_INPUTS = frozenset({"age", "birth_date", "disability_grade", "serious_illness", "self_care",
-                             "labour_capacity", "needy", "vulnerable_members", "disabled_household", "members"})
+PERSONAL_INPUTS = frozenset(
+    {
+        "age",
+        "birth_date",
+        "disability_grade",
+        "serious_illness",
+        "self_care",
+        "labour_capacity",
+        "needy",
+        "vulnerable_members",
+        "disabled_household",
+        "members",
+    }
+)
 
 
 def _withhold(values: dict[str, Any]) -> tuple[dict[str, Any], bool]:

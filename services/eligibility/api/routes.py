@@ -1,4 +1,5 @@
 """Eligibility REST API: standards, dry-run evaluations, decisions with explanations, signals, jobs."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -40,17 +41,34 @@ def standard_view(s) -> dict:
 
 
 def decision_view(row, in_force: set[str]) -> dict:
-    return {"id": row.id, "household_id": row.household_id, "programme": row.programme, "member_id": row.member_id,
-            "status": row.status, "scope": row.scope, "monthly_amount_fen": row.monthly_amount_fen,
-            "valid_from": row.valid_from, "valid_until": row.valid_until, "change": row.change,
-            "current": row.id in in_force, "as_of": row.as_of, "household_version": row.household_version,
-            "trigger": row.trigger, "created_at": row.created_at}
+    return {
+        "id": row.id,
+        "household_id": row.household_id,
+        "programme": row.programme,
+        "member_id": row.member_id,
+        "status": row.status,
+        "scope": row.scope,
+        "monthly_amount_fen": row.monthly_amount_fen,
+        "valid_from": row.valid_from,
+        "valid_until": row.valid_until,
+        "change": row.change,
+        "current": row.id in in_force,
+        "as_of": row.as_of,
+        "household_version": row.household_version,
+        "trigger": row.trigger,
+        "created_at": row.created_at,
+    }
 
 
 # --- standards ----------------------------------------------------------------------------------
 
-@router.post("/standards", status_code=201, tags=["standards"],
-             summary="Record a standard; refused below the documents' floor; re-evaluates the region")
+
+@router.post(
+    "/standards",
+    status_code=201,
+    tags=["standards"],
+    summary="Record a standard; refused below the documents' floor; re-evaluates the region",
+)
 async def post_standard(body: StandardIn, request: Request, actor: StandardSetter):
     if not actor.covers_region(body.region_code):
         raise Forbidden(f"region {body.region_code} is outside your scope ({actor.region})")
@@ -61,12 +79,20 @@ async def post_standard(body: StandardIn, request: Request, actor: StandardSette
 
     async def action():
         standard = await record_standard(uow, new_standard(body.model_dump(), actor.subject, runtime.clock()))
-        job = await jobs.create_job(uow, kind="standard_changed", region_prefix=body.region_code,
-                                    as_of=today(runtime), reason=f"standard {standard.category.value} recorded",
-                                    traceparent=trace.traceparent)
+        job = await jobs.create_job(
+            uow,
+            kind="standard_changed",
+            region_prefix=body.region_code,
+            as_of=today(runtime),
+            reason=f"standard {standard.category.value} recorded",
+            traceparent=trace.traceparent,
+        )
         started.append(job["id"])
-        return CommandResult({**standard_view(standard), "reevaluation_job_id": job["id"]}, 201,
-                             {"Location": f"/v1/standards/{standard.id}"})
+        return CommandResult(
+            {**standard_view(standard), "reevaluation_job_id": job["id"]},
+            201,
+            {"Location": f"/v1/standards/{standard.id}"},
+        )
 
     response = await run_command(request, actor, uow, action)
     for job_id in started:
@@ -75,25 +101,37 @@ async def post_standard(body: StandardIn, request: Request, actor: StandardSette
 
 
 @router.get("/standards", tags=["standards"], summary="Standards in force (or all, without as_of)")
-async def get_standards(request: Request, actor: Reader,
-                        region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
-                        category: str | None = None, as_of: date | None = None):
+async def get_standards(
+    request: Request,
+    actor: Reader,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    category: str | None = None,
+    as_of: date | None = None,
+):
     async with uow_of(request) as uow:
         found = await uow.standards.query(region_code, category)
     if as_of is not None:
         if not region_code:
             raise ValidationProblem.field("region_code", "required_with_as_of", "as_of needs a region_code")
         params = compile_parameters(found, region_code, as_of)
-        items = [{"key": key, **standard_view(s)} for key, s in sorted(params.values.items())
-                 if category is None or key == category]
+        items = [
+            {"key": key, **standard_view(s)}
+            for key, s in sorted(params.values.items())
+            if category is None or key == category
+        ]
         return {"region_code": region_code, "as_of": as_of, "items": items}
     return {"items": [standard_view(s) for s in found]}
 
 
 # --- dry run ---------------------------------------------------------------------------------------
 
-@router.post("/evaluations", tags=["evaluations"], summary="Preview a case: decisions with explanations, nothing stored",
-             openapi_extra={NO_IDEMPOTENCY: True})
+
+@router.post(
+    "/evaluations",
+    tags=["evaluations"],
+    summary="Preview a case: decisions with explanations, nothing stored",
+    openapi_extra={NO_IDEMPOTENCY: True},
+)
 async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator):
     async with uow_of(request) as uow:
         standards = await uow.standards.for_region(body.household.region_code)
@@ -102,16 +140,20 @@ async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator
         # CPU-bound: run off the event loop so other requests are not held up behind it.
         result = await run_in_threadpool(evaluate, body.household, body.prior_state, params, body.as_of)
     except MissingParameter as exc:
-        raise ValidationProblem.field("household.region_code", "parameters_in_force", str(exc),
-                                      missing_parameter=exc.key) from None
+        raise ValidationProblem.field(
+            "household.region_code", "parameters_in_force", str(exc), missing_parameter=exc.key
+        ) from None
     decisions = [d.model_dump(mode="json") for d in result.decisions]
     signals = [s.model_dump(mode="json") for s in result.signals]
-    return {"decisions": [{**d, "explanation": present_explanation(d["explanation"], actor)} for d in decisions],
-            "signals": [{**s, "evidence": present_evidence(s["evidence"], actor)} for s in signals],
-            "next_state": result.next_state.model_dump(mode="json")}
+    return {
+        "decisions": [{**d, "explanation": present_explanation(d["explanation"], actor)} for d in decisions],
+        "signals": [{**s, "evidence": present_evidence(s["evidence"], actor)} for s in signals],
+        "next_state": result.next_state.model_dump(mode="json"),
+    }
 
 
 # --- decisions, signals -------------------------------------------------------------------------------
+
 
 async def _visible_household(uow: EligibilityUnitOfWork, household_id: str, actor: Principal):
     row = await uow.households.get(household_id)
@@ -128,18 +170,23 @@ def _in_force(household) -> set[str]:
 async def current_decisions(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         household = await _visible_household(uow, household_id, actor)
-        return {"household_id": household_id,
-                "items": [{**decision_view(r, {r.id}),
-                           "explanation": present_explanation(await explanation_of(uow, r), actor)}
-                          for r in await uow.decisions.current(household)]}
+        return {
+            "household_id": household_id,
+            "items": [
+                {**decision_view(r, {r.id}), "explanation": present_explanation(await explanation_of(uow, r), actor)}
+                for r in await uow.decisions.current(household)
+            ],
+        }
 
 
 @router.get("/households/{household_id}/decisions/history", tags=["decisions"], summary="Every decision, oldest first")
 async def decision_history(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         in_force = _in_force(await _visible_household(uow, household_id, actor))
-        return {"household_id": household_id,
-                "items": [decision_view(r, in_force) for r in await uow.decisions.history(household_id)]}
+        return {
+            "household_id": household_id,
+            "items": [decision_view(r, in_force) for r in await uow.decisions.history(household_id)],
+        }
 
 
 @router.get("/decisions/{decision_id}", tags=["decisions"], summary="One decision with its full explanation")
@@ -150,8 +197,10 @@ async def one_decision(decision_id: str, request: Request, actor: Reader):
         # One answer for "no such decision" and "not yours": the household is not named either way.
         if row is None or household is None or not actor.may_see_household(row.household_id, household.region_code):
             raise NotFound(f"decision {decision_id} not found")
-        return {**decision_view(row, _in_force(household)),
-                "explanation": present_explanation(await explanation_of(uow, row), actor)}
+        return {
+            **decision_view(row, _in_force(household)),
+            "explanation": present_explanation(await explanation_of(uow, row), actor),
+        }
 
 
 @router.get("/households/{household_id}/signals", tags=["signals"], summary="Monitoring signals raised for a household")
@@ -159,16 +208,40 @@ async def household_signals(household_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         await _visible_household(uow, household_id, actor)
         rows = await uow.signals.for_household(household_id)
-    return {"items": [{"id": r.id, "kind": r.kind, "category": r.category,
-                       "evidence": present_evidence(r.evidence, actor),
-                       "raised_at": r.raised_at} for r in rows]}
+    return {
+        "items": [
+            {
+                "id": r.id,
+                "kind": r.kind,
+                "category": r.category,
+                "evidence": present_evidence(r.evidence, actor),
+                "raised_at": r.raised_at,
+            }
+            for r in rows
+        ]
+    }
 
 
 # --- jobs ---------------------------------------------------------------------------------------------
 
+
 def job_view(row) -> dict:
-    return {k: getattr(row, k) for k in ("id", "kind", "status", "region_prefix", "as_of", "total", "processed",
-                                         "changed", "reason", "created_at", "updated_at")}
+    return {
+        k: getattr(row, k)
+        for k in (
+            "id",
+            "kind",
+            "status",
+            "region_prefix",
+            "as_of",
+            "total",
+            "processed",
+            "changed",
+            "reason",
+            "created_at",
+            "updated_at",
+        )
+    }
 
 
 @router.post("/jobs", status_code=202, tags=["jobs"], summary="Re-evaluate every household of a region now")
@@ -178,10 +251,19 @@ async def post_job(body: JobIn, request: Request, actor: Operator):
     runtime, uow, trace = runtime_of(request), uow_of(request), current_trace()
 
     async def action():
-        job = await jobs.create_job(uow, kind="operator_request", region_prefix=body.region_prefix,
-                                    as_of=today(runtime), reason=body.reason, traceparent=trace.traceparent)
-        return CommandResult({k: job[k] for k in ("id", "kind", "status", "region_prefix", "as_of", "total")}, 202,
-                             {"Location": f"/v1/jobs/{job['id']}"})
+        job = await jobs.create_job(
+            uow,
+            kind="operator_request",
+            region_prefix=body.region_prefix,
+            as_of=today(runtime),
+            reason=body.reason,
+            traceparent=trace.traceparent,
+        )
+        return CommandResult(
+            {k: job[k] for k in ("id", "kind", "status", "region_prefix", "as_of", "total")},
+            202,
+            {"Location": f"/v1/jobs/{job['id']}"},
+        )
 
     response = await run_command(request, actor, uow, action)
     if "Idempotent-Replayed" not in response.headers:

@@ -1,4 +1,5 @@
 """Request bodies of the eligibility API (the contracts of issue #3, extended, names kept)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.eligibility.domain.model import ExpenseInput, HouseholdInput, IncomeInput, PriorState
 from services.eligibility.domain.parameters import Category
-from shared.text import FreeText, Line
+from shared.text import FreeText, VisibleLine
 
 # Income or expense records in one dry-run case; a real household has a few dozen.
 MAX_RECORDS = 500
@@ -22,15 +23,18 @@ class StandardIn(BaseModel):
     effective_from: date
     effective_to: date | None = None
     amount_fen: Annotated[int, Field(strict=True, ge=0)] | None = Field(
-        default=None, description="money categories: amount in fen per period")
+        default=None, description="money categories: amount in fen per period"
+    )
     period: Literal["year", "month"] | None = None
     value: Annotated[Decimal, Field(ge=0, max_digits=12)] | None = Field(
-        default=None, description="ratio categories (e.g. 1.3) and month counts")
-    legal_ref: Line(500)  # type: ignore[valid-type]
+        default=None, description="ratio categories (e.g. 1.3) and month counts"
+    )
+    legal_ref: Annotated[VisibleLine, StringConstraints(max_length=500)]
 
 
 class HouseholdCase(HouseholdInput):
     """A dry-run household: bounded like a real one, so one request cannot occupy the service."""
+
     incomes: list[IncomeInput] = Field(default_factory=list, max_length=MAX_RECORDS)
     expenses: list[ExpenseInput] = Field(default_factory=list, max_length=MAX_RECORDS)
 
@@ -45,4 +49,4 @@ class EvaluationIn(BaseModel):
 class JobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region_prefix: Annotated[str, StringConstraints(pattern=r"^\d{2,12}$")]
-    reason: FreeText(500) = "operator request"  # type: ignore[valid-type]
+    reason: Annotated[FreeText, StringConstraints(max_length=500)] = "operator request"

@@ -5,6 +5,7 @@
 Pure and deterministic: no I/O, no clock; money in integer fen; every rule applied is written into
 the decision's explanation with its inputs, outcome and source. POLICY.md §2 is the specification.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,16 @@ from fractions import Fraction
 
 from services.eligibility.domain import parameters as params_module
 from services.eligibility.domain import sources
-from services.eligibility.domain.model import (Decision, DibaoState, EngineResult, HouseholdInput, MemberInput,
-                                               PriorState, Programme, Signal, Status)
+from services.eligibility.domain.model import (
+    Decision,
+    DibaoState,
+    EngineResult,
+    HouseholdInput,
+    PriorState,
+    Programme,
+    Signal,
+    Status,
+)
 from services.eligibility.domain.parameters import Category, ParameterSet
 
 # Bump when a rule's logic changes: the version, with the parameter catalogue below, names the rule set.
@@ -32,13 +41,22 @@ def rule_set_catalogue() -> dict:
     edit that changes no rule (a comment, a refactoring)."""
     cited = {name: value.as_dict() for name, value in vars(sources).items() if isinstance(value, sources.Source)}
     return {
-        "engine_version": ENGINE_VERSION, "elderly_age": ELDERLY_AGE, "minor_age": MINOR_AGE,
-        "categories": {c.value: {"kind": params_module.KIND.get(c, params_module.Kind.RATIO).value,
-                                 "zh": params_module.ZH.get(c), "required": c.value in params_module.REQUIRED,
-                                 "previous_year": c in params_module.PREVIOUS_YEAR}
-                       for c in Category},
-        "floors": {"rural_dibao_2020_fen": params_module.FLOOR_2020_FEN,
-                   **{c.value: [str(v), s.as_dict()] for c, (v, s) in params_module.RATIO_FLOORS.items()}},
+        "engine_version": ENGINE_VERSION,
+        "elderly_age": ELDERLY_AGE,
+        "minor_age": MINOR_AGE,
+        "categories": {
+            c.value: {
+                "kind": params_module.KIND.get(c, params_module.Kind.RATIO).value,
+                "zh": params_module.ZH.get(c),
+                "required": c.value in params_module.REQUIRED,
+                "previous_year": c in params_module.PREVIOUS_YEAR,
+            }
+            for c in Category
+        },
+        "floors": {
+            "rural_dibao_2020_fen": params_module.FLOOR_2020_FEN,
+            **{c.value: [str(v), s.as_dict()] for c, (v, s) in params_module.RATIO_FLOORS.items()},
+        },
         "sources": cited,
     }
 
@@ -48,6 +66,7 @@ def rule_set_hash(catalogue: dict) -> str:
 
 
 # --- arithmetic ------------------------------------------------------------------------------
+
 
 def round_half_up(value: Fraction | Decimal | int) -> int:
     """Half up to the fen (amounts are never negative here)."""
@@ -89,6 +108,7 @@ def first_of_next_month(day: date) -> date:
 # Plain values in, plain values out: the scalar path and the bulk path (domain/bulk.py) both use these,
 # so the two paths cannot drift apart on dates.
 
+
 def eligible_from(prior_status: Status | None, prior_since: date | None, as_of: date) -> date:
     """Start of an (ongoing or new) difference benefit: unchanged while receiving; the month after the
     review when a gradual exit ends because the household qualifies again (003 二(四)2); else today."""
@@ -107,8 +127,9 @@ def deduction_period(prior_since: date | None, as_of: date, months: int) -> tupl
     return since, period_end(since, months)
 
 
-def exit_start(prior_status: Status | None, prior_started: date | None, prior_extended: bool,
-               as_of: date) -> tuple[date, bool]:
+def exit_start(
+    prior_status: Status | None, prior_started: date | None, prior_extended: bool, as_of: date
+) -> tuple[date, bool]:
     """When the gradual exit started, and whether it was already extended once."""
     if prior_status == Status.GRADUAL_EXIT and prior_started is not None:
         return prior_started, prior_extended
@@ -120,6 +141,7 @@ def period_end(start: date, months: int) -> date:
 
 
 # --- explanation -----------------------------------------------------------------------------
+
 
 class Explanation:
     def __init__(self, household: HouseholdInput, params: ParameterSet, as_of: date):
@@ -146,17 +168,31 @@ class Explanation:
         return int(self.value(key).value)
 
     def rule(self, rule_id: str, source: sources.Source, outcome, note_zh: str, **inputs) -> bool:
-        self.rules.append({"rule": rule_id, "source": source.as_dict(), "inputs": _jsonable(inputs),
-                           "outcome": outcome, "note_zh": note_zh})
+        self.rules.append(
+            {
+                "rule": rule_id,
+                "source": source.as_dict(),
+                "inputs": _jsonable(inputs),
+                "outcome": outcome,
+                "note_zh": note_zh,
+            }
+        )
         return outcome
 
     def finish(self, summary_zh: str) -> dict:
-        return {"engine_version": ENGINE_VERSION, "rule_set_hash": RULE_SET_HASH,
-                "as_of": self.as_of.isoformat(), "household_id": self.household.id,
-                "household_version": self.household.version, "region_code": self.household.region_code,
-                "known_at": self.params.known_at.isoformat() if self.params.known_at else None,
-                "parameters": sorted(self.read.values(), key=lambda p: p["key"]),
-                "rules": self.rules, "amount": self.amount, "summary_zh": summary_zh}
+        return {
+            "engine_version": ENGINE_VERSION,
+            "rule_set_hash": RULE_SET_HASH,
+            "as_of": self.as_of.isoformat(),
+            "household_id": self.household.id,
+            "household_version": self.household.version,
+            "region_code": self.household.region_code,
+            "known_at": self.params.known_at.isoformat() if self.params.known_at else None,
+            "parameters": sorted(self.read.values(), key=lambda p: p["key"]),
+            "rules": self.rules,
+            "amount": self.amount,
+            "summary_zh": summary_zh,
+        }
 
 
 def _jsonable(values: dict) -> dict:
@@ -173,8 +209,10 @@ def _jsonable(values: dict) -> dict:
 
 # --- income counting (POLICY §2.2) -----------------------------------------------------------
 
-def counted_income(household: HouseholdInput, ex: Explanation, member_id: str | None = None,
-                   record: bool = True) -> int:
+
+def counted_income(
+    household: HouseholdInput, ex: Explanation, member_id: str | None = None, record: bool = True
+) -> int:
     """Annual counted income of the household (or of one member), exclusions applied."""
     members = {m.id: m for m in household.members}
     pension_share = ex.ratio(Category.EXCLUDED_BASIC_PENSION_SHARE)
@@ -192,17 +230,34 @@ def counted_income(household: HouseholdInput, ex: Explanation, member_id: str | 
             if owner is not None and owner.labour_capacity == "none":
                 project += income.annual_amount_fen
     # Rounded once per kind of income (not per record), so the bulk path gives the same fen.
-    exclusions = [{"type": kind, "income_fen": amount, "share": str(share),
-                   "excluded_fen": round_half_up(Decimal(amount) * share)}
-                  for kind, amount, share in (("basic_pension", pension, pension_share),
-                                              ("poverty_project_guaranteed", project, project_share)) if amount]
+    exclusions = [
+        {
+            "type": kind,
+            "income_fen": amount,
+            "share": str(share),
+            "excluded_fen": round_half_up(Decimal(amount) * share),
+        }
+        for kind, amount, share in (
+            ("basic_pension", pension, pension_share),
+            ("poverty_project_guaranteed", project, project_share),
+        )
+        if amount
+    ]
     excluded = sum(e["excluded_fen"] for e in exclusions)
     counted = total - excluded
     if record:
-        ex.rule("income.count", sources.INCOME_EXCLUSIONS, counted,
-                f"家庭年收入{yuan(total)}，不计入{yuan(excluded)}（基础养老金、丧失劳动能力者的扶贫项目保底收益），"
-                f"计入{yuan(counted)}", total_fen=total, excluded_fen=excluded, counted_fen=counted,
-                exclusions=exclusions, member_id=member_id)
+        ex.rule(
+            "income.count",
+            sources.INCOME_EXCLUSIONS,
+            counted,
+            f"家庭年收入{yuan(total)}，不计入{yuan(excluded)}（基础养老金、丧失劳动能力者的扶贫项目保底收益），"
+            f"计入{yuan(counted)}",
+            total_fen=total,
+            excluded_fen=excluded,
+            counted_fen=counted,
+            exclusions=exclusions,
+            member_id=member_id,
+        )
     return counted
 
 
@@ -211,11 +266,16 @@ def medical_expense(household: HouseholdInput) -> int:
 
 
 def signal_category(status: str) -> str:
-    return {"not_lifted": "remaining_poor", "lifted": "return_risk", "returned": "return_risk",
-            "marginal": "marginal"}.get(status, "other")
+    return {
+        "not_lifted": "remaining_poor",
+        "lifted": "return_risk",
+        "returned": "return_risk",
+        "marginal": "marginal",
+    }.get(status, "other")
 
 
 # --- the programmes --------------------------------------------------------------------------
+
 
 def evaluate(household: HouseholdInput, prior: PriorState | None, params: ParameterSet, as_of: date) -> EngineResult:
     prior = prior or PriorState()
@@ -228,13 +288,18 @@ def evaluate(household: HouseholdInput, prior: PriorState | None, params: Parame
     counted = counted_income(household, ex, record=False)
     medical = medical_expense(household)
     signals += _monitoring(household, prior, params, as_of, counted, medical, dibao_covered or bool(covered_members))
-    next_state = PriorState(dibao=dibao_state, counted_income_fen=counted, medical_expense_fen=medical,
-                            active_signals=sorted({s.kind for s in signals}))
+    next_state = PriorState(
+        dibao=dibao_state,
+        counted_income_fen=counted,
+        medical_expense_fen=medical,
+        active_signals=sorted({s.kind for s in signals}),
+    )
     return EngineResult(decisions=dibao_decisions + special + subsidies, next_state=next_state, signals=signals)
 
 
-def _dibao(household: HouseholdInput, prior: PriorState, params: ParameterSet, as_of: date,
-           signals: list[Signal]) -> tuple[list[Decision], DibaoState, bool]:
+def _dibao(
+    household: HouseholdInput, prior: PriorState, params: ParameterSet, as_of: date, signals: list[Signal]
+) -> tuple[list[Decision], DibaoState, bool]:
     ex = Explanation(household, params, as_of)
     standard = ex.money(Category.RURAL_DIBAO)
     size = len(household.members)
@@ -243,66 +308,133 @@ def _dibao(household: HouseholdInput, prior: PriorState, params: ParameterSet, a
     before = prior.dibao
     receiving = before is not None and before.status in (Status.ELIGIBLE, Status.GRADUAL_EXIT)
 
-    def decision(status: Status, annual_or_monthly: int, valid_from, valid_until, summary, *, monthly=None,
-                 scope="household", member_id=None) -> Decision:
+    def decision(
+        status: Status,
+        annual_or_monthly: int,
+        valid_from,
+        valid_until,
+        summary,
+        *,
+        monthly=None,
+        scope="household",
+        member_id=None,
+    ) -> Decision:
         amount = monthly if monthly is not None else monthly_of(annual_or_monthly)
-        return Decision(programme=Programme.DIBAO, status=status, scope=scope, member_id=member_id,
-                        monthly_amount_fen=amount, valid_from=valid_from, valid_until=valid_until,
-                        explanation=ex.finish(summary))
+        return Decision(
+            programme=Programme.DIBAO,
+            status=status,
+            scope=scope,
+            member_id=member_id,
+            monthly_amount_fen=amount,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            explanation=ex.finish(summary),
+        )
 
-    below = ex.rule("dibao.income_test", sources.DIFFERENCE_BENEFIT, counted < threshold,
-                    f"计入收入{yuan(counted)} {'低于' if counted < threshold else '不低于'}"
-                    f"低保标准{yuan(standard)}×{size}人={yuan(threshold)}（人均{yuan(Fraction(counted, size))}）",
-                    counted_fen=counted, standard_fen_per_person_year=standard, household_size=size,
-                    threshold_fen=threshold, per_capita_fen=Fraction(counted, size))
+    below = ex.rule(
+        "dibao.income_test",
+        sources.DIFFERENCE_BENEFIT,
+        counted < threshold,
+        f"计入收入{yuan(counted)} {'低于' if counted < threshold else '不低于'}"
+        f"低保标准{yuan(standard)}×{size}人={yuan(threshold)}（人均{yuan(Fraction(counted, size))}）",
+        counted_fen=counted,
+        standard_fen_per_person_year=standard,
+        household_size=size,
+        threshold_fen=threshold,
+        per_capita_fen=Fraction(counted, size),
+    )
     if below:
         annual = threshold - counted
         valid_from = eligible_from(before.status if before else None, before.since if before else None, as_of)
         if before is not None and before.status == Status.GRADUAL_EXIT:
-            ex.rule("gradual_exit.requalified", sources.GRADUAL_EXIT, True,
-                    f"渐退期间重新符合低保条件：终止渐退，自审核之月下月起（{valid_from}）按差额救助",
-                    gradual_exit_started=before.gradual_exit_started, review_date=as_of, valid_from=valid_from)
-        ex.amount = {"formula": "(标准×人数 − 计入收入) ÷ 12", "annual_fen": annual,
-                     "steps": [f"{yuan(standard)}×{size} − {yuan(counted)} = {yuan(annual)}/年",
-                               f"{yuan(annual)} ÷ 12 = {yuan(monthly_of(annual))}/月（四舍五入到分）"],
-                     "monthly_fen": monthly_of(annual)}
-        result = decision(Status.ELIGIBLE, annual, valid_from, None,
-                          f"符合低保条件，整户纳入，差额救助每月{yuan(monthly_of(annual))}")
-        return [result], DibaoState(status=Status.ELIGIBLE, since=valid_from,
-                                    monthly_amount_fen=result.monthly_amount_fen), True
+            ex.rule(
+                "gradual_exit.requalified",
+                sources.GRADUAL_EXIT,
+                True,
+                f"渐退期间重新符合低保条件：终止渐退，自审核之月下月起（{valid_from}）按差额救助",
+                gradual_exit_started=before.gradual_exit_started,
+                review_date=as_of,
+                valid_from=valid_from,
+            )
+        ex.amount = {
+            "formula": "(标准×人数 − 计入收入) ÷ 12",
+            "annual_fen": annual,
+            "steps": [
+                f"{yuan(standard)}×{size} − {yuan(counted)} = {yuan(annual)}/年",
+                f"{yuan(annual)} ÷ 12 = {yuan(monthly_of(annual))}/月（四舍五入到分）",
+            ],
+            "monthly_fen": monthly_of(annual),
+        }
+        result = decision(
+            Status.ELIGIBLE, annual, valid_from, None, f"符合低保条件，整户纳入，差额救助每月{yuan(monthly_of(annual))}"
+        )
+        return (
+            [result],
+            DibaoState(status=Status.ELIGIBLE, since=valid_from, monthly_amount_fen=result.monthly_amount_fen),
+            True,
+        )
 
     # Expense deduction (支出核减): registered-poor households with major medical costs.
     medical = medical_expense(household)
     deducted = max(counted - medical, 0)
     deduction_applies = ex.rule(
-        "dibao.expense_deduction", sources.EXPENSE_DEDUCTION,
-        household.registered_poor_status == "not_lifted" and medical > 0 and household.assets_meet_local_rule
+        "dibao.expense_deduction",
+        sources.EXPENSE_DEDUCTION,
+        household.registered_poor_status == "not_lifted"
+        and medical > 0
+        and household.assets_meet_local_rule
         and deducted < threshold,
         f"未脱贫建档立卡家庭：收入{yuan(counted)}扣减自负医疗费用{yuan(medical)}后为{yuan(deducted)}，"
         f"财产状况{'符合' if household.assets_meet_local_rule else '不符合'}当地规定",
-        registered_poor_status=household.registered_poor_status, medical_self_paid_fen=medical,
-        income_after_deduction_fen=deducted, threshold_fen=threshold,
-        assets_meet_local_rule=household.assets_meet_local_rule)
+        registered_poor_status=household.registered_poor_status,
+        medical_self_paid_fen=medical,
+        income_after_deduction_fen=deducted,
+        threshold_fen=threshold,
+        assets_meet_local_rule=household.assets_meet_local_rule,
+    )
     if deduction_applies:
         period = ex.months(Category.EXPENSE_DEDUCTION_MONTHS)
         since, until = deduction_period(before.expense_deduction_since if before else None, as_of, period)
         annual = threshold - deducted
-        ex.amount = {"formula": "(标准×人数 − (计入收入 − 自负医疗费用)) ÷ 12", "annual_fen": annual,
-                     "steps": [f"{yuan(threshold)} − {yuan(deducted)} = {yuan(annual)}/年"],
-                     "monthly_fen": monthly_of(annual)}
-        result = decision(Status.ELIGIBLE, annual, since, until,
-                          f"支出核减纳入低保一年（至{until}），每月{yuan(monthly_of(annual))}，期满复核")
-        return [result], DibaoState(status=Status.ELIGIBLE, since=since, monthly_amount_fen=result.monthly_amount_fen,
-                                    expense_deduction_since=since), True
+        ex.amount = {
+            "formula": "(标准×人数 − (计入收入 − 自负医疗费用)) ÷ 12",
+            "annual_fen": annual,
+            "steps": [f"{yuan(threshold)} − {yuan(deducted)} = {yuan(annual)}/年"],
+            "monthly_fen": monthly_of(annual),
+        }
+        result = decision(
+            Status.ELIGIBLE,
+            annual,
+            since,
+            until,
+            f"支出核减纳入低保一年（至{until}），每月{yuan(monthly_of(annual))}，期满复核",
+        )
+        return (
+            [result],
+            DibaoState(
+                status=Status.ELIGIBLE,
+                since=since,
+                monthly_amount_fen=result.monthly_amount_fen,
+                expense_deduction_since=since,
+            ),
+            True,
+        )
 
     # Gradual exit (脱贫渐退) for a household already receiving dibao.
     if receiving:
         multiple = ex.ratio(Category.GRADUAL_EXIT_THRESHOLD_MULTIPLE)
         ceiling = Fraction(threshold) * Fraction(multiple)
-        within = ex.rule("gradual_exit.income_band", sources.GRADUAL_EXIT, counted < ceiling,
-                         f"计入收入{yuan(counted)}达到低保标准但{'低于' if counted < ceiling else '不低于'}"
-                         f"标准的{multiple}倍（{yuan(ceiling)}）",
-                         counted_fen=counted, threshold_fen=threshold, multiple=multiple, ceiling_fen=ceiling)
+        within = ex.rule(
+            "gradual_exit.income_band",
+            sources.GRADUAL_EXIT,
+            counted < ceiling,
+            f"计入收入{yuan(counted)}达到低保标准但{'低于' if counted < ceiling else '不低于'}"
+            f"标准的{multiple}倍（{yuan(ceiling)}）",
+            counted_fen=counted,
+            threshold_fen=threshold,
+            multiple=multiple,
+            ceiling_fen=ceiling,
+        )
         if within:
             return _gradual_exit(household, before, ex, as_of, counted, threshold, decision, signals)
         summary = f"计入收入不低于标准的{multiple}倍，退出低保"
@@ -311,38 +443,68 @@ def _dibao(household: HouseholdInput, prior: PriorState, params: ParameterSet, a
     # Single-person inclusion (单人户) for severely disabled or seriously ill registered-poor members.
     singles = []
     for member in household.members:
-        qualifies = ((member.severely_disabled or member.serious_illness)
-                     and member.labour_capacity in ("none", "partial")
-                     and household.registered_poor_status in ("not_lifted", "returned"))
+        qualifies = (
+            (member.severely_disabled or member.serious_illness)
+            and member.labour_capacity in ("none", "partial")
+            and household.registered_poor_status in ("not_lifted", "returned")
+        )
         if not qualifies:
             continue
         own = counted_income(household, ex, member_id=member.id)
-        if ex.rule("dibao.single_person", sources.SINGLE_PERSON, own < standard,
-                   f"成员{member.id}：{'重度残疾' if member.severely_disabled else '重病'}，"
-                   f"{'丧失' if member.labour_capacity == 'none' else '部分丧失'}劳动能力，"
-                   f"本人计入收入{yuan(own)}，单人纳入（家庭不再进行经济状况核对）",
-                   member_id=member.id, own_counted_fen=own, standard_fen=standard,
-                   registered_poor_status=household.registered_poor_status):
+        if ex.rule(
+            "dibao.single_person",
+            sources.SINGLE_PERSON,
+            own < standard,
+            f"成员{member.id}：{'重度残疾' if member.severely_disabled else '重病'}，"
+            f"{'丧失' if member.labour_capacity == 'none' else '部分丧失'}劳动能力，"
+            f"本人计入收入{yuan(own)}，单人纳入（家庭不再进行经济状况核对）",
+            member_id=member.id,
+            own_counted_fen=own,
+            standard_fen=standard,
+            registered_poor_status=household.registered_poor_status,
+        ):
             singles.append((member, standard - own))
     if singles:
         results = []
         for member, annual in singles:
-            ex.amount = {"formula": "(标准 − 本人计入收入) ÷ 12", "annual_fen": annual,
-                         "steps": [f"{yuan(annual)} ÷ 12 = {yuan(monthly_of(annual))}/月"],
-                         "monthly_fen": monthly_of(annual)}
+            ex.amount = {
+                "formula": "(标准 − 本人计入收入) ÷ 12",
+                "annual_fen": annual,
+                "steps": [f"{yuan(annual)} ÷ 12 = {yuan(monthly_of(annual))}/月"],
+                "monthly_fen": monthly_of(annual),
+            }
             since = before.since if before and before.status == Status.ELIGIBLE and before.since else as_of
-            results.append(decision(Status.ELIGIBLE, annual, since, None,
-                                    f"单人户纳入低保，每月{yuan(monthly_of(annual))}", scope="single_person",
-                                    member_id=member.id))
+            results.append(
+                decision(
+                    Status.ELIGIBLE,
+                    annual,
+                    since,
+                    None,
+                    f"单人户纳入低保，每月{yuan(monthly_of(annual))}",
+                    scope="single_person",
+                    member_id=member.id,
+                )
+            )
         total = sum(d.monthly_amount_fen for d in results)
         return results, DibaoState(status=Status.ELIGIBLE, since=results[0].valid_from, monthly_amount_fen=total), True
 
-    return ([decision(Status.NOT_ELIGIBLE, 0, None, None, "家庭人均收入不低于低保标准，不符合低保条件")],
-            DibaoState(status=Status.NOT_ELIGIBLE), False)
+    return (
+        [decision(Status.NOT_ELIGIBLE, 0, None, None, "家庭人均收入不低于低保标准，不符合低保条件")],
+        DibaoState(status=Status.NOT_ELIGIBLE),
+        False,
+    )
 
 
-def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, counted: int, threshold: int,
-                  decision, signals: list[Signal]):
+def _gradual_exit(
+    household,
+    before: DibaoState,
+    ex: Explanation,
+    as_of: date,
+    counted: int,
+    threshold: int,
+    decision,
+    signals: list[Signal],
+):
     disabled_household = any(m.disability_grade is not None for m in household.members)
     months = ex.months(Category.GRADUAL_EXIT_MONTHS_DISABLED if disabled_household else Category.GRADUAL_EXIT_MONTHS)
     step = ex.months(Category.GRADUAL_EXIT_STEP_MONTHS)
@@ -352,14 +514,26 @@ def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, c
     if extended:
         months += ex.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)
     elapsed = months_between(start, as_of)
-    ex.rule("gradual_exit.period", sources.GRADUAL_EXIT, elapsed < months,
-            f"{'残疾人低保家庭' if disabled_household else '低保家庭'}渐退期{months}个月，自{start}起已过{elapsed}个月"
-            + ("（已因返贫风险延长）" if extended else ""),
-            started=start, elapsed_months=elapsed, period_months=months, disabled_household=disabled_household,
-            extended=extended)
+    ex.rule(
+        "gradual_exit.period",
+        sources.GRADUAL_EXIT,
+        elapsed < months,
+        f"{'残疾人低保家庭' if disabled_household else '低保家庭'}渐退期{months}个月，自{start}起已过{elapsed}个月"
+        + ("（已因返贫风险延长）" if extended else ""),
+        started=start,
+        elapsed_months=elapsed,
+        period_months=months,
+        disabled_household=disabled_household,
+        extended=extended,
+    )
     if base == 0:
-        ex.rule("gradual_exit.base_unknown", sources.GRADUAL_EXIT, False,
-                "未提供渐退前的月补助额（prior_state.dibao.monthly_amount_fen），渐退金额按0计", base_fen=0)
+        ex.rule(
+            "gradual_exit.base_unknown",
+            sources.GRADUAL_EXIT,
+            False,
+            "未提供渐退前的月补助额（prior_state.dibao.monthly_amount_fen），渐退金额按0计",
+            base_fen=0,
+        )
 
     def stepped(elapsed_months: int) -> tuple[int, int, Decimal]:
         steps_done = elapsed_months // step
@@ -367,40 +541,84 @@ def _gradual_exit(household, before: DibaoState, ex: Explanation, as_of: date, c
         return round_half_up(Decimal(base) * factor), steps_done, factor
 
     def state(extended_now: bool) -> DibaoState:
-        return DibaoState(status=Status.GRADUAL_EXIT, since=before.since, gradual_exit_started=start,
-                          monthly_amount_fen=base, gradual_exit_extended=extended_now)
+        return DibaoState(
+            status=Status.GRADUAL_EXIT,
+            since=before.since,
+            gradual_exit_started=start,
+            monthly_amount_fen=base,
+            gradual_exit_extended=extended_now,
+        )
 
     if elapsed < months:
         amount, steps_done, factor = stepped(elapsed)
         until = period_end(start, months)
-        ex.amount = {"formula": "渐退前月补助 × (1 − 每周期递减比例 × 已满周期数)", "monthly_fen": amount,
-                     "steps": [f"{yuan(base)} × (1 − {decrease} × {steps_done}) = {yuan(amount)}/月"],
-                     "base_monthly_fen": base, "factor": str(factor)}
-        return ([decision(Status.GRADUAL_EXIT, 0, start, until, f"脱贫渐退，至{until}，本期每月{yuan(amount)}",
-                          monthly=amount)], state(extended), True)
+        ex.amount = {
+            "formula": "渐退前月补助 × (1 − 每周期递减比例 × 已满周期数)",
+            "monthly_fen": amount,
+            "steps": [f"{yuan(base)} × (1 − {decrease} × {steps_done}) = {yuan(amount)}/月"],
+            "base_monthly_fen": base,
+            "factor": str(factor),
+        }
+        return (
+            [
+                decision(
+                    Status.GRADUAL_EXIT, 0, start, until, f"脱贫渐退，至{until}，本期每月{yuan(amount)}", monthly=amount
+                )
+            ],
+            state(extended),
+            True,
+        )
 
     # End of the period: assess the risk of returning to poverty before letting the household go.
     difficulty = ex.ratio(Category.DIFFICULTY_MULTIPLE)
-    vulnerable = [m.id for m in household.members if m.severely_disabled or m.serious_illness
-                  or (m.age_on(as_of) >= ELDERLY_AGE and m.labour_capacity == "none")]
+    vulnerable = [
+        m.id
+        for m in household.members
+        if m.severely_disabled or m.serious_illness or (m.age_on(as_of) >= ELDERLY_AGE and m.labour_capacity == "none")
+    ]
     low_income = Fraction(counted) < Fraction(threshold) * Fraction(difficulty)
-    high_risk = ex.rule("gradual_exit.risk_assessment", sources.GRADUAL_EXIT, bool(vulnerable or low_income),
-                        "渐退期满，退出前评估返贫风险：" + ("风险较高" if vulnerable or low_income else "风险较低"),
-                        vulnerable_members=vulnerable, counted_fen=counted,
-                        difficulty_ceiling_fen=Fraction(threshold) * Fraction(difficulty))
+    high_risk = ex.rule(
+        "gradual_exit.risk_assessment",
+        sources.GRADUAL_EXIT,
+        bool(vulnerable or low_income),
+        "渐退期满，退出前评估返贫风险：" + ("风险较高" if vulnerable or low_income else "风险较低"),
+        vulnerable_members=vulnerable,
+        counted_fen=counted,
+        difficulty_ceiling_fen=Fraction(threshold) * Fraction(difficulty),
+    )
     if high_risk:
-        signals.append(Signal(kind="exit_risk_high", category=signal_category(household.registered_poor_status),
-                              evidence={"vulnerable_members": vulnerable, "counted_income_fen": counted,
-                                        "extended_before": extended}))
+        signals.append(
+            Signal(
+                kind="exit_risk_high",
+                category=signal_category(household.registered_poor_status),
+                evidence={"vulnerable_members": vulnerable, "counted_income_fen": counted, "extended_before": extended},
+            )
+        )
         if not extended:
             extra = ex.months(Category.GRADUAL_EXIT_EXTENSION_MONTHS)
             total = months + extra
             until = period_end(start, total)
             amount, steps_done, factor = stepped(months - 1)  # keeps the last step's amount
-            ex.amount = {"formula": "延长渐退，保持最后一期金额", "monthly_fen": amount,
-                         "steps": [f"{yuan(base)} × {factor} = {yuan(amount)}/月"], "base_monthly_fen": base}
-            return ([decision(Status.GRADUAL_EXIT, 0, start, until,
-                              f"渐退期满但返贫风险较高：延长渐退{extra}个月至{until}", monthly=amount)], state(True), True)
+            ex.amount = {
+                "formula": "延长渐退，保持最后一期金额",
+                "monthly_fen": amount,
+                "steps": [f"{yuan(base)} × {factor} = {yuan(amount)}/月"],
+                "base_monthly_fen": base,
+            }
+            return (
+                [
+                    decision(
+                        Status.GRADUAL_EXIT,
+                        0,
+                        start,
+                        until,
+                        f"渐退期满但返贫风险较高：延长渐退{extra}个月至{until}",
+                        monthly=amount,
+                    )
+                ],
+                state(True),
+                True,
+            )
     summary = "渐退期满，经评估退出低保" + ("；风险仍高，建议给予临时救助" if high_risk else "")
     return [decision(Status.NOT_ELIGIBLE, 0, as_of, None, summary)], DibaoState(status=Status.NOT_ELIGIBLE), False
 
@@ -417,67 +635,138 @@ def _special_poverty(household: HouseholdInput, params: ParameterSet, as_of: dat
         multiplier = ex.ratio(Category.SPECIAL_POVERTY_MULTIPLIER)
         basic_annual = round_half_up(Decimal(previous_standard) * multiplier)
         own = counted_income(household, ex, member_id=member.id)
-        if not ex.rule("special_poverty.who", sources.SPECIAL_POVERTY_WHO, own < basic_annual,
-                       f"成员{member.id}：{age}岁，无劳动能力，无法定赡养抚养扶养义务人或其无履行能力，"
-                       f"本人计入收入{yuan(own)}{'低于' if own < basic_annual else '不低于'}特困基本生活标准",
-                       member_id=member.id, age=age, labour_capacity=member.labour_capacity,
-                       has_legal_supporter=member.has_legal_supporter, own_counted_fen=own):
+        if not ex.rule(
+            "special_poverty.who",
+            sources.SPECIAL_POVERTY_WHO,
+            own < basic_annual,
+            f"成员{member.id}：{age}岁，无劳动能力，无法定赡养抚养扶养义务人或其无履行能力，"
+            f"本人计入收入{yuan(own)}{'低于' if own < basic_annual else '不低于'}特困基本生活标准",
+            member_id=member.id,
+            age=age,
+            labour_capacity=member.labour_capacity,
+            has_legal_supporter=member.has_legal_supporter,
+            own_counted_fen=own,
+        ):
             continue
-        ratio_key = {"none": Category.CARE_RATIO_FULL_DEPENDENT, "partial": Category.CARE_RATIO_PARTLY_DEPENDENT,
-                     "full": Category.CARE_RATIO_SELF_CARING}[member.self_care]
+        ratio_key = {
+            "none": Category.CARE_RATIO_FULL_DEPENDENT,
+            "partial": Category.CARE_RATIO_PARTLY_DEPENDENT,
+            "full": Category.CARE_RATIO_SELF_CARING,
+        }[member.self_care]
         care_ratio = ex.ratio(ratio_key)
         wage = ex.monthly_money(f"{Category.MINIMUM_WAGE.value}@prev_year")
         care_monthly = round_half_up(wage * care_ratio)
         basic_monthly = monthly_of(basic_annual)
-        ex.rule("special_poverty.standard", sources.SPECIAL_POVERTY_STANDARD, basic_annual,
-                f"基本生活标准 = 上年度农村低保标准{yuan(previous_standard)} × {multiplier} = {yuan(basic_annual)}/年",
-                previous_year_standard_fen=previous_standard, multiplier=multiplier)
-        ex.rule("special_poverty.care", sources.CARE_STANDARD, care_monthly,
-                f"照料护理标准 = 上年度最低工资{yuan(round_half_up(wage))}/月 × {care_ratio}（生活自理能力：{member.self_care}）",
-                self_care=member.self_care, minimum_wage_monthly_fen=wage, ratio=care_ratio)
+        ex.rule(
+            "special_poverty.standard",
+            sources.SPECIAL_POVERTY_STANDARD,
+            basic_annual,
+            f"基本生活标准 = 上年度农村低保标准{yuan(previous_standard)} × {multiplier} = {yuan(basic_annual)}/年",
+            previous_year_standard_fen=previous_standard,
+            multiplier=multiplier,
+        )
+        ex.rule(
+            "special_poverty.care",
+            sources.CARE_STANDARD,
+            care_monthly,
+            f"照料护理标准 = 上年度最低工资{yuan(round_half_up(wage))}/月 × {care_ratio}"
+            f"（生活自理能力：{member.self_care}）",
+            self_care=member.self_care,
+            minimum_wage_monthly_fen=wage,
+            ratio=care_ratio,
+        )
         total = basic_monthly + care_monthly
         census = date(as_of.year + 1, 6, 30)
-        ex.rule("special_poverty.census", sources.SPECIAL_POVERTY_CENSUS, census,
-                f"有效至下一次年度普查（{census}）", valid_until=census)
-        ex.amount = {"formula": "基本生活标准 ÷ 12 + 照料护理标准", "monthly_fen": total,
-                     "steps": [f"{yuan(basic_annual)} ÷ 12 = {yuan(basic_monthly)}",
-                               f"{yuan(basic_monthly)} + {yuan(care_monthly)} = {yuan(total)}/月"]}
-        results.append(Decision(programme=Programme.SPECIAL_POVERTY, status=Status.ELIGIBLE, scope="single_person",
-                                member_id=member.id, monthly_amount_fen=total, valid_from=as_of,
-                                valid_until=census,  # the yearly census by end of June
-                                explanation=ex.finish(f"符合特困人员救助供养条件，每月{yuan(total)}")))
+        ex.rule(
+            "special_poverty.census",
+            sources.SPECIAL_POVERTY_CENSUS,
+            census,
+            f"有效至下一次年度普查（{census}）",
+            valid_until=census,
+        )
+        ex.amount = {
+            "formula": "基本生活标准 ÷ 12 + 照料护理标准",
+            "monthly_fen": total,
+            "steps": [
+                f"{yuan(basic_annual)} ÷ 12 = {yuan(basic_monthly)}",
+                f"{yuan(basic_monthly)} + {yuan(care_monthly)} = {yuan(total)}/月",
+            ],
+        }
+        results.append(
+            Decision(
+                programme=Programme.SPECIAL_POVERTY,
+                status=Status.ELIGIBLE,
+                scope="single_person",
+                member_id=member.id,
+                monthly_amount_fen=total,
+                valid_from=as_of,
+                valid_until=census,  # the yearly census by end of June
+                explanation=ex.finish(f"符合特困人员救助供养条件，每月{yuan(total)}"),
+            )
+        )
     return results
 
 
-def _disability_subsidies(household: HouseholdInput, params: ParameterSet, as_of: date, dibao_covered: bool,
-                          special_members: set[str | None]) -> list[Decision]:
+def _disability_subsidies(
+    household: HouseholdInput, params: ParameterSet, as_of: date, dibao_covered: bool, special_members: set[str | None]
+) -> list[Decision]:
     results = []
     for member in household.members:
         if member.disability_grade is None:
             continue
         needy = dibao_covered or member.id in special_members
         for programme, category, applies, note in (
-            (Programme.DISABILITY_LIVING_SUBSIDY, Category.DISABILITY_LIVING_SUBSIDY, needy,
-             "困难残疾人（低保或特困对象）生活补贴"),
-            (Programme.SEVERE_DISABILITY_CARE_SUBSIDY, Category.SEVERE_DISABILITY_CARE_SUBSIDY,
-             member.severely_disabled, "重度残疾人（一、二级）护理补贴"),
+            (
+                Programme.DISABILITY_LIVING_SUBSIDY,
+                Category.DISABILITY_LIVING_SUBSIDY,
+                needy,
+                "困难残疾人（低保或特困对象）生活补贴",
+            ),
+            (
+                Programme.SEVERE_DISABILITY_CARE_SUBSIDY,
+                Category.SEVERE_DISABILITY_CARE_SUBSIDY,
+                member.severely_disabled,
+                "重度残疾人（一、二级）护理补贴",
+            ),
         ):
             if not applies:
                 continue
             ex = Explanation(household, params, as_of)
             amount = round_half_up(ex.monthly_money(category))
-            ex.rule(f"{programme.value}.who", sources.DISABILITY_SUBSIDIES, True,
-                    f"成员{member.id}：残疾等级{member.disability_grade}级，{note}",
-                    member_id=member.id, disability_grade=member.disability_grade, needy=needy)
+            ex.rule(
+                f"{programme.value}.who",
+                sources.DISABILITY_SUBSIDIES,
+                True,
+                f"成员{member.id}：残疾等级{member.disability_grade}级，{note}",
+                member_id=member.id,
+                disability_grade=member.disability_grade,
+                needy=needy,
+            )
             ex.amount = {"formula": "按月定额", "monthly_fen": amount, "steps": [f"{yuan(amount)}/月"]}
-            results.append(Decision(programme=programme, status=Status.ELIGIBLE, scope="single_person",
-                                    member_id=member.id, monthly_amount_fen=amount, valid_from=as_of,
-                                    valid_until=None, explanation=ex.finish(f"{note}，每月{yuan(amount)}")))
+            results.append(
+                Decision(
+                    programme=programme,
+                    status=Status.ELIGIBLE,
+                    scope="single_person",
+                    member_id=member.id,
+                    monthly_amount_fen=amount,
+                    valid_from=as_of,
+                    valid_until=None,
+                    explanation=ex.finish(f"{note}，每月{yuan(amount)}"),
+                )
+            )
     return results
 
 
-def _monitoring(household: HouseholdInput, prior: PriorState, params: ParameterSet, as_of: date, counted: int,
-                medical: int, covered: bool) -> list[Signal]:
+def _monitoring(
+    household: HouseholdInput,
+    prior: PriorState,
+    params: ParameterSet,
+    as_of: date,
+    counted: int,
+    medical: int,
+    covered: bool,
+) -> list[Signal]:
     ex = Explanation(household, params, as_of)
     category = signal_category(household.registered_poor_status)
     size = len(household.members)
@@ -486,32 +775,78 @@ def _monitoring(household: HouseholdInput, prior: PriorState, params: ParameterS
     if prior.counted_income_fen:
         drop_ratio = ex.ratio(Category.INCOME_DROP_RATIO)
         if Fraction(counted) <= Fraction(prior.counted_income_fen) * (1 - Fraction(drop_ratio)):
-            found.append(Signal(kind="income_drop", category=category, evidence={
-                "previous_counted_income_fen": prior.counted_income_fen, "counted_income_fen": counted,
-                "threshold_ratio": str(drop_ratio), "source": sources.MONITORING.as_dict()}))
+            found.append(
+                Signal(
+                    kind="income_drop",
+                    category=category,
+                    evidence={
+                        "previous_counted_income_fen": prior.counted_income_fen,
+                        "counted_income_fen": counted,
+                        "threshold_ratio": str(drop_ratio),
+                        "source": sources.MONITORING.as_dict(),
+                    },
+                )
+            )
     if prior.medical_expense_fen is not None and medical > 0:
         spike_ratio = ex.ratio(Category.EXPENSE_SPIKE_RATIO)
         previous = prior.medical_expense_fen
-        spiked = medical >= standard if previous == 0 else Fraction(medical) >= Fraction(previous) * (1 + Fraction(spike_ratio))
+        spiked = (
+            medical >= standard
+            if previous == 0
+            else Fraction(medical) >= Fraction(previous) * (1 + Fraction(spike_ratio))
+        )
         if spiked:
-            found.append(Signal(kind="expense_spike", category=category, evidence={
-                "previous_medical_fen": previous, "medical_fen": medical, "threshold_ratio": str(spike_ratio),
-                "source": sources.MONITORING.as_dict()}))
+            found.append(
+                Signal(
+                    kind="expense_spike",
+                    category=category,
+                    evidence={
+                        "previous_medical_fen": previous,
+                        "medical_fen": medical,
+                        "threshold_ratio": str(spike_ratio),
+                        "source": sources.MONITORING.as_dict(),
+                    },
+                )
+            )
     if not covered:
-        vulnerable = [m.id for m in household.members if m.age_on(as_of) >= ELDERLY_AGE or m.serious_illness
-                      or m.severely_disabled]
+        vulnerable = [
+            m.id
+            for m in household.members
+            if m.age_on(as_of) >= ELDERLY_AGE or m.serious_illness or m.severely_disabled
+        ]
         if vulnerable:
-            found.append(Signal(kind="special_hardship_watch", category=category, evidence={
-                "members": vulnerable, "source": sources.MONITORING.as_dict()}))
+            found.append(
+                Signal(
+                    kind="special_hardship_watch",
+                    category=category,
+                    evidence={"members": vulnerable, "source": sources.MONITORING.as_dict()},
+                )
+            )
         if household.registered_poor_status in ("not_lifted", "returned"):
-            found.append(Signal(kind="registered_poor_not_covered", category=category, evidence={
-                "registered_poor_status": household.registered_poor_status,
-                "source": sources.MONTHLY_COMPARISON.as_dict()}))
+            found.append(
+                Signal(
+                    kind="registered_poor_not_covered",
+                    category=category,
+                    evidence={
+                        "registered_poor_status": household.registered_poor_status,
+                        "source": sources.MONTHLY_COMPARISON.as_dict(),
+                    },
+                )
+            )
         difficulty = ex.ratio(Category.DIFFICULTY_MULTIPLE)
         if Fraction(counted) < Fraction(standard * size) * Fraction(difficulty):
-            found.append(Signal(kind="not_eligible_in_difficulty", category=category, evidence={
-                "counted_income_fen": counted, "threshold_fen": standard * size, "multiple": str(difficulty),
-                "source": sources.MONITORING.as_dict()}))
+            found.append(
+                Signal(
+                    kind="not_eligible_in_difficulty",
+                    category=category,
+                    evidence={
+                        "counted_income_fen": counted,
+                        "threshold_fen": standard * size,
+                        "multiple": str(difficulty),
+                        "source": sources.MONITORING.as_dict(),
+                    },
+                )
+            )
     return found
 
 

@@ -1,4 +1,5 @@
 """What the engine reads and returns. Field names follow the dry-run contract of POST /v1/evaluations."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,8 +46,16 @@ class MemberInput(_Frozen):
 
 class IncomeInput(_Frozen):
     member_id: str | None = None
-    type: Literal["wages", "agriculture", "business", "property", "transfer", "basic_pension",
-                  "poverty_project_guaranteed", "other"]
+    type: Literal[
+        "wages",
+        "agriculture",
+        "business",
+        "property",
+        "transfer",
+        "basic_pension",
+        "poverty_project_guaranteed",
+        "other",
+    ]
     annual_amount_fen: Annotated[int, Field(strict=True, ge=0)]
 
 
@@ -112,6 +121,7 @@ class CurrentDecision:
     """What the read model keeps of each decision in force (one per programme and member), next to the
     household's snapshot and state: the fields change detection compares. The decision itself, with its
     explanation, is in the append-only decision history."""
+
     id: str
     programme: str
     member_id: str | None
@@ -125,22 +135,41 @@ class CurrentDecision:
         return self.programme, self.member_id or ""
 
     @classmethod
-    def of(cls, decision_id: str, decision) -> "CurrentDecision":
+    def of(cls, decision_id: str, decision) -> CurrentDecision:
         """From an engine `Decision` or a bulk one."""
-        return cls(decision_id, str(decision.programme), decision.member_id, str(decision.status),
-                   decision.monthly_amount_fen, decision.valid_from, decision.valid_until)
+        return cls(
+            decision_id,
+            str(decision.programme),
+            decision.member_id,
+            str(decision.status),
+            decision.monthly_amount_fen,
+            decision.valid_from,
+            decision.valid_until,
+        )
 
     def to_json(self) -> dict:
-        return {"id": self.id, "programme": self.programme, "member_id": self.member_id, "status": self.status,
-                "monthly_amount_fen": self.monthly_amount_fen,
-                "valid_from": self.valid_from.isoformat() if self.valid_from else None,
-                "valid_until": self.valid_until.isoformat() if self.valid_until else None}
+        return {
+            "id": self.id,
+            "programme": self.programme,
+            "member_id": self.member_id,
+            "status": self.status,
+            "monthly_amount_fen": self.monthly_amount_fen,
+            "valid_from": self.valid_from.isoformat() if self.valid_from else None,
+            "valid_until": self.valid_until.isoformat() if self.valid_until else None,
+        }
 
     @classmethod
-    def from_json(cls, d: dict) -> "CurrentDecision":
+    def from_json(cls, d: dict) -> CurrentDecision:
         since, until = d["valid_from"], d["valid_until"]
-        return cls(d["id"], d["programme"], d["member_id"], d["status"], d["monthly_amount_fen"],
-                   date.fromisoformat(since) if since else None, date.fromisoformat(until) if until else None)
+        return cls(
+            d["id"],
+            d["programme"],
+            d["member_id"],
+            d["status"],
+            d["monthly_amount_fen"],
+            date.fromisoformat(since) if since else None,
+            date.fromisoformat(until) if until else None,
+        )
 
 
 def current_decisions(stored: list[dict] | None) -> list[CurrentDecision]:

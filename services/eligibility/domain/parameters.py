@@ -5,20 +5,21 @@ A standard is stored per region and category with its effective dates and the ti
 so an evaluation can read the values in force on a date *as known at* a moment (bitemporal), and a
 region without its own value inherits its parent's (village → township → county → prefecture → province).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 
 from services.eligibility.domain import sources
 
 
 class Kind(StrEnum):
-    MONEY = "money"   # amount_fen with a period (year | month)
-    RATIO = "ratio"   # a decimal value, e.g. 1.3 or 0.30
+    MONEY = "money"  # amount_fen with a period (year | month)
+    RATIO = "ratio"  # a decimal value, e.g. 1.3 or 0.30
     MONTHS = "months"  # a whole number of months
 
 
@@ -50,26 +51,45 @@ class Category(StrEnum):
 
 
 KIND = {
-    Category.RURAL_DIBAO: Kind.MONEY, Category.URBAN_DIBAO: Kind.MONEY, Category.POVERTY_LINE: Kind.MONEY,
-    Category.MINIMUM_WAGE: Kind.MONEY, Category.RURAL_DISPOSABLE_INCOME: Kind.MONEY,
-    Category.DISABILITY_LIVING_SUBSIDY: Kind.MONEY, Category.SEVERE_DISABILITY_CARE_SUBSIDY: Kind.MONEY,
-    Category.GRADUAL_EXIT_MONTHS: Kind.MONTHS, Category.GRADUAL_EXIT_MONTHS_DISABLED: Kind.MONTHS,
-    Category.GRADUAL_EXIT_STEP_MONTHS: Kind.MONTHS, Category.GRADUAL_EXIT_EXTENSION_MONTHS: Kind.MONTHS,
-    Category.EXPENSE_DEDUCTION_MONTHS: Kind.MONTHS, Category.TEMPORARY_AID_MONTHS: Kind.MONTHS,
+    Category.RURAL_DIBAO: Kind.MONEY,
+    Category.URBAN_DIBAO: Kind.MONEY,
+    Category.POVERTY_LINE: Kind.MONEY,
+    Category.MINIMUM_WAGE: Kind.MONEY,
+    Category.RURAL_DISPOSABLE_INCOME: Kind.MONEY,
+    Category.DISABILITY_LIVING_SUBSIDY: Kind.MONEY,
+    Category.SEVERE_DISABILITY_CARE_SUBSIDY: Kind.MONEY,
+    Category.GRADUAL_EXIT_MONTHS: Kind.MONTHS,
+    Category.GRADUAL_EXIT_MONTHS_DISABLED: Kind.MONTHS,
+    Category.GRADUAL_EXIT_STEP_MONTHS: Kind.MONTHS,
+    Category.GRADUAL_EXIT_EXTENSION_MONTHS: Kind.MONTHS,
+    Category.EXPENSE_DEDUCTION_MONTHS: Kind.MONTHS,
+    Category.TEMPORARY_AID_MONTHS: Kind.MONTHS,
 }  # every other category is a ratio
 
 ZH = {
-    Category.RURAL_DIBAO: "农村低保标准", Category.URBAN_DIBAO: "城市低保标准", Category.POVERTY_LINE: "国家扶贫标准",
-    Category.MINIMUM_WAGE: "最低工资标准", Category.RURAL_DISPOSABLE_INCOME: "上年度农民人均可支配收入",
-    Category.SPECIAL_POVERTY_MULTIPLIER: "特困基本生活标准倍数", Category.CARE_RATIO_FULL_DEPENDENT: "全护照料比例",
-    Category.CARE_RATIO_PARTLY_DEPENDENT: "半护照料比例", Category.CARE_RATIO_SELF_CARING: "全自理照料比例",
-    Category.DISABILITY_LIVING_SUBSIDY: "困难残疾人生活补贴", Category.SEVERE_DISABILITY_CARE_SUBSIDY: "重度残疾人护理补贴",
-    Category.GRADUAL_EXIT_MONTHS: "渐退期（月）", Category.GRADUAL_EXIT_MONTHS_DISABLED: "残疾人家庭渐退期（月）",
-    Category.GRADUAL_EXIT_THRESHOLD_MULTIPLE: "渐退收入上限倍数", Category.GRADUAL_EXIT_STEP_MONTHS: "渐退递减周期（月）",
-    Category.GRADUAL_EXIT_STEP_DECREASE: "每周期递减比例", Category.GRADUAL_EXIT_EXTENSION_MONTHS: "高风险延长渐退（月）",
-    Category.EXCLUDED_BASIC_PENSION_SHARE: "基础养老金不计入比例", Category.EXCLUDED_PROJECT_INCOME_SHARE: "扶贫项目保底收益不计入比例",
-    Category.EXPENSE_DEDUCTION_MONTHS: "支出核减纳入期（月）", Category.INCOME_DROP_RATIO: "收入骤减阈值",
-    Category.EXPENSE_SPIKE_RATIO: "支出骤增阈值", Category.DIFFICULTY_MULTIPLE: "困难监测收入倍数",
+    Category.RURAL_DIBAO: "农村低保标准",
+    Category.URBAN_DIBAO: "城市低保标准",
+    Category.POVERTY_LINE: "国家扶贫标准",
+    Category.MINIMUM_WAGE: "最低工资标准",
+    Category.RURAL_DISPOSABLE_INCOME: "上年度农民人均可支配收入",
+    Category.SPECIAL_POVERTY_MULTIPLIER: "特困基本生活标准倍数",
+    Category.CARE_RATIO_FULL_DEPENDENT: "全护照料比例",
+    Category.CARE_RATIO_PARTLY_DEPENDENT: "半护照料比例",
+    Category.CARE_RATIO_SELF_CARING: "全自理照料比例",
+    Category.DISABILITY_LIVING_SUBSIDY: "困难残疾人生活补贴",
+    Category.SEVERE_DISABILITY_CARE_SUBSIDY: "重度残疾人护理补贴",
+    Category.GRADUAL_EXIT_MONTHS: "渐退期（月）",
+    Category.GRADUAL_EXIT_MONTHS_DISABLED: "残疾人家庭渐退期（月）",
+    Category.GRADUAL_EXIT_THRESHOLD_MULTIPLE: "渐退收入上限倍数",
+    Category.GRADUAL_EXIT_STEP_MONTHS: "渐退递减周期（月）",
+    Category.GRADUAL_EXIT_STEP_DECREASE: "每周期递减比例",
+    Category.GRADUAL_EXIT_EXTENSION_MONTHS: "高风险延长渐退（月）",
+    Category.EXCLUDED_BASIC_PENSION_SHARE: "基础养老金不计入比例",
+    Category.EXCLUDED_PROJECT_INCOME_SHARE: "扶贫项目保底收益不计入比例",
+    Category.EXPENSE_DEDUCTION_MONTHS: "支出核减纳入期（月）",
+    Category.INCOME_DROP_RATIO: "收入骤减阈值",
+    Category.EXPENSE_SPIKE_RATIO: "支出骤增阈值",
+    Category.DIFFICULTY_MULTIPLE: "困难监测收入倍数",
     Category.TEMPORARY_AID_MONTHS: "先行临时救助月数",
 }
 
@@ -81,6 +101,7 @@ def kind_of(category: Category) -> Kind:
 @dataclass(frozen=True)
 class Standard:
     """One recorded value. `value` is fen per `period` for money, a Decimal for ratios, months for months."""
+
     region_code: str
     category: Category
     effective_from: date
@@ -102,15 +123,25 @@ class Standard:
         return Decimal(int(self.value)) if self.period == "month" else Decimal(int(self.value)) / 12
 
     def applies(self, on: date, known_at: datetime | None) -> bool:
-        return (self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
-                and (known_at is None or self.recorded_at <= known_at))
+        return (
+            self.effective_from <= on
+            and (self.effective_to is None or on <= self.effective_to)
+            and (known_at is None or self.recorded_at <= known_at)
+        )
 
     @cached_property
     def _cited(self) -> dict:
-        return {"category": self.category.value, "name_zh": ZH[self.category], "region_code": self.region_code,
-                "value": format(self.value, "f"), "period": self.period, "effective_from": self.effective_from.isoformat(),
-                "effective_to": self.effective_to.isoformat() if self.effective_to else None,
-                "legal_ref": self.legal_ref, "recorded_at": self.recorded_at.isoformat()}
+        return {
+            "category": self.category.value,
+            "name_zh": ZH[self.category],
+            "region_code": self.region_code,
+            "value": format(self.value, "f"),
+            "period": self.period,
+            "effective_from": self.effective_from.isoformat(),
+            "effective_to": self.effective_to.isoformat() if self.effective_to else None,
+            "legal_ref": self.legal_ref,
+            "recorded_at": self.recorded_at.isoformat(),
+        }
 
     def cited(self) -> dict:
         return dict(self._cited)
@@ -141,8 +172,13 @@ def _index(standards) -> StandardIndex:
     return standards if isinstance(standards, StandardIndex) else StandardIndex(standards)
 
 
-def resolve(standards: "list[Standard] | StandardIndex", region_code: str, category: Category, on: date,
-            known_at: datetime | None = None) -> Standard | None:
+def resolve(
+    standards: list[Standard] | StandardIndex,
+    region_code: str,
+    category: Category,
+    on: date,
+    known_at: datetime | None = None,
+) -> Standard | None:
     """The value in force on `on`, as known at `known_at`: nearest region with one, latest start, latest record."""
     index = _index(standards)
     for code in region_chain(region_code):
@@ -153,6 +189,7 @@ def resolve(standards: "list[Standard] | StandardIndex", region_code: str, categ
 
 
 # --- floors the documents set ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FloorBreach:
@@ -170,8 +207,9 @@ RATIO_FLOORS = {
 }
 
 
-def check_floor(new: Standard, *, two_lines_year: int | None, poverty_line: Standard | None,
-                disposable_income: Standard | None) -> FloorBreach | None:
+def check_floor(
+    new: Standard, *, two_lines_year: int | None, poverty_line: Standard | None, disposable_income: Standard | None
+) -> FloorBreach | None:
     """Refuse a standard below what the documents require on its effective date."""
     if new.category in RATIO_FLOORS:
         floor, source = RATIO_FLOORS[new.category]
@@ -183,26 +221,37 @@ def check_floor(new: Standard, *, two_lines_year: int | None, poverty_line: Stan
     annual = new.annual_fen
     start = new.effective_from
     if start >= date(2020, 12, 31) and annual < FLOOR_2020_FEN:
-        return FloorBreach(f"{FLOOR_2020_FEN} fen/year", sources.FLOOR_2020,
-                           "from the end of 2020 the rural dibao standard is at least 4,000 yuan per person per year")
+        return FloorBreach(
+            f"{FLOOR_2020_FEN} fen/year",
+            sources.FLOOR_2020,
+            "from the end of 2020 the rural dibao standard is at least 4,000 yuan per person per year",
+        )
     year = two_lines_year or 2018
     if start.year >= min(year, 2018) and poverty_line is not None and annual < poverty_line.annual_fen:
-        return FloorBreach(f"{poverty_line.annual_fen} fen/year (poverty line)", sources.TWO_LINES_IN_ONE,
-                           f"from {min(year, 2018)} this region's rural dibao standard reaches the poverty line")
+        return FloorBreach(
+            f"{poverty_line.annual_fen} fen/year (poverty line)",
+            sources.TWO_LINES_IN_ONE,
+            f"from {min(year, 2018)} this region's rural dibao standard reaches the poverty line",
+        )
     if start.year == 2016 and disposable_income is not None:
         floor = (disposable_income.annual_fen * 3 + 9) // 10  # 30 %, rounded up to the fen
         if annual < floor:
-            return FloorBreach(f"{floor} fen/year (30 % of {disposable_income.annual_fen})", sources.FLOOR_2016,
-                               "in 2016 the rural dibao standard is at least 30 % of the previous year's "
-                               "rural per-capita disposable income")
+            return FloorBreach(
+                f"{floor} fen/year (30 % of {disposable_income.annual_fen})",
+                sources.FLOOR_2016,
+                "in 2016 the rural dibao standard is at least 30 % of the previous year's "
+                "rural per-capita disposable income",
+            )
     return None
 
 
 # --- the compiled snapshot an evaluation reads -------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ParameterSet:
     """Every value one evaluation needs, for one region on one date, as known at one moment."""
+
     region_code: str
     as_of: date
     known_at: datetime | None
@@ -238,8 +287,9 @@ REQUIRED = [c.value for c in Category if c not in (Category.POVERTY_LINE, Catego
 PREVIOUS_YEAR = [Category.RURAL_DIBAO, Category.MINIMUM_WAGE]
 
 
-def compile_parameters(standards: "list[Standard] | StandardIndex", region_code: str, as_of: date,
-                       known_at: datetime | None = None) -> ParameterSet:
+def compile_parameters(
+    standards: list[Standard] | StandardIndex, region_code: str, as_of: date, known_at: datetime | None = None
+) -> ParameterSet:
     standards = _index(standards)
     known_at = known_at or standards.known_at
     values: dict[str, Standard] = {}

@@ -1,15 +1,16 @@
 """Standards seeded for 2016–2021. Values the documents fix carry their document and section as legal
 reference; all others are demonstration values and say so in `legal_ref` (sources.DEMO_VALUE)."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from services.eligibility.domain import sources
 from services.eligibility.domain.parameters import Category, Standard
 from shared.reference import jilin_counties
 
-SEEDED_AT = datetime(2016, 1, 1, tzinfo=timezone.utc)
+SEEDED_AT = datetime(2016, 1, 1, tzinfo=UTC)
 PROVINCE = "22"
 
 
@@ -18,8 +19,16 @@ def _ref(source: sources.Source) -> str:
 
 
 def _std(region, category, start, value, legal_ref, period=None) -> Standard:
-    return Standard(region_code=region, category=category, effective_from=start, value=Decimal(value),
-                    period=period, legal_ref=legal_ref, recorded_at=SEEDED_AT, recorded_by="seed")
+    return Standard(
+        region_code=region,
+        category=category,
+        effective_from=start,
+        value=Decimal(value),
+        period=period,
+        legal_ref=legal_ref,
+        recorded_at=SEEDED_AT,
+        recorded_by="seed",
+    )
 
 
 def seed_standards() -> list[Standard]:
@@ -32,13 +41,20 @@ def seed_standards() -> list[Standard]:
         _std(PROVINCE, Category.CARE_RATIO_PARTLY_DEPENDENT, start, "0.20", _ref(sources.CARE_STANDARD)),
         _std(PROVINCE, Category.CARE_RATIO_SELF_CARING, start, "0.10", _ref(sources.CARE_STANDARD)),
         _std(PROVINCE, Category.DISABILITY_LIVING_SUBSIDY, start, 8000, _ref(sources.DISABILITY_SUBSIDIES), "month"),
-        _std(PROVINCE, Category.SEVERE_DISABILITY_CARE_SUBSIDY, start, 8000, _ref(sources.DISABILITY_SUBSIDIES), "month"),
+        _std(
+            PROVINCE, Category.SEVERE_DISABILITY_CARE_SUBSIDY, start, 8000, _ref(sources.DISABILITY_SUBSIDIES), "month"
+        ),
         _std(PROVINCE, Category.GRADUAL_EXIT_MONTHS, start, 18, _ref(sources.GRADUAL_EXIT)),
         _std(PROVINCE, Category.GRADUAL_EXIT_MONTHS_DISABLED, start, 24, _ref(sources.GRADUAL_EXIT)),
         _std(PROVINCE, Category.GRADUAL_EXIT_THRESHOLD_MULTIPLE, start, "2", _ref(sources.GRADUAL_EXIT)),
         _std(PROVINCE, Category.EXCLUDED_BASIC_PENSION_SHARE, start, "1", _ref(sources.INCOME_EXCLUSIONS)),
-        _std(PROVINCE, Category.EXCLUDED_PROJECT_INCOME_SHARE, start, "1",
-             _ref(sources.INCOME_EXCLUSIONS) + "（比例由各地确定，默认全部不计入）"),
+        _std(
+            PROVINCE,
+            Category.EXCLUDED_PROJECT_INCOME_SHARE,
+            start,
+            "1",
+            _ref(sources.INCOME_EXCLUSIONS) + "（比例由各地确定，默认全部不计入）",
+        ),
         _std(PROVINCE, Category.EXPENSE_DEDUCTION_MONTHS, start, 12, _ref(sources.EXPENSE_DEDUCTION)),
         _std(PROVINCE, Category.TEMPORARY_AID_MONTHS, start, 1, _ref(sources.TEMPORARY_AID)),
         # 001 (2017) decreases quarterly; 003 (2020) yearly, and the later document governs.
@@ -64,6 +80,7 @@ def seed_standards() -> list[Standard]:
         for year in range(2016, 2022):
             jan1 = date(year, 1, 1)
             out.append(_std(county["code"], Category.RURAL_DIBAO, jan1, rural_base[year] + spread, demo, "year"))
-            out.append(_std(county["code"], Category.URBAN_DIBAO, jan1, (rural_base[year] + spread) * 3 // 2, demo,
-                            "year"))
+            out.append(
+                _std(county["code"], Category.URBAN_DIBAO, jan1, (rural_base[year] + spread) * 3 // 2, demo, "year")
+            )
     return out

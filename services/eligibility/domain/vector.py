@@ -9,13 +9,14 @@ path. `tests/unit/test_engine_paths_agree.py` shows, with random populations (hy
 paths agree to the fen, to the day and to the signal. Ratios are carried in basis points (1/10,000), so
 parameters are limited to four decimals (the standards API enforces it).
 """
+
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
-from typing import Sequence
 
 import numpy as np
 
@@ -30,21 +31,28 @@ BP = 10_000
 
 class Branch(IntEnum):
     """Which part of the dibao rule (engine._dibao) decided a household."""
-    NOT_ELIGIBLE = 0     # never receiving and not below the standard
-    BELOW = 1            # counted income below the standard: difference benefit
-    DEDUCTION = 2        # eligible after deducting medical costs (one-year inclusion)
-    EXIT_STEP = 3        # gradual exit, within its period
-    EXIT_EXTENDED = 4    # gradual exit extended after a high-risk assessment
-    EXIT_ENDED = 5       # gradual exit over: exits dibao
-    ABOVE_CEILING = 6    # receiving, but income at or above the gradual-exit ceiling: exits dibao
+
+    NOT_ELIGIBLE = 0  # never receiving and not below the standard
+    BELOW = 1  # counted income below the standard: difference benefit
+    DEDUCTION = 2  # eligible after deducting medical costs (one-year inclusion)
+    EXIT_STEP = 3  # gradual exit, within its period
+    EXIT_EXTENDED = 4  # gradual exit extended after a high-risk assessment
+    EXIT_ENDED = 5  # gradual exit over: exits dibao
+    ABOVE_CEILING = 6  # receiving, but income at or above the gradual-exit ceiling: exits dibao
 
 
 STATUS_OF_BRANCH = np.array([0, 1, 1, 2, 2, 0, 0], dtype=np.int8)
 COVERED_BRANCHES = (Branch.BELOW, Branch.DEDUCTION, Branch.EXIT_STEP, Branch.EXIT_EXTENDED)
 
 # Monitoring signals as bits; the order is fixed because prior states are compared bit by bit.
-SIGNAL_KINDS = ("income_drop", "expense_spike", "special_hardship_watch", "registered_poor_not_covered",
-                "not_eligible_in_difficulty", "exit_risk_high")
+SIGNAL_KINDS = (
+    "income_drop",
+    "expense_spike",
+    "special_hardship_watch",
+    "registered_poor_not_covered",
+    "not_eligible_in_difficulty",
+    "exit_risk_high",
+)
 SIGNAL_BIT = {kind: 1 << i for i, kind in enumerate(SIGNAL_KINDS)}
 
 
@@ -75,6 +83,7 @@ def to_bp(value) -> int:
 @dataclass
 class RegionParameters:
     """Per-region parameters as arrays indexed by region index."""
+
     standard: np.ndarray
     pension_share_bp: np.ndarray
     project_share_bp: np.ndarray
@@ -89,9 +98,10 @@ class RegionParameters:
     spike_bp: np.ndarray
 
     @classmethod
-    def from_sets(cls, sets: list[ParameterSet]) -> "RegionParameters":
+    def from_sets(cls, sets: list[ParameterSet]) -> RegionParameters:
         def col(fn):
             return np.array([fn(p) for p in sets], dtype=np.int64)
+
         return cls(
             standard=col(lambda p: p.money_annual(Category.RURAL_DIBAO)),
             pension_share_bp=col(lambda p: to_bp(p.ratio(Category.EXCLUDED_BASIC_PENSION_SHARE))),
@@ -111,33 +121,39 @@ class RegionParameters:
 @dataclass
 class Population:
     """One row per household; amounts in fen per year."""
-    region: np.ndarray            # index into RegionParameters
+
+    region: np.ndarray  # index into RegionParameters
     size: np.ndarray
     income_counted_always: np.ndarray
     basic_pension: np.ndarray
     project_no_labour: np.ndarray  # guaranteed project income of members without labour capacity
     medical: np.ndarray
     deduction_allowed: np.ndarray  # registered not lifted and assets meet the local rule
-    prior_status: np.ndarray       # 0 not receiving, 1 eligible, 2 gradual exit
+    prior_status: np.ndarray  # 0 not receiving, 1 eligible, 2 gradual exit
     prior_monthly: np.ndarray
-    exit_elapsed: np.ndarray       # whole months since the gradual exit started (-1: not in one)
+    exit_elapsed: np.ndarray  # whole months since the gradual exit started (-1: not in one)
     exit_extended: np.ndarray
     disabled_household: np.ndarray
-    vulnerable: np.ndarray         # severely disabled, seriously ill, or elderly without labour capacity
-    needs_scalar: np.ndarray       # single-person candidates: decided by the scalar path
+    vulnerable: np.ndarray  # severely disabled, seriously ill, or elderly without labour capacity
+    needs_scalar: np.ndarray  # single-person candidates: decided by the scalar path
     # Monitoring (POLICY §2.5) and routing; defaults let columnar generators leave them out.
-    prior_counted: np.ndarray | None = None   # counted income at the last evaluation (0: unknown)
-    prior_medical: np.ndarray | None = None   # medical costs at the last evaluation (-1: unknown)
-    prior_signals: np.ndarray | None = None   # bitmask of signals standing since the last evaluation
-    watch: np.ndarray | None = None           # elderly, seriously ill or severely disabled member
+    prior_counted: np.ndarray | None = None  # counted income at the last evaluation (0: unknown)
+    prior_medical: np.ndarray | None = None  # medical costs at the last evaluation (-1: unknown)
+    prior_signals: np.ndarray | None = None  # bitmask of signals standing since the last evaluation
+    watch: np.ndarray | None = None  # elderly, seriously ill or severely disabled member
     registered_poor: np.ndarray | None = None  # registered not lifted or returned
     special_candidate: np.ndarray | None = None  # a member without labour capacity or legal supporter
 
     def __post_init__(self):
         n = len(self.size)
-        for name, fill, dtype in (("prior_counted", 0, np.int64), ("prior_medical", -1, np.int64),
-                                  ("prior_signals", 0, np.int64), ("watch", False, bool),
-                                  ("registered_poor", False, bool), ("special_candidate", False, bool)):
+        for name, fill, dtype in (
+            ("prior_counted", 0, np.int64),
+            ("prior_medical", -1, np.int64),
+            ("prior_signals", 0, np.int64),
+            ("watch", False, bool),
+            ("registered_poor", False, bool),
+            ("special_candidate", False, bool),
+        ):
             if getattr(self, name) is None:
                 setattr(self, name, np.full(n, fill, dtype=dtype))
 
@@ -163,14 +179,34 @@ def _in_force(item: dict, day: str) -> bool:
     return (start is None or start <= day) and (end is None or day <= end)
 
 
-_INT_COLUMNS = ("region", "size", "income_counted_always", "basic_pension", "project_no_labour", "medical",
-                "prior_status", "prior_monthly", "prior_counted", "prior_medical", "prior_signals")
-_BOOL_COLUMNS = ("deduction_allowed", "exit_extended", "disabled_household", "vulnerable", "needs_scalar", "watch",
-                 "registered_poor", "special_candidate")
+_INT_COLUMNS = (
+    "region",
+    "size",
+    "income_counted_always",
+    "basic_pension",
+    "project_no_labour",
+    "medical",
+    "prior_status",
+    "prior_monthly",
+    "prior_counted",
+    "prior_medical",
+    "prior_signals",
+)
+_BOOL_COLUMNS = (
+    "deduction_allowed",
+    "exit_extended",
+    "disabled_household",
+    "vulnerable",
+    "needs_scalar",
+    "watch",
+    "registered_poor",
+    "special_candidate",
+)
 
 
-def build_population(households: Sequence[dict], states: Sequence[dict | None], region_index: dict[str, int],
-                     as_of: date) -> Population:
+def build_population(
+    households: Sequence[dict], states: Sequence[dict | None], region_index: dict[str, int], as_of: date
+) -> Population:
     """Columns from household records (one pass in Python; the decisions themselves are vectorised).
 
     A household is the read model's snapshot or `HouseholdInput.model_dump()`: incomes and expenses may
@@ -184,7 +220,7 @@ def build_population(households: Sequence[dict], states: Sequence[dict | None], 
     flags = {name: [False] * n for name in _BOOL_COLUMNS}
     exit_elapsed = [-1] * n
     cols["prior_medical"] = [-1] * n
-    for i, (h, state) in enumerate(zip(households, states)):
+    for i, (h, state) in enumerate(zip(households, states, strict=True)):
         members = h["members"]
         no_labour = set()
         disabled = vulnerable = watch = single = special = False
@@ -217,10 +253,14 @@ def build_population(households: Sequence[dict], states: Sequence[dict | None], 
         cols["income_counted_always"][i] = counted
         cols["basic_pension"][i] = pension
         cols["project_no_labour"][i] = project
-        cols["medical"][i] = sum(e["annual_amount_fen"] for e in h.get("expenses", ())
-                                 if e["type"] == "medical_self_paid" and _in_force(e, day))
-        flags["deduction_allowed"][i] = (h.get("registered_poor_status") == "not_lifted"
-                                         and h.get("assets_meet_local_rule", True))
+        cols["medical"][i] = sum(
+            e["annual_amount_fen"]
+            for e in h.get("expenses", ())
+            if e["type"] == "medical_self_paid" and _in_force(e, day)
+        )
+        flags["deduction_allowed"][i] = h.get("registered_poor_status") == "not_lifted" and h.get(
+            "assets_meet_local_rule", True
+        )
         flags["disabled_household"][i] = disabled
         flags["vulnerable"][i] = vulnerable
         flags["needs_scalar"][i] = single
@@ -252,11 +292,11 @@ def _round_bp(amount: np.ndarray, bp: np.ndarray) -> np.ndarray:
 
 @dataclass
 class DibaoArrays:
-    branch: np.ndarray    # Branch codes
-    status: np.ndarray    # STATUS_CODES
-    monthly: np.ndarray   # fen
-    counted: np.ndarray   # counted annual income, exclusions applied
-    signals: np.ndarray   # bitmask of monitoring signals raised by this evaluation
+    branch: np.ndarray  # Branch codes
+    status: np.ndarray  # STATUS_CODES
+    monthly: np.ndarray  # fen
+    counted: np.ndarray  # counted annual income, exclusions applied
+    signals: np.ndarray  # bitmask of monitoring signals raised by this evaluation
 
 
 def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
@@ -264,8 +304,13 @@ def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
     r = pop.region
     standard = regions.standard[r]
     threshold = standard * pop.size
-    counted = (pop.income_counted_always + pop.basic_pension - _round_bp(pop.basic_pension, regions.pension_share_bp[r])
-               + pop.project_no_labour - _round_bp(pop.project_no_labour, regions.project_share_bp[r]))
+    counted = (
+        pop.income_counted_always
+        + pop.basic_pension
+        - _round_bp(pop.basic_pension, regions.pension_share_bp[r])
+        + pop.project_no_labour
+        - _round_bp(pop.project_no_labour, regions.project_share_bp[r])
+    )
     branch = np.full(len(pop), Branch.NOT_ELIGIBLE, dtype=np.int8)
     monthly = np.zeros(len(pop), dtype=np.int64)
 
@@ -309,16 +354,27 @@ def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
     covered = np.isin(branch, COVERED_BRANCHES)
     signals = np.zeros(len(pop), dtype=np.int64)
     drop = (pop.prior_counted > 0) & (counted * BP <= pop.prior_counted * (BP - regions.drop_bp[r]))
-    spike = (pop.prior_medical >= 0) & (pop.medical > 0) & np.where(
-        pop.prior_medical == 0, pop.medical >= standard, pop.medical * BP >= pop.prior_medical * (BP + regions.spike_bp[r]))
-    for bit, mask in ((SIGNAL_BIT["income_drop"], drop), (SIGNAL_BIT["expense_spike"], spike),
-                      (SIGNAL_BIT["special_hardship_watch"], ~covered & pop.watch),
-                      (SIGNAL_BIT["registered_poor_not_covered"], ~covered & pop.registered_poor),
-                      (SIGNAL_BIT["not_eligible_in_difficulty"], ~covered & in_difficulty),
-                      (SIGNAL_BIT["exit_risk_high"], period_over & high_risk)):
+    spike = (
+        (pop.prior_medical >= 0)
+        & (pop.medical > 0)
+        & np.where(
+            pop.prior_medical == 0,
+            pop.medical >= standard,
+            pop.medical * BP >= pop.prior_medical * (BP + regions.spike_bp[r]),
+        )
+    )
+    for bit, mask in (
+        (SIGNAL_BIT["income_drop"], drop),
+        (SIGNAL_BIT["expense_spike"], spike),
+        (SIGNAL_BIT["special_hardship_watch"], ~covered & pop.watch),
+        (SIGNAL_BIT["registered_poor_not_covered"], ~covered & pop.registered_poor),
+        (SIGNAL_BIT["not_eligible_in_difficulty"], ~covered & in_difficulty),
+        (SIGNAL_BIT["exit_risk_high"], period_over & high_risk),
+    ):
         signals[mask] |= bit
-    return DibaoArrays(branch=branch, status=STATUS_OF_BRANCH[branch], monthly=monthly, counted=counted,
-                       signals=signals)
+    return DibaoArrays(
+        branch=branch, status=STATUS_OF_BRANCH[branch], monthly=monthly, counted=counted, signals=signals
+    )
 
 
 def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarray, np.ndarray]:

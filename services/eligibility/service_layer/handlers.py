@@ -1,4 +1,5 @@
 """Event handlers and the scheduler of the eligibility service."""
+
 from __future__ import annotations
 
 import asyncio
@@ -44,8 +45,12 @@ def job_runner(runtime: ServiceRuntime) -> JobRunner:
         async with EligibilityUnitOfWork(runtime) as uow:
             return [(job.id, job.traceparent) for job in await uow.jobs.unfinished()]
 
-    return JobRunner(runtime, "re-evaluation",
-                     lambda job_id: jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id), unfinished)
+    return JobRunner(
+        runtime,
+        "re-evaluation",
+        lambda job_id: jobs.run_job(lambda: EligibilityUnitOfWork(runtime), job_id),
+        unfinished,
+    )
 
 
 def start_job(runtime: ServiceRuntime, job_id: str, traceparent: str | None) -> None:
@@ -68,8 +73,9 @@ async def schedule_due_jobs(runtime: ServiceRuntime) -> list[str]:
         for kind, reason in wanted:
             if await uow.jobs.exists(kind, day):
                 continue
-            job = await jobs.create_job(uow, kind=kind, region_prefix="22", as_of=day, reason=reason,
-                                        traceparent=current_trace().traceparent)
+            job = await jobs.create_job(
+                uow, kind=kind, region_prefix="22", as_of=day, reason=reason, traceparent=current_trace().traceparent
+            )
             started.append(job["id"])
         await uow.commit()
     for job_id in started:
@@ -82,7 +88,7 @@ def scheduler_loop(runtime: ServiceRuntime, every_seconds: float = 3600):
         while True:
             try:
                 await schedule_due_jobs(runtime)
-            except Exception:  # noqa: BLE001 - try again at the next tick
+            except Exception:
                 log.exception("scheduling re-evaluations failed")
             await asyncio.sleep(every_seconds)
 

@@ -1,4 +1,5 @@
 """Eligibility application services. They never commit: the caller's unit of work does."""
+
 from __future__ import annotations
 
 import logging
@@ -7,10 +8,26 @@ from decimal import Decimal
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.engine import ENGINE_VERSION, RULE_SET_HASH, evaluate
-from services.eligibility.domain.model import (CurrentDecision, Decision, HouseholdInput, PriorState, Status,
-                                               current_decisions, stored_current)
-from services.eligibility.domain.parameters import (Category, Kind, MissingParameter, Standard, StandardIndex,
-                                                    check_floor, compile_parameters, kind_of, resolve)
+from services.eligibility.domain.model import (
+    CurrentDecision,
+    Decision,
+    HouseholdInput,
+    PriorState,
+    Status,
+    current_decisions,
+    stored_current,
+)
+from services.eligibility.domain.parameters import (
+    Category,
+    Kind,
+    MissingParameter,
+    Standard,
+    StandardIndex,
+    check_floor,
+    compile_parameters,
+    kind_of,
+    resolve,
+)
 from shared.contracts import eligibility as events
 from shared.contracts.registry import HouseholdFacts
 from shared.errors import Conflict, ValidationProblem
@@ -23,6 +40,7 @@ log = logging.getLogger(__name__)
 
 # --- the read model fed by registry events ------------------------------------------------------
 
+
 def snapshot_of(facts: HouseholdFacts, sealer: Sealer) -> dict:
     """The read model's record: active members with their sealed health facts opened, dated incomes."""
     private = sealer.unseal(facts.sealed)
@@ -31,18 +49,45 @@ def snapshot_of(facts: HouseholdFacts, sealer: Sealer) -> dict:
         if not m.active:
             continue
         p = private[m.member_id]
-        members.append({"id": m.member_id, "birth_date": p["birth_date"], "labour_capacity": m.labour_capacity,
-                        "disability_grade": p["disability_grade"], "serious_illness": p["serious_illness"],
-                        "self_care": m.self_care, "has_legal_supporter": m.has_legal_supporter})
+        members.append(
+            {
+                "id": m.member_id,
+                "birth_date": p["birth_date"],
+                "labour_capacity": m.labour_capacity,
+                "disability_grade": p["disability_grade"],
+                "serious_illness": p["serious_illness"],
+                "self_care": m.self_care,
+                "has_legal_supporter": m.has_legal_supporter,
+            }
+        )
     active = {m["id"] for m in members}
-    return {"id": facts.household_id, "version": facts.version, "region_code": facts.region_code,
-            "registered_poor_status": facts.poverty_status, "members": members,
-            "assets_meet_local_rule": facts.assets_meet_local_rule,
-            "incomes": [{"member_id": i.member_id if i.member_id in active else None, "type": i.type,
-                         "annual_amount_fen": i.annual_amount_fen, "from": i.effective_from.isoformat(),
-                         "to": i.effective_to.isoformat() if i.effective_to else None} for i in facts.incomes],
-            "expenses": [{"type": e.type, "annual_amount_fen": e.annual_amount_fen, "from": e.effective_from.isoformat(),
-                          "to": e.effective_to.isoformat() if e.effective_to else None} for e in facts.expenses]}
+    return {
+        "id": facts.household_id,
+        "version": facts.version,
+        "region_code": facts.region_code,
+        "registered_poor_status": facts.poverty_status,
+        "members": members,
+        "assets_meet_local_rule": facts.assets_meet_local_rule,
+        "incomes": [
+            {
+                "member_id": i.member_id if i.member_id in active else None,
+                "type": i.type,
+                "annual_amount_fen": i.annual_amount_fen,
+                "from": i.effective_from.isoformat(),
+                "to": i.effective_to.isoformat() if i.effective_to else None,
+            }
+            for i in facts.incomes
+        ],
+        "expenses": [
+            {
+                "type": e.type,
+                "annual_amount_fen": e.annual_amount_fen,
+                "from": e.effective_from.isoformat(),
+                "to": e.effective_to.isoformat() if e.effective_to else None,
+            }
+            for e in facts.expenses
+        ],
+    }
 
 
 def input_on(snapshot: dict, as_of: date) -> HouseholdInput:
@@ -50,11 +95,15 @@ def input_on(snapshot: dict, as_of: date) -> HouseholdInput:
     day = as_of.isoformat()
 
     def current(items):
-        return [{k: v for k, v in item.items() if k not in ("from", "to")} for item in items
-                if item["from"] <= day and (item["to"] is None or day <= item["to"])]
+        return [
+            {k: v for k, v in item.items() if k not in ("from", "to")}
+            for item in items
+            if item["from"] <= day and (item["to"] is None or day <= item["to"])
+        ]
 
-    return HouseholdInput.model_validate({**snapshot, "incomes": current(snapshot["incomes"]),
-                                          "expenses": current(snapshot["expenses"])})
+    return HouseholdInput.model_validate(
+        {**snapshot, "incomes": current(snapshot["incomes"]), "expenses": current(snapshot["expenses"])}
+    )
 
 
 async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFacts, as_of: date, trigger: str) -> int:
@@ -67,14 +116,21 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
         existing = await uow.households.get(facts.household_id, for_update=True)
     if existing is not None and existing.version >= facts.version:
         return 0
-    await uow.households.upsert(facts.household_id, facts.version, facts.region_code,
-                                snapshot_of(facts, uow.runtime.sealer), facts.cadre_id, existing is not None)
+    await uow.households.upsert(
+        facts.household_id,
+        facts.version,
+        facts.region_code,
+        snapshot_of(facts, uow.runtime.sealer),
+        facts.cadre_id,
+        existing is not None,
+    )
     row = await uow.households.get(facts.household_id)
     standards = await uow.standards.for_region(row.region_code)
     return await reevaluate(uow, row, standards, as_of, trigger)
 
 
 # --- evaluation and what changed ----------------------------------------------------------------
+
 
 def change_kind(old, new: Decision | None) -> str | None:
     """What happened to one programme's decision, or None if nothing a recipient would notice."""
@@ -102,11 +158,22 @@ def change_kind(old, new: Decision | None) -> str | None:
 def decision_changed(decision_id: str, row, old, new, kind: str, as_of: date) -> events.DecisionChanged:
     """The event of one changed decision (`new` is an engine Decision or a bulk one; `row` the read model's)."""
     return events.DecisionChanged(
-        decision_id=decision_id, household_id=row.household_id, region_code=row.region_code, cadre_id=row.cadre_id,
-        programme=str(new.programme), member_id=new.member_id, change=kind, status=str(new.status),
-        previous_status=old.status if old is not None else None, monthly_amount_fen=new.monthly_amount_fen,
+        decision_id=decision_id,
+        household_id=row.household_id,
+        region_code=row.region_code,
+        cadre_id=row.cadre_id,
+        programme=str(new.programme),
+        member_id=new.member_id,
+        change=kind,
+        status=str(new.status),
+        previous_status=old.status if old is not None else None,
+        monthly_amount_fen=new.monthly_amount_fen,
         previous_monthly_amount_fen=old.monthly_amount_fen if old is not None else None,
-        valid_from=new.valid_from, valid_until=new.valid_until, household_version=row.version, as_of=as_of)
+        valid_from=new.valid_from,
+        valid_until=new.valid_until,
+        household_version=row.version,
+        as_of=as_of,
+    )
 
 
 async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, trigger: str) -> int:
@@ -114,8 +181,14 @@ async def reevaluate(uow: EligibilityUnitOfWork, row, standards, as_of: date, tr
     return await reevaluate_many(uow, [row], StandardIndex(standards), as_of, trigger)
 
 
-async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardIndex, as_of: date, trigger: str,
-                          parameter_cache: dict | None = None) -> int:
+async def reevaluate_many(
+    uow: EligibilityUnitOfWork,
+    rows,
+    standards: StandardIndex,
+    as_of: date,
+    trigger: str,
+    parameter_cache: dict | None = None,
+) -> int:
     """Evaluate households (read-model rows) and write what changed in a few set-based statements (bulk
     jobs call this with hundreds of rows): new decisions, their events, new signals, and each household's
     state and decisions in force."""
@@ -145,8 +218,9 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
                 continue
             decision_id = new_record_id()
             in_force[key] = CurrentDecision.of(decision_id, new)
-            added.append(dict(id=decision_id, household_id=household.id, decision=new, change=kind,
-                              prior_state=row.state))
+            added.append(
+                dict(id=decision_id, household_id=household.id, decision=new, change=kind, prior_state=row.state)
+            )
             if kind == "assessed":
                 continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
             published += 1
@@ -156,20 +230,38 @@ async def reevaluate_many(uow: EligibilityUnitOfWork, rows, standards: StandardI
             if signal.kind in already:
                 continue  # raised before and still standing: one alert, not one per evaluation
             signal_id = new_record_id()
-            signals.append(dict(id=signal_id, household_id=household.id, kind=signal.kind, category=signal.category,
-                                evidence=signal.evidence))
-            uow.emit(events.SignalRaised(signal_id=signal_id, household_id=household.id,
-                                         region_code=household.region_code, cadre_id=row.cadre_id, kind=signal.kind,
-                                         category=signal.category, evidence=signal.evidence), subject=household.id)
+            signals.append(
+                dict(
+                    id=signal_id,
+                    household_id=household.id,
+                    kind=signal.kind,
+                    category=signal.category,
+                    evidence=signal.evidence,
+                )
+            )
+            uow.emit(
+                events.SignalRaised(
+                    signal_id=signal_id,
+                    household_id=household.id,
+                    region_code=household.region_code,
+                    cadre_id=row.cadre_id,
+                    kind=signal.kind,
+                    category=signal.category,
+                    evidence=signal.evidence,
+                ),
+                subject=household.id,
+            )
         results.append((household.id, result.next_state, stored_current(in_force.values())))
-    await uow.decisions.add_many(added, as_of=as_of, trigger=trigger,
-                                 versions={r.household_id: r.version for r in rows}, known_at=known_at)
+    await uow.decisions.add_many(
+        added, as_of=as_of, trigger=trigger, versions={r.household_id: r.version for r in rows}, known_at=known_at
+    )
     await uow.signals.add_many(signals)
     await uow.households.save_results(results)
     return published
 
 
 # --- explanations ---------------------------------------------------------------------------------
+
 
 async def explanation_of(uow: EligibilityUnitOfWork, decision) -> dict:
     """A decision's explanation: stored, or reproduced by re-running the scalar engine on the decision's
@@ -188,13 +280,21 @@ async def explanation_of(uow: EligibilityUnitOfWork, decision) -> dict:
         if (again.programme.value, again.member_id) != (decision.programme, decision.member_id):
             continue
         if (again.status.value, again.monthly_amount_fen, again.valid_from, again.valid_until) == (
-                decision.status, decision.monthly_amount_fen, decision.valid_from, decision.valid_until):
+            decision.status,
+            decision.monthly_amount_fen,
+            decision.valid_from,
+            decision.valid_until,
+        ):
             return {**again.explanation, "reproduced": True}
-    raise Conflict(f"decision {decision.id} could not be reproduced by engine {ENGINE_VERSION} "
-                   f"(rule set {RULE_SET_HASH}); its stored result stands", decision_id=decision.id)
+    raise Conflict(
+        f"decision {decision.id} could not be reproduced by engine {ENGINE_VERSION} "
+        f"(rule set {RULE_SET_HASH}); its stored result stands",
+        decision_id=decision.id,
+    )
 
 
 # --- standards ------------------------------------------------------------------------------------
+
 
 def _two_lines_year(region_code: str) -> int | None:
     for county in jilin_counties():
@@ -208,8 +308,9 @@ def new_standard(body: dict, recorded_by: str, recorded_at: datetime) -> Standar
     kind = kind_of(category)
     if kind == Kind.MONEY:
         if body.get("amount_fen") is None or body.get("period") is None:
-            raise ValidationProblem.field("amount_fen", "money_needs_amount_and_period",
-                                          f"{category.value} is money: give amount_fen and period")
+            raise ValidationProblem.field(
+                "amount_fen", "money_needs_amount_and_period", f"{category.value} is money: give amount_fen and period"
+            )
         value, period = Decimal(body["amount_fen"]), body["period"]
     else:
         if body.get("value") is None:
@@ -221,9 +322,17 @@ def new_standard(body: dict, recorded_by: str, recorded_at: datetime) -> Standar
             raise ValidationProblem.field("value", "four_decimals", "ratios have at most four decimals")
     if body.get("effective_to") and body["effective_to"] < body["effective_from"]:
         raise ValidationProblem.field("effective_to", "period_order", "effective_to is before effective_from")
-    return Standard(region_code=body["region_code"], category=category, effective_from=body["effective_from"],
-                    effective_to=body.get("effective_to"), value=value, period=period, legal_ref=body["legal_ref"],
-                    recorded_at=recorded_at, recorded_by=recorded_by)
+    return Standard(
+        region_code=body["region_code"],
+        category=category,
+        effective_from=body["effective_from"],
+        effective_to=body.get("effective_to"),
+        value=value,
+        period=period,
+        legal_ref=body["legal_ref"],
+        recorded_at=recorded_at,
+        recorded_by=recorded_by,
+    )
 
 
 async def record_standard(uow: EligibilityUnitOfWork, standard: Standard) -> Standard:
@@ -231,13 +340,22 @@ async def record_standard(uow: EligibilityUnitOfWork, standard: Standard) -> Sta
     known = await uow.standards.for_region(standard.region_code)
     on = standard.effective_from
     breach = check_floor(
-        standard, two_lines_year=_two_lines_year(standard.region_code),
+        standard,
+        two_lines_year=_two_lines_year(standard.region_code),
         poverty_line=resolve(known, standard.region_code, Category.POVERTY_LINE, on),
-        disposable_income=resolve(known, standard.region_code, Category.RURAL_DISPOSABLE_INCOME, on))
+        disposable_income=resolve(known, standard.region_code, Category.RURAL_DISPOSABLE_INCOME, on),
+    )
     if breach:
         raise ValidationProblem(
             f"{breach.message} (floor {breach.floor_value}; {breach.source.document} {breach.source.section})",
-            errors=[{"field": "amount_fen" if kind_of(standard.category) == Kind.MONEY else "value",
-                     "rule": "policy_floor", "message": breach.message, "floor": breach.floor_value,
-                     "source": breach.source.as_dict()}])
+            errors=[
+                {
+                    "field": "amount_fen" if kind_of(standard.category) == Kind.MONEY else "value",
+                    "rule": "policy_floor",
+                    "message": breach.message,
+                    "floor": breach.floor_value,
+                    "source": breach.source.as_dict(),
+                }
+            ],
+        )
     return await uow.standards.add(standard)

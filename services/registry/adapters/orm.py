@@ -1,5 +1,6 @@
 """Registry tables. The household aggregate is stored as a JSON document next to the columns that
 filters and uniqueness need; every version of it is kept in `household_versions` (who, when, why)."""
+
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
@@ -11,17 +12,19 @@ metadata = MetaData()
 platform = add_platform_tables(metadata)
 
 regions = Table(
-    "regions", metadata,
+    "regions",
+    metadata,
     Column("code", Code(12), primary_key=True),  # GB/T 2260 county code + 3-digit township + 3-digit village
     Column("name", String(100), nullable=False),
-    Column("level", String(10), nullable=False),   # county | township | village
+    Column("level", String(10), nullable=False),  # county | township | village
     Column("parent_code", Code(12), index=True),
     Column("prefecture", String(50)),
-    Column("two_lines_year", Integer),             # 001 专栏6
+    Column("two_lines_year", Integer),  # 001 专栏6
 )
 
 households = Table(
-    "households", metadata,
+    "households",
+    metadata,
     Column("id", Code(36), primary_key=True),
     Column("external_ref", Code(100), unique=True),  # the source system's id, for idempotent imports
     Column("region_code", Code(12), nullable=False),
@@ -38,14 +41,16 @@ Index("ix_households_status", households.c.poverty_status)
 
 # Uniqueness of a person across households, by keyed hash of the ID number (not the number itself).
 person_ids = Table(
-    "person_ids", metadata,
+    "person_ids",
+    metadata,
     Column("id_hash", Code(64), primary_key=True),
     Column("household_id", Code(36), nullable=False, index=True),
     Column("member_id", Code(36), nullable=False),
 )
 
 household_versions = Table(
-    "household_versions", metadata,
+    "household_versions",
+    metadata,
     Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
@@ -56,9 +61,10 @@ household_versions = Table(
 )
 
 import_jobs = Table(
-    "import_jobs", metadata,
+    "import_jobs",
+    metadata,
     Column("id", Code(36), primary_key=True),
-    Column("actor", JSON, nullable=False),       # the principal whose scope the rows are checked against
+    Column("actor", JSON, nullable=False),  # the principal whose scope the rows are checked against
     Column("traceparent", String(55), nullable=False),  # rows' events continue the request's trace
     Column("format", String(10), nullable=False),
     Column("content_sha256", String(64), nullable=False),
@@ -75,7 +81,8 @@ import_jobs = Table(
 
 # One row per refused line, appended as the job goes (a job's progress never rewrites its report).
 import_job_errors = Table(
-    "import_job_errors", metadata,
+    "import_job_errors",
+    metadata,
     Column("job_id", Code(36), primary_key=True),
     Column("line", Integer, primary_key=True),
     Column("external_ref", String(100)),

@@ -1,7 +1,9 @@
 """Households and regions, persisted. The repository speaks in domain objects; SQL stays here."""
+
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,35 +27,63 @@ class HouseholdRepository:
 
     async def get_by_external_ref(self, ref: str) -> Household | None:
         document = await self.session.scalar(
-            select(orm.households.c.document).where(orm.households.c.external_ref == ref))
+            select(orm.households.c.document).where(orm.households.c.external_ref == ref)
+        )
         return Household.model_validate(document) if document else None
 
     async def as_of(self, household_id: str, moment: datetime) -> tuple[Household, dict] | None:
-        row = (await self.session.execute(
-            select(orm.household_versions).where(orm.household_versions.c.household_id == household_id,
-                                                 orm.household_versions.c.recorded_at <= moment)
-            .order_by(orm.household_versions.c.version.desc()).limit(1))).first()
+        row = (
+            await self.session.execute(
+                select(orm.household_versions)
+                .where(
+                    orm.household_versions.c.household_id == household_id,
+                    orm.household_versions.c.recorded_at <= moment,
+                )
+                .order_by(orm.household_versions.c.version.desc())
+                .limit(1)
+            )
+        ).first()
         if row is None:
             return None
-        return Household.model_validate(row.document), {"version": row.version, "recorded_at": row.recorded_at,
-                                                         "actor": row.actor, "reason": row.reason,
-                                                         "change": row.change}
+        return Household.model_validate(row.document), {
+            "version": row.version,
+            "recorded_at": row.recorded_at,
+            "actor": row.actor,
+            "reason": row.reason,
+            "change": row.change,
+        }
 
     async def history(self, household_id: str) -> list[dict]:
-        rows = (await self.session.execute(
-            select(orm.household_versions.c.version, orm.household_versions.c.recorded_at,
-                   orm.household_versions.c.actor, orm.household_versions.c.reason,
-                   orm.household_versions.c.change)
-            .where(orm.household_versions.c.household_id == household_id)
-            .order_by(orm.household_versions.c.version))).all()
+        rows = (
+            await self.session.execute(
+                select(
+                    orm.household_versions.c.version,
+                    orm.household_versions.c.recorded_at,
+                    orm.household_versions.c.actor,
+                    orm.household_versions.c.reason,
+                    orm.household_versions.c.change,
+                )
+                .where(orm.household_versions.c.household_id == household_id)
+                .order_by(orm.household_versions.c.version)
+            )
+        ).all()
         return [dict(r._mapping) for r in rows]
 
     async def owner_of_person(self, id_number: str) -> str | None:
-        return await self.session.scalar(select(orm.person_ids.c.household_id).where(
-            orm.person_ids.c.id_hash == self.sealer.lookup_hash(id_number)))
+        return await self.session.scalar(
+            select(orm.person_ids.c.household_id).where(orm.person_ids.c.id_hash == self.sealer.lookup_hash(id_number))
+        )
 
-    async def save(self, household: Household, *, expected_version: int | None, actor: str,
-                   reason: str | None, change: str, flags: list[str]) -> None:
+    async def save(
+        self,
+        household: Household,
+        *,
+        expected_version: int | None,
+        actor: str,
+        reason: str | None,
+        change: str,
+        flags: list[str],
+    ) -> None:
         """Insert (expected_version None) or update with optimistic concurrency; keeps the version."""
         now = self.clock()
         household.version = (expected_version or 0) + 1
@@ -61,43 +91,73 @@ class HouseholdRepository:
         if household.created_at is None:
             household.created_at = now
         document = household.model_dump(mode="json")
-        values = dict(region_code=household.region_code, poverty_status=household.poverty_status.value,
-                      flags="," + ",".join(flags) + ",", cadre_id=household.assignment.cadre_id
-                      if household.assignment else None, version=household.version, document=document,
-                      updated_at=now, external_ref=household.external_ref)
+        values = dict(
+            region_code=household.region_code,
+            poverty_status=household.poverty_status.value,
+            flags="," + ",".join(flags) + ",",
+            cadre_id=household.assignment.cadre_id if household.assignment else None,
+            version=household.version,
+            document=document,
+            updated_at=now,
+            external_ref=household.external_ref,
+        )
         if expected_version is None:
             await self.session.execute(insert(orm.households).values(id=household.id, created_at=now, **values))
         else:
             result = await self.session.execute(
-                update(orm.households).where(orm.households.c.id == household.id,
-                                             orm.households.c.version == expected_version).values(**values))
+                update(orm.households)
+                .where(orm.households.c.id == household.id, orm.households.c.version == expected_version)
+                .values(**values)
+            )
             if result.rowcount != 1:
-                raise StaleVersion(f"household {household.id} changed since version {expected_version}; "
-                                   "read it again and retry")
+                raise StaleVersion(
+                    f"household {household.id} changed since version {expected_version}; read it again and retry"
+                )
         await self._sync_person_ids(household)
-        await self.session.execute(insert(orm.household_versions).values(
-            household_id=household.id, version=household.version, recorded_at=now, actor=actor,
-            reason=reason, change=change, document=document))
+        await self.session.execute(
+            insert(orm.household_versions).values(
+                household_id=household.id,
+                version=household.version,
+                recorded_at=now,
+                actor=actor,
+                reason=reason,
+                change=change,
+                document=document,
+            )
+        )
 
     async def _sync_person_ids(self, household: Household) -> None:
         wanted = {self.sealer.lookup_hash(m.id_number): m.id for m in household.active_members}
-        rows = (await self.session.execute(select(orm.person_ids).where(
-            or_(orm.person_ids.c.household_id == household.id,
-                orm.person_ids.c.id_hash.in_(list(wanted)))))).all()
+        rows = (
+            await self.session.execute(
+                select(orm.person_ids).where(
+                    or_(orm.person_ids.c.household_id == household.id, orm.person_ids.c.id_hash.in_(list(wanted)))
+                )
+            )
+        ).all()
         existing = {r.id_hash: r for r in rows}
-        for id_hash, row in existing.items():
+        for row in existing.values():
             if row.household_id != household.id:
                 raise PersonRegisteredElsewhere(row.household_id)
         stale = [h for h in existing if h not in wanted]
         if stale:
             await self.session.execute(delete(orm.person_ids).where(orm.person_ids.c.id_hash.in_(stale)))
-        new = [{"id_hash": h, "household_id": household.id, "member_id": m}
-               for h, m in wanted.items() if h not in existing]
+        new = [
+            {"id_hash": h, "household_id": household.id, "member_id": m} for h, m in wanted.items() if h not in existing
+        ]
         if new:
             await self.session.execute(insert(orm.person_ids), new)
 
-    async def list(self, *, region_prefix: str, status: str | None, flag: str | None,
-                   household_id: str | None, after_id: str | None, limit: int) -> tuple[list[Household], str | None]:
+    async def list(
+        self,
+        *,
+        region_prefix: str,
+        status: str | None,
+        flag: str | None,
+        household_id: str | None,
+        after_id: str | None,
+        limit: int,
+    ) -> tuple[list[Household], str | None]:
         """A page in id order and the id to continue after (None on the last page)."""
         conditions = [orm.households.c.region_code.like(region_prefix + "%")]
         if status:
@@ -108,9 +168,18 @@ class HouseholdRepository:
             conditions.append(orm.households.c.id == household_id)
         if after_id:
             conditions.append(orm.households.c.id > after_id)
-        rows = (await self.session.execute(
-            select(orm.households.c.document).where(and_(*conditions))
-            .order_by(orm.households.c.id).limit(limit + 1))).scalars().all()
+        rows = (
+            (
+                await self.session.execute(
+                    select(orm.households.c.document)
+                    .where(and_(*conditions))
+                    .order_by(orm.households.c.id)
+                    .limit(limit + 1)
+                )
+            )
+            .scalars()
+            .all()
+        )
         items = [Household.model_validate(d) for d in rows[:limit]]
         return items, (items[-1].id if len(rows) > limit else None)
 
@@ -139,7 +208,7 @@ class ImportJobRepository:
     """Import jobs: the uploaded file is read once per run; progress is counted in place and refused
     rows are appended, so each row costs the same however large the file."""
 
-    PROGRESS = [c for c in orm.import_jobs.c if c.name != "content"]
+    PROGRESS: ClassVar[list] = [c for c in orm.import_jobs.c if c.name != "content"]
 
     def __init__(self, session: AsyncSession, clock: Clock):
         self.session, self.clock = session, clock
@@ -156,35 +225,54 @@ class ImportJobRepository:
         return await self.session.scalar(select(orm.import_jobs.c.content).where(orm.import_jobs.c.id == job_id))
 
     async def errors(self, job_id: str, limit: int) -> list[dict]:
-        rows = (await self.session.execute(
-            select(orm.import_job_errors.c.line, orm.import_job_errors.c.external_ref, orm.import_job_errors.c.error)
-            .where(orm.import_job_errors.c.job_id == job_id).order_by(orm.import_job_errors.c.line).limit(limit))).all()
+        rows = (
+            await self.session.execute(
+                select(
+                    orm.import_job_errors.c.line, orm.import_job_errors.c.external_ref, orm.import_job_errors.c.error
+                )
+                .where(orm.import_job_errors.c.job_id == job_id)
+                .order_by(orm.import_job_errors.c.line)
+                .limit(limit)
+            )
+        ).all()
         return [dict(r._mapping) for r in rows]
 
     async def unfinished(self) -> list[tuple[str, str]]:
         """(job id, traceparent) of every job not done."""
-        rows = await self.session.execute(select(orm.import_jobs.c.id, orm.import_jobs.c.traceparent)
-                                          .where(orm.import_jobs.c.status != "done"))
+        rows = await self.session.execute(
+            select(orm.import_jobs.c.id, orm.import_jobs.c.traceparent).where(orm.import_jobs.c.status != "done")
+        )
         return [(r.id, r.traceparent) for r in rows]
 
     async def count_row(self, job_id: str, index: int, outcome: str, error: dict | None) -> None:
         """Row `index` (0-based) is done with `outcome` (imported | unchanged | failed)."""
         column = orm.import_jobs.c[outcome]
-        await self.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
-            {column: column + 1, orm.import_jobs.c.processed: index + 1,
-             orm.import_jobs.c.status: "running", orm.import_jobs.c.updated_at: self.clock()}))
+        await self.session.execute(
+            update(orm.import_jobs)
+            .where(orm.import_jobs.c.id == job_id)
+            .values(
+                {
+                    column: column + 1,
+                    orm.import_jobs.c.processed: index + 1,
+                    orm.import_jobs.c.status: "running",
+                    orm.import_jobs.c.updated_at: self.clock(),
+                }
+            )
+        )
         if error is not None:
             await self.session.execute(insert(orm.import_job_errors).values(job_id=job_id, **error))
 
     async def finish(self, job_id: str) -> None:
-        await self.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(
-            status="done", updated_at=self.clock()))
+        await self.session.execute(
+            update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(status="done", updated_at=self.clock())
+        )
 
     async def claim(self, job_id: str) -> int | None:
         """Lock the job for this transaction and return how many rows it has counted; None if it is done
         or another worker holds it."""
-        query = select(orm.import_jobs.c.processed).where(orm.import_jobs.c.id == job_id,
-                                                          orm.import_jobs.c.status != "done")
+        query = select(orm.import_jobs.c.processed).where(
+            orm.import_jobs.c.id == job_id, orm.import_jobs.c.status != "done"
+        )
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return await self.session.scalar(query)

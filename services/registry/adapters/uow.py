@@ -1,4 +1,5 @@
 """The registry's unit of work: the shared one plus its repositories."""
+
 from __future__ import annotations
 
 from services.registry.adapters.repository import HouseholdRepository, ImportJobRepository, RegionRepository
@@ -12,8 +13,9 @@ class RegistryUnitOfWork(UnitOfWork):
     imports: ImportJobRepository
 
     def __init__(self, runtime: ServiceRuntime):
-        super().__init__(runtime.db, runtime.tables, source="/registry",
-                         after_commit=runtime.relay.notify, clock=runtime.clock)
+        super().__init__(
+            runtime.db, runtime.tables, source="/registry", after_commit=runtime.relay.notify, clock=runtime.clock
+        )
         self.sealer = runtime.sealer
 
     def _bind_repositories(self) -> None:

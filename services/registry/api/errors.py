@@ -1,4 +1,5 @@
 """How the API answers errors the registry's domain and adapters raise (they know nothing of HTTP)."""
+
 from __future__ import annotations
 
 from services.registry.domain.model import RegistryRuleBroken, StaleVersion

@@ -1,4 +1,5 @@
 """Bulk import jobs: POST a JSON Lines or CSV file, follow the job's progress and error report."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -19,12 +20,20 @@ from shared.limits import UnsupportedMediaType
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
-Importer = Annotated[Principal, Depends(require(Role.PROVINCIAL_SYSTEM, Role.PROVINCE_OPERATOR,
-                                                Role.COUNTY_OPERATOR, Role.ADMIN))]
-FORMATS = {"application/x-ndjson": "jsonl", "application/jsonl": "jsonl", "application/json-lines": "jsonl",
-           "text/csv": "csv"}
-FILE_BODY = {"content": {media: {"schema": {"type": "string"}} for media in FORMATS}, "required": True,
-             "description": "one household per JSON line, or CSV with one member per line grouped by external_ref"}
+Importer = Annotated[
+    Principal, Depends(require(Role.PROVINCIAL_SYSTEM, Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))
+]
+FORMATS = {
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/json-lines": "jsonl",
+    "text/csv": "csv",
+}
+FILE_BODY = {
+    "content": {media: {"schema": {"type": "string"}} for media in FORMATS},
+    "required": True,
+    "description": "one household per JSON line, or CSV with one member per line grouped by external_ref",
+}
 
 
 def view(job: dict) -> dict:
@@ -36,9 +45,12 @@ def validated_row(row: dict) -> dict:
     try:
         body = HouseholdCreate.model_validate(row)
     except ValidationError as exc:
-        raise ValidationProblem("row failed validation", errors=[
-            {"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]}
-            for e in exc.errors()]) from None
+        raise ValidationProblem(
+            "row failed validation",
+            errors=[
+                {"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]} for e in exc.errors()
+            ],
+        ) from None
     return registration_fields(body)
 
 
@@ -47,17 +59,24 @@ def import_runner(runtime: ServiceRuntime) -> JobRunner:
         async with RegistryUnitOfWork(runtime) as uow:
             return await uow.imports.unfinished()
 
-    return JobRunner(runtime, "import",
-                     lambda job_id: imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id, validated_row),
-                     unfinished)
+    return JobRunner(
+        runtime,
+        "import",
+        lambda job_id: imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id, validated_row),
+        unfinished,
+    )
 
 
 async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:
     await import_runner(runtime).resume_unfinished()
 
 
-@router.post("", status_code=202, summary="Start an import (JSON Lines or CSV; rows need external_ref)",
-             openapi_extra={"requestBody": FILE_BODY})
+@router.post(
+    "",
+    status_code=202,
+    summary="Start an import (JSON Lines or CSV; rows need external_ref)",
+    openapi_extra={"requestBody": FILE_BODY},
+)
 async def create_import(request: Request, actor: Importer):
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = FORMATS.get(content_type)
@@ -66,8 +85,10 @@ async def create_import(request: Request, actor: Importer):
     try:
         content = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Problem("the file must be UTF-8 text", errors=[
-            {"field": "body", "rule": "utf8", "message": "the file must be UTF-8 text"}]) from None
+        raise Problem(
+            "the file must be UTF-8 text",
+            errors=[{"field": "body", "rule": "utf8", "message": "the file must be UTF-8 text"}],
+        ) from None
     uow = uow_of(request)
     trace = current_trace()
 
@@ -87,6 +108,6 @@ async def get_import(job_id: str, request: Request, actor: Importer):
         job = await imports.get_job(uow, job_id)
     # Only the caller who started it, with the same scope, reads a job: its error report quotes rows.
     owner = Principal.model_validate(job["actor"]).access_key if job else None
-    if job is None or owner != actor.access_key and Role.ADMIN not in actor.roles:
+    if job is None or (owner != actor.access_key and Role.ADMIN not in actor.roles):
         raise NotFound(f"import job {job_id} not found")
     return view(job)

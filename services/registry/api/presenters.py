@@ -1,4 +1,5 @@
 """What a caller may see of a household: personal data in clear only for roles that need it."""
+
 from __future__ import annotations
 
 from services.registry.domain.identity import mask_id_number, mask_name, mask_phone

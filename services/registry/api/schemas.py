@@ -1,4 +1,5 @@
 """Request and response bodies of the registry API. Money is integer fen (strict: 12.5 is refused)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -6,14 +7,23 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.registry.domain.model import (ExpenseType, IncomeType, LabourCapacity, LeftBehind, LifeEventType,
-                                            Period, PovertyStatus, Relation, SelfCare)
-from shared.text import FreeText, Line
+from services.registry.domain.model import (
+    ExpenseType,
+    IncomeType,
+    LabourCapacity,
+    LeftBehind,
+    LifeEventType,
+    Period,
+    PovertyStatus,
+    Relation,
+    SelfCare,
+)
+from shared.text import FreeText, VisibleLine
 
 Fen = Annotated[int, Field(strict=True, ge=0, description="amount in fen (1 yuan = 100 fen)")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,2}$")]
-Text = Line(200)
-Note = FreeText(500)
+Text = Annotated[VisibleLine, StringConstraints(max_length=200)]
+Note = Annotated[FreeText, StringConstraints(max_length=500)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?\d{7,15}$")]
 
 
@@ -22,8 +32,7 @@ class Body(BaseModel):
 
 
 class ChangeBody(Body):
-    reason: Note | None = Field(
-        default=None, description="why the change is made; kept in the household's history")
+    reason: Note | None = Field(default=None, description="why the change is made; kept in the household's history")
 
 
 class MemberIn(Body):
@@ -66,7 +75,7 @@ class AssignmentIn(ChangeBody):
 
 
 class HouseholdCreate(ChangeBody):
-    external_ref: Line(100) | None = None  # type: ignore[valid-type]
+    external_ref: Annotated[VisibleLine, StringConstraints(max_length=100)] | None = None
     region_code: RegionCode
     address: Text
     poverty_status: PovertyStatus = PovertyStatus.NONE
@@ -75,8 +84,8 @@ class HouseholdCreate(ChangeBody):
     members: list[MemberIn] = Field(min_length=1, max_length=30)
     # Incomes and expenses known at registration, so the first evaluation is not made on an empty record.
     # A member_id here is the member's position in `members` ("0", "1", ...), as ids do not exist yet.
-    incomes: list["IncomeIn"] = Field(default_factory=list, max_length=100)
-    expenses: list["ExpenseIn"] = Field(default_factory=list, max_length=100)
+    incomes: list[IncomeIn] = Field(default_factory=list, max_length=100)
+    expenses: list[ExpenseIn] = Field(default_factory=list, max_length=100)
     assignment: AssignmentIn | None = None
 
 

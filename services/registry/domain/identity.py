@@ -1,4 +1,5 @@
 """Resident identity numbers (GB 11643-1999): 17 digits and an ISO 7064 MOD 11-2 check character."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class ResidentId:
 
 
 def check_character(first17: str) -> str:
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS)) % 11]
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
 
 def parse_resident_id(value: str, today: date | None = None) -> ResidentId:

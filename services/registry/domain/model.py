@@ -3,6 +3,7 @@ checks the rules, bumps the version and returns the event describing it.
 
 Source: POLICY §1 (001 ch.12 dynamic management, 003, 004 包保 assignment).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -15,10 +16,10 @@ from services.registry.domain.identity import parse_resident_id
 
 
 class PovertyStatus(StrEnum):
-    NOT_LIFTED = "not_lifted"      # 未脱贫
-    LIFTED = "lifted"              # 已脱贫
-    RETURNED = "returned"          # 返贫
-    MARGINAL = "marginal"          # 边缘
+    NOT_LIFTED = "not_lifted"  # 未脱贫
+    LIFTED = "lifted"  # 已脱贫
+    RETURNED = "returned"  # 返贫
+    MARGINAL = "marginal"  # 边缘
     NONE = "none"
 
 
@@ -180,6 +181,7 @@ class Asset(_Entity):
 
 class Assignment(_Entity):
     """包保: the responsible cadre and unit (004)."""
+
     cadre_id: str
     cadre_name: str
     cadre_phone: str | None = None
@@ -244,8 +246,7 @@ class Household(_Entity):
     def add_member(self, member: Member) -> Member:
         identity = parse_resident_id(member.id_number)
         if identity.birth_date != member.birth_date or identity.sex != member.sex:
-            raise RegistryRuleBroken("id_number", "id_consistency",
-                                     "birth date and sex must agree with the ID number")
+            raise RegistryRuleBroken("id_number", "id_consistency", "birth date and sex must agree with the ID number")
         if any(m.id_number == member.id_number and m.active for m in self.members):
             raise RegistryRuleBroken("id_number", "unique_id_number", "this person is already a member")
         if member.relation == Relation.HEAD and any(m.relation == Relation.HEAD for m in self.active_members):
@@ -255,8 +256,11 @@ class Household(_Entity):
 
     def change_member(self, member_id: str, changes: dict) -> Member:
         member = self.member(member_id)
-        if changes.get("relation") == Relation.HEAD and member.relation != Relation.HEAD and any(
-                m.relation == Relation.HEAD for m in self.active_members):
+        if (
+            changes.get("relation") == Relation.HEAD
+            and member.relation != Relation.HEAD
+            and any(m.relation == Relation.HEAD for m in self.active_members)
+        ):
             raise RegistryRuleBroken("relation", "one_head", "the household already has a head")
         for key, value in changes.items():
             setattr(member, key, value)
@@ -265,8 +269,9 @@ class Household(_Entity):
     def remove_member(self, member_id: str) -> Member:
         member = self.member(member_id)
         if len(self.active_members) == 1:
-            raise RegistryRuleBroken("member_id", "last_member",
-                                     "the last member cannot be removed; close the household instead")
+            raise RegistryRuleBroken(
+                "member_id", "last_member", "the last member cannot be removed; close the household instead"
+            )
         member.active = False  # kept for history; no longer counted
         return member
 
@@ -310,8 +315,9 @@ class Household(_Entity):
         if previous == status:
             raise RegistryRuleBroken("poverty_status", "status_changes", f"the household is already {status}")
         if status == PovertyStatus.RETURNED and previous not in (PovertyStatus.LIFTED, PovertyStatus.MARGINAL):
-            raise RegistryRuleBroken("poverty_status", "returned_after_lifted",
-                                     "only a lifted or marginal household can return to poverty")
+            raise RegistryRuleBroken(
+                "poverty_status", "returned_after_lifted", "only a lifted or marginal household can return to poverty"
+            )
         self.poverty_status = status
         return previous
 

@@ -7,13 +7,14 @@ whose `external_ref` is already registered counts as unchanged: re-running a fil
 A row that cannot be parsed at all (malformed, nested too deep, a cell too long) is a row error, never
 the job's failure.
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import orjson
 
@@ -24,8 +25,18 @@ from shared.errors import Problem, ValidationProblem
 
 MAX_ROWS = 100_000
 ERRORS_SHOWN = 1000  # the job view lists the first errors; `failed` counts them all
-CSV_MEMBER_COLUMNS = ["name", "id_number", "phone", "relation", "labour_capacity", "disability_grade",
-                      "serious_illness", "self_care", "left_behind", "has_legal_supporter"]
+CSV_MEMBER_COLUMNS = [
+    "name",
+    "id_number",
+    "phone",
+    "relation",
+    "labour_capacity",
+    "disability_grade",
+    "serious_illness",
+    "self_care",
+    "left_behind",
+    "has_legal_supporter",
+]
 CSV_HOUSEHOLD_COLUMNS = ["external_ref", "region_code", "address", "poverty_status", "assets_meet_local_rule"]
 
 _TRUE, _FALSE = {"true", "1", "yes", "是"}, {"false", "0", "no", "否"}
@@ -63,8 +74,9 @@ def _jsonl_rows(content: str) -> list[Row]:
         except orjson.JSONDecodeError as exc:
             rows.append((number, None, f"not valid JSON: {str(exc).split(':')[0]}"))
             continue
-        rows.append((number, value, None) if isinstance(value, dict) else
-                    (number, None, "each line must be a JSON object"))
+        rows.append(
+            (number, value, None) if isinstance(value, dict) else (number, None, "each line must be a JSON object")
+        )
     return rows
 
 
@@ -74,8 +86,11 @@ def _csv_rows(content: str) -> list[Row]:
         fieldnames = reader.fieldnames or []
     except csv.Error as exc:
         raise ValidationProblem.field("body", "csv_format", f"the CSV header cannot be read: {exc}") from None
-    missing = [c for c in CSV_HOUSEHOLD_COLUMNS[:3] + ["name", "id_number", "relation", "labour_capacity"]
-               if c not in fieldnames]
+    missing = [
+        c
+        for c in CSV_HOUSEHOLD_COLUMNS[:3] + ["name", "id_number", "relation", "labour_capacity"]
+        if c not in fieldnames
+    ]
     if missing:
         raise ValidationProblem.field("body", "csv_columns", f"CSV is missing columns: {', '.join(missing)}")
     grouped: dict[str, tuple[int, dict]] = {}
@@ -91,13 +106,18 @@ def _csv_rows(content: str) -> list[Row]:
             broken.append((number, None, f"CSV line cannot be read: {exc}"))
             continue
         ref = (row.get("external_ref") or "").strip() or f"__line_{number}"
-        _, household = grouped.setdefault(ref, (number, {
-            k: _csv_value(k, row[k]) for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")}
-            | {"members": []}))
-        household["members"].append({k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS
-                                     if row.get(k) not in (None, "")})
-    return sorted([(line, household, None) for line, household in grouped.values()] + broken,
-                  key=lambda r: r[0])
+        _, household = grouped.setdefault(
+            ref,
+            (
+                number,
+                {k: _csv_value(k, row[k]) for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")}
+                | {"members": []},
+            ),
+        )
+        household["members"].append(
+            {k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS if row.get(k) not in (None, "")}
+        )
+    return sorted([(line, household, None) for line, household in grouped.values()] + broken, key=lambda r: r[0])
 
 
 async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, content: str, traceparent: str) -> dict:
@@ -107,9 +127,21 @@ async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, conten
     if len(rows) > MAX_ROWS:
         raise ValidationProblem.field("body", "max_rows", f"at most {MAX_ROWS} households per file")
     now = uow.now()
-    job = dict(id=str(uuid.uuid4()), actor=actor.model_dump(mode="json"), traceparent=traceparent, format=fmt,
-               content_sha256=hashlib.sha256(content.encode()).hexdigest(), status="queued",
-               total=len(rows), processed=0, imported=0, unchanged=0, failed=0, created_at=now, updated_at=now)
+    job = dict(
+        id=str(uuid.uuid4()),
+        actor=actor.model_dump(mode="json"),
+        traceparent=traceparent,
+        format=fmt,
+        content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        status="queued",
+        total=len(rows),
+        processed=0,
+        imported=0,
+        unchanged=0,
+        failed=0,
+        created_at=now,
+        updated_at=now,
+    )
     await uow.imports.add({**job, "content": content})
     return {**job, "errors": []}
 
@@ -149,8 +181,12 @@ async def run_job(uow_factory: Callable[[], RegistryUnitOfWork], job_id: str, va
                     if await uow.imports.claim(job_id) != processed:
                         return
                     error = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors) or exc.detail
-            await uow.imports.count_row(job_id, processed, outcome, None if error is None else {
-                "line": line, "external_ref": _ref_of(data), "error": error})
+            await uow.imports.count_row(
+                job_id,
+                processed,
+                outcome,
+                None if error is None else {"line": line, "external_ref": _ref_of(data), "error": error},
+            )
             await uow.commit()
 
 
@@ -165,17 +201,29 @@ async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dic
     except RecursionError:
         raise ValidationProblem.field("body", "max_depth", "the row is nested too deeply") from None
     if not fields.get("external_ref"):
-        raise ValidationProblem.field("external_ref", "required_for_import",
-                                      "imported rows need external_ref, so that re-running a file changes nothing")
+        raise ValidationProblem.field(
+            "external_ref",
+            "required_for_import",
+            "imported rows need external_ref, so that re-running a file changes nothing",
+        )
     await services.check_region(uow, fields["region_code"], actor)
     existing = await uow.households.get_by_external_ref(fields["external_ref"])
     if existing is not None:
         if actor.may_see_household(existing.id, existing.region_code):
             return "unchanged"
         # Held by a household outside the caller's scope: say neither where nor which.
-        raise ValidationProblem.field("external_ref", "unique_external_ref",
-                                      "this external_ref is already used by another registry office's record")
-    await services.register_household(uow, fields["household"], fields["members"], actor,
-                                      fields["reason"] or "bulk import", incomes=fields["incomes"],
-                                      expenses=fields["expenses"])
+        raise ValidationProblem.field(
+            "external_ref",
+            "unique_external_ref",
+            "this external_ref is already used by another registry office's record",
+        )
+    await services.register_household(
+        uow,
+        fields["household"],
+        fields["members"],
+        actor,
+        fields["reason"] or "bulk import",
+        incomes=fields["incomes"],
+        expenses=fields["expenses"],
+    )
     return "imported"

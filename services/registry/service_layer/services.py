@@ -1,15 +1,26 @@
 """Registry application services: load the aggregate, apply one change, save it with its version
 history, emit its event. They never commit: the caller's unit of work does (see shared.commands)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Callable
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import InvalidIdNumber, parse_resident_id
-from services.registry.domain.model import (Asset, Assignment, Expense, Household, Income, LifeEvent, Member,
-                                            PersonRegisteredElsewhere, PovertyStatus, RegistryRuleBroken,
-                                            StaleVersion)
+from services.registry.domain.model import (
+    Asset,
+    Assignment,
+    Expense,
+    Household,
+    Income,
+    LifeEvent,
+    Member,
+    PersonRegisteredElsewhere,
+    PovertyStatus,
+    RegistryRuleBroken,
+    StaleVersion,
+)
 from shared.auth import Principal
 from shared.contracts import registry as events
 from shared.errors import Conflict, Forbidden, NotFound, ValidationProblem
@@ -17,26 +28,54 @@ from shared.sealing import Sealer
 
 
 def facts_of(household: Household, sealer: Sealer) -> events.HouseholdFacts:
-    sealed = {m.id: events.SealedMemberFacts(birth_date=m.birth_date, sex=m.sex,
-                                             disability_grade=m.disability_grade,
-                                             serious_illness=m.serious_illness).model_dump(mode="json")
-              for m in household.members}
+    sealed = {
+        m.id: events.SealedMemberFacts(
+            birth_date=m.birth_date, sex=m.sex, disability_grade=m.disability_grade, serious_illness=m.serious_illness
+        ).model_dump(mode="json")
+        for m in household.members
+    }
     return events.HouseholdFacts(
-        household_id=household.id, version=household.version, region_code=household.region_code,
+        household_id=household.id,
+        version=household.version,
+        region_code=household.region_code,
         poverty_status=household.poverty_status.value,
         assets_meet_local_rule=household.assets_meet_local_rule,
         cadre_id=household.assignment.cadre_id if household.assignment else None,
-        members=[events.MemberFacts(member_id=m.id, relation=m.relation.value,
-                                    labour_capacity=m.labour_capacity.value, self_care=m.self_care.value,
-                                    left_behind=m.left_behind.value, has_legal_supporter=m.has_legal_supporter,
-                                    active=m.active) for m in household.members],
-        incomes=[events.IncomeFacts(income_id=i.id, member_id=i.member_id, type=i.type.value,
-                                    annual_amount_fen=i.annual_amount_fen, effective_from=i.effective_from,
-                                    effective_to=i.effective_to) for i in household.incomes],
-        expenses=[events.ExpenseFacts(expense_id=e.id, type=e.type.value, annual_amount_fen=e.annual_amount_fen,
-                                      effective_from=e.effective_from, effective_to=e.effective_to)
-                  for e in household.expenses],
-        sealed=sealer.seal(sealed))
+        members=[
+            events.MemberFacts(
+                member_id=m.id,
+                relation=m.relation.value,
+                labour_capacity=m.labour_capacity.value,
+                self_care=m.self_care.value,
+                left_behind=m.left_behind.value,
+                has_legal_supporter=m.has_legal_supporter,
+                active=m.active,
+            )
+            for m in household.members
+        ],
+        incomes=[
+            events.IncomeFacts(
+                income_id=i.id,
+                member_id=i.member_id,
+                type=i.type.value,
+                annual_amount_fen=i.annual_amount_fen,
+                effective_from=i.effective_from,
+                effective_to=i.effective_to,
+            )
+            for i in household.incomes
+        ],
+        expenses=[
+            events.ExpenseFacts(
+                expense_id=e.id,
+                type=e.type.value,
+                annual_amount_fen=e.annual_amount_fen,
+                effective_from=e.effective_from,
+                effective_to=e.effective_to,
+            )
+            for e in household.expenses
+        ],
+        sealed=sealer.seal(sealed),
+    )
 
 
 def new_member(fields: dict, today: date) -> Member:
@@ -49,8 +88,7 @@ def new_member(fields: dict, today: date) -> Member:
         given = fields.get(key)
         if given is not None and given != derived:
             raise ValidationProblem.field(key, "id_consistency", f"{key} does not agree with the ID number")
-    return Member(**{**fields, "id_number": identity.number, "birth_date": identity.birth_date,
-                     "sex": identity.sex})
+    return Member(**{**fields, "id_number": identity.number, "birth_date": identity.birth_date, "sex": identity.sex})
 
 
 async def check_region(uow: RegistryUnitOfWork, region_code: str, actor: Principal) -> None:
@@ -61,21 +99,32 @@ async def check_region(uow: RegistryUnitOfWork, region_code: str, actor: Princip
         raise ValidationProblem.field("region_code", "known_region", f"unknown region code {region_code}")
 
 
-async def register_household(uow: RegistryUnitOfWork, data: dict, members: list[dict], actor: Principal,
-                             reason: str | None = None, incomes: list[dict] = (),
-                             expenses: list[dict] = ()) -> Household:
+async def register_household(
+    uow: RegistryUnitOfWork,
+    data: dict,
+    members: list[dict],
+    actor: Principal,
+    reason: str | None = None,
+    incomes: list[dict] = (),
+    expenses: list[dict] = (),
+) -> Household:
     await check_region(uow, data["region_code"], actor)
     household = Household(**data)
     try:
         added = [household.add_member(new_member(fields, uow.today())) for fields in members]
-        for field, items, record in (("incomes", incomes, household.record_income),
-                                     ("expenses", expenses, household.record_expense)):
+        for field, items, record in (
+            ("incomes", incomes, household.record_income),
+            ("expenses", expenses, household.record_expense),
+        ):
             for index, fields in enumerate(items):
                 position = fields.get("member_id")
                 if position is not None:
                     if not (position.isdigit() and int(position) < len(added)):
-                        raise RegistryRuleBroken(f"{field}[{index}].member_id", "member_position",
-                                                 "at registration, member_id is the member's position in members")
+                        raise RegistryRuleBroken(
+                            f"{field}[{index}].member_id",
+                            "member_position",
+                            "at registration, member_id is the member's position in members",
+                        )
                     fields = {**fields, "member_id": added[int(position)].id}
                 record((Income if field == "incomes" else Expense)(**fields))
     except RegistryRuleBroken as exc:
@@ -86,8 +135,9 @@ async def register_household(uow: RegistryUnitOfWork, data: dict, members: list[
     return household
 
 
-async def load_for(uow: RegistryUnitOfWork, household_id: str, actor: Principal, *,
-                   for_update: bool = False) -> Household:
+async def load_for(
+    uow: RegistryUnitOfWork, household_id: str, actor: Principal, *, for_update: bool = False
+) -> Household:
     household = await uow.households.get(household_id, for_update=for_update)
     # A household outside the caller's scope is reported as absent, so ids cannot be probed.
     if household is None or not actor.may_see_household(household.id, household.region_code):
@@ -98,13 +148,22 @@ async def load_for(uow: RegistryUnitOfWork, household_id: str, actor: Principal,
 Mutation = Callable[[Household, date], Callable[[dict], events.HouseholdEvent]]
 
 
-async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_version: int | None,
-                           actor: Principal, reason: str | None, change: str, mutate: Mutation) -> Household:
+async def change_household(
+    uow: RegistryUnitOfWork,
+    household_id: str,
+    expected_version: int | None,
+    actor: Principal,
+    reason: str | None,
+    change: str,
+    mutate: Mutation,
+) -> Household:
     """Load (locked), apply `mutate`, save as the next version and emit the event `mutate` describes."""
     household = await load_for(uow, household_id, actor, for_update=True)
     if expected_version is not None and expected_version != household.version:
-        raise StaleVersion(f"household {household_id} is at version {household.version}, "
-                           f"not {expected_version}; read it again and retry")
+        raise StaleVersion(
+            f"household {household_id} is at version {household.version}, "
+            f"not {expected_version}; read it again and retry"
+        )
     current = household.version
     try:
         make_event = mutate(household, uow.today())
@@ -116,35 +175,62 @@ async def change_household(uow: RegistryUnitOfWork, household_id: str, expected_
     return household
 
 
-async def _save(uow: RegistryUnitOfWork, household: Household, expected_version: int | None, actor: Principal,
-                reason: str | None, change: str) -> None:
+async def _save(
+    uow: RegistryUnitOfWork,
+    household: Household,
+    expected_version: int | None,
+    actor: Principal,
+    reason: str | None,
+    change: str,
+) -> None:
     try:
-        await uow.households.save(household, expected_version=expected_version, actor=actor.subject,
-                                  reason=reason, change=change, flags=household.derived_flags(uow.today()))
+        await uow.households.save(
+            household,
+            expected_version=expected_version,
+            actor=actor.subject,
+            reason=reason,
+            change=change,
+            flags=household.derived_flags(uow.today()),
+        )
     except PersonRegisteredElsewhere as exc:
         # The other household is named only to a caller who may see it: otherwise the answer would tell
         # a county operator which household, in which county, a person belongs to.
         other = await uow.households.get(exc.household_id)
         visible = other is not None and actor.may_see_household(other.id, other.region_code)
-        raise Conflict("a member's ID number is already registered in another household",
-                       errors=[{"field": "id_number", "rule": "unique_id_number",
-                                "message": f"registered in household {exc.household_id}" if visible else
-                                "registered in a household outside your scope; its registry office can move them"}]
-                       ) from None
+        raise Conflict(
+            "a member's ID number is already registered in another household",
+            errors=[
+                {
+                    "field": "id_number",
+                    "rule": "unique_id_number",
+                    "message": f"registered in household {exc.household_id}"
+                    if visible
+                    else "registered in a household outside your scope; its registry office can move them",
+                }
+            ],
+        ) from None
 
 
 def _common(household: Household, actor: Principal, reason: str | None, uow: RegistryUnitOfWork) -> dict:
-    return dict(household_id=household.id, version=household.version, region_code=household.region_code,
-                occurred_at=uow.now(), actor=actor.subject, facts=facts_of(household, uow.sealer))
+    return dict(
+        household_id=household.id,
+        version=household.version,
+        region_code=household.region_code,
+        occurred_at=uow.now(),
+        actor=actor.subject,
+        facts=facts_of(household, uow.sealer),
+    )
 
 
 # --- the individual changes: each returns the event factory for what it did --------------------
+
 
 def update_fields(changes: dict) -> Mutation:
     def mutate(h: Household, today: date):
         for key, value in changes.items():
             setattr(h, key, value)
         return lambda common: events.HouseholdUpdated(**common, changed_fields=sorted(changes))
+
     return mutate
 
 
@@ -152,6 +238,7 @@ def add_member(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         member = h.add_member(new_member(fields, today))
         return lambda common: events.MemberAdded(**common, member_id=member.id)
+
     return mutate
 
 
@@ -159,6 +246,7 @@ def change_member(member_id: str, changes: dict) -> Mutation:
     def mutate(h: Household, today: date):
         h.change_member(member_id, changes)
         return lambda common: events.MemberChanged(**common, member_id=member_id, changed_fields=sorted(changes))
+
     return mutate
 
 
@@ -166,31 +254,44 @@ def remove_member(member_id: str) -> Mutation:
     def mutate(h: Household, today: date):
         h.remove_member(member_id)
         return lambda common: events.MemberRemoved(**common, member_id=member_id)
+
     return mutate
 
 
 def record_income(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         income = h.record_income(Income(**fields))
-        return lambda common: events.IncomeRecorded(**common, income_id=income.id, income_type=income.type.value,
-                                                    annual_amount_fen=income.annual_amount_fen)
+        return lambda common: events.IncomeRecorded(
+            **common, income_id=income.id, income_type=income.type.value, annual_amount_fen=income.annual_amount_fen
+        )
+
     return mutate
 
 
 def correct_income(income_id: str, changes: dict) -> Mutation:
     def mutate(h: Household, today: date):
         income, previous = h.correct_income(income_id, changes)
-        return lambda common: events.IncomeCorrected(**common, income_id=income.id, income_type=income.type.value,
-                                                     previous_annual_amount_fen=previous,
-                                                     annual_amount_fen=income.annual_amount_fen)
+        return lambda common: events.IncomeCorrected(
+            **common,
+            income_id=income.id,
+            income_type=income.type.value,
+            previous_annual_amount_fen=previous,
+            annual_amount_fen=income.annual_amount_fen,
+        )
+
     return mutate
 
 
 def record_expense(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         expense = h.record_expense(Expense(**fields))
-        return lambda common: events.ExpenseRecorded(**common, expense_id=expense.id, expense_type=expense.type.value,
-                                                     annual_amount_fen=expense.annual_amount_fen)
+        return lambda common: events.ExpenseRecorded(
+            **common,
+            expense_id=expense.id,
+            expense_type=expense.type.value,
+            annual_amount_fen=expense.annual_amount_fen,
+        )
+
     return mutate
 
 
@@ -198,6 +299,7 @@ def record_asset(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         asset = h.record_asset(Asset(**fields))
         return lambda common: events.AssetRecorded(**common, asset_id=asset.id, asset_type=asset.type)
+
     return mutate
 
 
@@ -205,6 +307,7 @@ def assign(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         assignment = h.assign(Assignment(**fields))
         return lambda common: events.AssignmentChanged(**common, cadre_id=assignment.cadre_id, unit=assignment.unit)
+
     return mutate
 
 
@@ -212,15 +315,20 @@ def change_status(status: PovertyStatus) -> Mutation:
     def mutate(h: Household, today: date):
         previous = h.change_status(status)
         return lambda common: events.StatusChanged(**common, previous_status=previous.value, status=status.value)
+
     return mutate
 
 
 def report_life_event(fields: dict) -> Mutation:
     def mutate(h: Household, today: date):
         life_event = h.report_life_event(LifeEvent(**fields))
-        return lambda common: events.LifeEventReported(**common, life_event_id=life_event.id,
-                                                       life_event_type=life_event.type.value,
-                                                       occurred_on=life_event.occurred_on)
+        return lambda common: events.LifeEventReported(
+            **common,
+            life_event_id=life_event.id,
+            life_event_type=life_event.type.value,
+            occurred_on=life_event.occurred_on,
+        )
+
     return mutate
 
 
@@ -233,8 +341,9 @@ async def add_region(uow: RegistryUnitOfWork, region: dict, actor: Principal) ->
     expected_parent_length = {"township": 6, "village": 9}[region["level"]]
     parent = code[:expected_parent_length]
     if len(code) != expected_parent_length + 3 or await uow.regions.get(parent) is None:
-        raise ValidationProblem.field("code", "region_hierarchy",
-                                      f"a {region['level']} code extends a known parent code by 3 digits")
+        raise ValidationProblem.field(
+            "code", "region_hierarchy", f"a {region['level']} code extends a known parent code by 3 digits"
+        )
     row = {**region, "parent_code": parent, "prefecture": None, "two_lines_year": None}
     await uow.regions.add(row)
     return row
