@@ -197,6 +197,7 @@ def require(*roles: Role):
         request.state.principal = principal
         return principal
 
+    dependency.allowed_roles = frozenset(wanted or Role)  # type: ignore[attr-defined]  # read by the authorization sweep
     return dependency
 
 

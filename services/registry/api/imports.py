@@ -106,8 +106,12 @@ async def create_import(request: Request, actor: Importer):
 async def get_import(job_id: str, request: Request, actor: Importer):
     async with uow_of(request) as uow:
         job = await imports.get_job(uow, job_id)
-    # Only the caller who started it, with the same scope, reads a job: its error report quotes rows.
-    owner = Principal.model_validate(job["actor"]).access_key if job else None
-    if job is None or (owner != actor.access_key and Role.ADMIN not in actor.roles):
+    # Only the caller who started it, with the same scope, reads a job (its error report quotes rows),
+    # and an administrator whose scope covers the starter's.
+    owner = Principal.model_validate(job["actor"]) if job else None
+    if owner is None or (
+        owner.access_key != actor.access_key
+        and not (Role.ADMIN in actor.roles and owner.region.startswith(actor.region))
+    ):
         raise NotFound(f"import job {job_id} not found")
     return view(job)

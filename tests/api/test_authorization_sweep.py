@@ -1,0 +1,270 @@
+"""Authorization, swept from the route table: every route of every service × every role × in and out
+of region scope (and, for household users, their own household and another one). A route added
+tomorrow is swept the day it lands: a route this file has no sample request for fails the sweep.
+
+Expectations, for each route:
+- no token → 401;
+- a role the route does not admit → 403, in scope or out of it;
+- an admitted role in scope → neither 401 nor 403 (the request may still be refused on its merits);
+- an admitted role out of scope → never a success that shows or changes the in-scope data: 403/404,
+  or, for collections, a success that does not contain it. Exceptions are named in OUT_OF_SCOPE_SUCCESS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.routing import APIRoute
+
+from shared.auth import Role
+from shared.bus import InProcessBus
+from shared.config import ServiceSettings
+from tests.conftest import auth, start_service
+from tests.factories import household, id_number, member
+
+NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
+IN_REGION, OUT_REGION = "220122", "220182"
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/asyncapi.json",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
+# Routes whose out-of-scope success is correct, and why.
+OUT_OF_SCOPE_SUCCESS = {
+    ("POST", "/v1/evaluations"): "a dry run of the caller's own data: nothing stored is read",
+    ("GET", "/v1/standards"): "standards are published reference data, not personal data",
+    ("POST", "/v1/imports"): "accepted as a job; each row is checked against the caller's scope (row errors)",
+}
+
+
+@dataclass
+class Target:
+    household_id: str
+    member_id: str
+    income_id: str
+    decision_id: str
+    job_id: str
+    import_id: str
+
+
+def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
+    """The request to send for a route: its path filled in with in-scope resources and a valid body."""
+    filled = (
+        path.replace("{household_id}", t.household_id)
+        .replace("{member_id}", t.member_id)
+        .replace("{income_id}", t.income_id)
+        .replace("{decision_id}", t.decision_id)
+    )
+    filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
+    income = {"type": "wages", "amount_fen": 1000, "period": "month", "effective_from": "2026-01-01"}
+    bodies: dict[tuple[str, str], dict] = {
+        ("POST", "/v1/households"): {"json": household(IN_REGION)},
+        ("PATCH", "/v1/households/{household_id}"): {"json": {"address": "新地址"}},
+        ("POST", "/v1/households/{household_id}/members"): {"json": member("child", id_number=id_number())},
+        ("PATCH", "/v1/households/{household_id}/members/{member_id}"): {"json": {"phone": "13800000000"}},
+        ("DELETE", "/v1/households/{household_id}/members/{member_id}"): {},
+        ("POST", "/v1/households/{household_id}/incomes"): {"json": income},
+        ("PATCH", "/v1/households/{household_id}/incomes/{income_id}"): {"json": {"amount_fen": 2000}},
+        ("POST", "/v1/households/{household_id}/expenses"): {
+            "json": {"type": "medical_self_paid", "amount_fen": 100, "period": "year", "effective_from": "2026-01-01"}
+        },
+        ("POST", "/v1/households/{household_id}/assets"): {"json": {"type": "house", "value_fen": 1}},
+        ("PUT", "/v1/households/{household_id}/assignment"): {
+            "json": {"cadre_id": "c1", "cadre_name": "王干部", "unit": "县民政局", "since": "2026-01-01"}
+        },
+        ("POST", "/v1/households/{household_id}/status"): {"json": {"poverty_status": "marginal"}},
+        ("POST", "/v1/households/{household_id}/life-events"): {
+            "json": {"type": "disaster", "occurred_on": "2026-03-01"}
+        },
+        ("POST", "/v1/regions"): {"json": {"code": IN_REGION + "777", "name": "测试镇", "level": "township"}},
+        ("POST", "/v1/imports"): {
+            "content": json.dumps(household(IN_REGION, external_ref="sweep")).encode(),
+            "headers": {"content-type": "application/x-ndjson"},
+        },
+        ("POST", "/v1/standards"): {
+            "json": {
+                "region_code": IN_REGION,
+                "category": "income_drop_ratio",
+                "effective_from": "2026-01-01",
+                "value": "0.3",
+                "legal_ref": "sweep",
+            }
+        },
+        ("POST", "/v1/evaluations"): {
+            "json": {
+                "as_of": "2026-07-01",
+                "household": {
+                    "region_code": IN_REGION,
+                    "members": [{"id": "m", "birth_date": "1970-01-01", "labour_capacity": "full"}],
+                },
+            }
+        },
+        ("POST", "/v1/jobs"): {"json": {"region_prefix": IN_REGION, "reason": "sweep"}},
+    }
+    if method == "GET":
+        return filled, {}
+    if (method, path) not in bodies:
+        raise LookupError(f"no sample request for {method} {path}: add one to the sweep")
+    return filled, bodies[(method, path)]
+
+
+def routes(app) -> list[tuple[str, str, frozenset[Role]]]:
+    found = []
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or route.path in PUBLIC:
+            continue
+        allowed = next(
+            (d.call.allowed_roles for d in route.dependant.dependencies if hasattr(d.call, "allowed_roles")), None
+        )
+        assert allowed is not None, f"{route.path} has no authorization dependency"
+        found += [(method, route.path, allowed) for method in sorted(route.methods)]
+    return found
+
+
+@pytest.fixture(scope="module")
+async def system(databases):
+    from services.eligibility import app as eligibility_app
+    from services.registry import app as registry_app
+
+    bus = InProcessBus()
+    registry, rm = await start_service(
+        registry_app.create_app,
+        registry_app.build_runtime,
+        ServiceSettings.load("registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None),
+        bus=bus,
+    )
+
+    def runtime(settings, bus=None):
+        rt = eligibility_app.build_runtime(settings, bus=bus)
+        rt.clock = lambda: NOW
+        return rt
+
+    eligibility, em = await start_service(
+        lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
+        runtime,
+        ServiceSettings.load(
+            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
+        ),
+        bus=bus,
+    )
+    await bus.start()
+    yield {"registry": registry, "eligibility": eligibility}, bus
+    await bus.stop()
+    for service, manager in ((eligibility, em), (registry, rm)):
+        await service.http.aclose()
+        await manager.__aexit__(None, None, None)
+
+
+async def _settle(services, bus) -> None:
+    for _ in range(3):
+        for service in services.values():
+            await service.runtime.relay.publish_pending()
+        await bus.drain()
+
+
+@pytest.fixture(scope="module")
+async def target(system) -> Target:
+    services, bus = system
+    county = auth("county_operator", IN_REGION)
+    created = (
+        await services["registry"].http.post(
+            "/v1/households",
+            headers=county,
+            json=household(
+                IN_REGION,
+                members=[member(), member("spouse", id_number=id_number(sex="female"))],
+                incomes=[{"type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}],
+            ),
+        )
+    ).json()
+    await _settle(services, bus)
+    decisions = (
+        await services["eligibility"].http.get(f"/v1/households/{created['id']}/decisions", headers=county)
+    ).json()["items"]
+    job = (
+        await services["eligibility"].http.post(
+            "/v1/jobs", headers=county, json={"region_prefix": IN_REGION, "reason": "sweep target"}
+        )
+    ).json()
+    upload = (
+        await services["registry"].http.post(
+            "/v1/imports",
+            content=json.dumps(household(IN_REGION, external_ref="sweep-target")).encode(),
+            headers=_token(Role.PROVINCIAL_SYSTEM, IN_REGION) | {"content-type": "application/x-ndjson"},
+        )
+    ).json()
+    return Target(
+        created["id"],
+        created["members"][1]["id"],
+        created["incomes"][0]["id"],
+        decisions[0]["id"],
+        job["id"],
+        upload["id"],
+    )
+
+
+def _token(role: Role, region: str, household_id: str | None = None) -> dict[str, str]:
+    claims = {"household_id": household_id} if role == Role.HOUSEHOLD else {}
+    return auth(role.value, region, subject=f"sweep-{role.value}", **claims)
+
+
+@pytest.mark.parametrize("service", ["registry", "eligibility"])
+async def test_every_route_every_role_in_and_out_of_scope(system, target, service):
+    services, bus = system
+    http = services[service].http
+    failures = []
+    swept = routes(services[service].app)
+    assert len(swept) >= (15 if service == "registry" else 9)
+    for method, path, allowed in swept:
+        url, request = sample(method, path, target)
+        headers = dict(request.pop("headers", {})) | {"If-Match": "*"}
+
+        async def send(extra: dict[str, str], url=url, method=method, request=request, headers=headers):
+            return await http.request(method, url, headers=headers | extra, **request)
+
+        anonymous = await send({})
+        if anonymous.status_code != 401:
+            failures.append(f"{method} {path} without a token: {anonymous.status_code}")
+        for role in Role:
+            own = target.household_id
+            for scope, token in (
+                ("in", _token(role, IN_REGION, own)),
+                ("out", _token(role, OUT_REGION if role != Role.HOUSEHOLD else IN_REGION, "another-household")),
+            ):
+                response = await send(token)
+                status, where = response.status_code, f"{method} {path} as {role.value} {scope} of scope"
+                if status >= 500:
+                    failures.append(f"{where}: {status} {response.text[:200]}")
+                elif role not in allowed:
+                    if status != 403:
+                        failures.append(f"{where}: {status}, expected 403 (role not admitted)")
+                elif scope == "in":
+                    if status in (401, 403):
+                        failures.append(f"{where}: {status} {response.text[:200]}")
+                elif status < 300 and (method, path) not in OUT_OF_SCOPE_SUCCESS:
+                    leaked = [v for v in vars(target).values() if v in response.text]
+                    if method != "GET" or "{" in path or leaked:
+                        failures.append(f"{where}: {status}, leaked {leaked} {response.text[:200]}")
+                elif status >= 300 and status not in (403, 404):
+                    failures.append(f"{where}: {status}, expected 403 or 404 {response.text[:200]}")
+            await _settle(services, bus)
+    assert not failures, "\n".join(failures)
+
+
+def test_every_write_route_has_a_sample_request():
+    """A route added without a sample here fails at once (the sweep above would fail on it too)."""
+    from services.eligibility.app import create_app as eligibility_app
+    from services.registry.app import create_app as registry_app
+
+    dummy = Target(*(["x"] * 6))
+    for app in (registry_app(), eligibility_app()):
+        for method, path, _ in routes(app):
+            sample(method, path, dummy)
