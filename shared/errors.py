@@ -130,6 +130,19 @@ def _field_path(loc: tuple) -> str:
 ProblemFactory = Callable[[Exception], Problem]
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> None:
     for error_type, to_problem in (domain_errors or {}).items():
 
@@ -166,7 +179,10 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
 
         if isinstance(exc, BodyTooLarge):
             return problem_response(PayloadTooLarge(exc.limit), request)
-        problem = Problem(str(exc.detail), headers=getattr(exc, "headers", None) or {})
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path answers to, not only the first route's
+            headers["Allow"] = ", ".join(_allowed_methods(request))
+        problem = Problem(str(exc.detail), headers=headers)
         problem.status = exc.status_code
         problem.slug = {
             404: "not-found",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 # Embeddings, overrides and isolates reorder the text shown around them (CVE-2021-42574, "Trojan Source").
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -36,6 +36,16 @@ def _free(value: str) -> str:
 
 # A single line of visible text (names, addresses, codes people read); give it its length where used:
 # Annotated[VisibleLine, StringConstraints(max_length=200)].
-VisibleLine = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), AfterValidator(_line)]
+# The documented patterns state the character rules to clients (the validators check them too, with
+# clearer messages, and "at least one visible character", which a pattern cannot say simply).
+_CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069"
+LINE_PATTERN = f"^[^{_CONTROLS}]*$"
+FREE_TEXT_PATTERN = LINE_PATTERN.replace("\\u0000-\\u001f", "\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f")
+VisibleLine = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1),
+    AfterValidator(_line),
+    Field(json_schema_extra={"pattern": LINE_PATTERN}),
+]
 # Notes and reasons: several lines allowed, still no control or bidi characters.
-FreeText = Annotated[str, AfterValidator(_free)]
+FreeText = Annotated[str, AfterValidator(_free), Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN})]

@@ -183,7 +183,10 @@ async def _change(
     return await run_command(request, actor, uow, action)
 
 
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", pattern=r'^(\*|(W/)?"\d{1,18}")$', description="the ETag you read, or * for any version"),
+]
 
 
 @router.patch("/{household_id}", summary="Change address, region, flags (If-Match required)")
