@@ -15,6 +15,7 @@ from datetime import date
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared import metrics
@@ -183,7 +184,9 @@ def create_service_app(
                 await runtime.bus.stop()
             await runtime.db.dispose()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # Documentation assets (Swagger UI, ReDoc) are served by the service itself, from a pinned package:
+    # provincial networks are often cut off from public CDNs, where FastAPI would load them from.
+    app = FastAPIOffline(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.authenticator = runtime.authenticator
     install_error_handlers(app, domain_errors)

@@ -50,3 +50,21 @@ async def test_health_metrics_and_asyncapi(registry):
     messages = doc["components"]["messages"]
     assert "cn_gov_jl_assistance_registry_household_income_recorded_v1" in messages
     assert TOPIC in doc["channels"]
+
+
+async def test_interactive_documentation_needs_no_outside_host(registry):
+    import re
+    from urllib.parse import urljoin, urlparse
+
+    for page in ("/docs", "/redoc"):
+        response = await registry.http.get(page)
+        assert response.status_code == 200
+        references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url\s*:\s*["']([^"']+)["']""", response.text)
+        urls = [a or b for a, b in references]
+        assert any(u.endswith(".js") for u in urls), urls
+        for url in urls:
+            absolute = urljoin("http://testserver" + page, url)
+            assert urlparse(absolute).netloc == "testserver", f"{page} loads {url} from another host"
+            if absolute.endswith((".js", ".css", ".png")):
+                asset = await registry.http.get(urlparse(absolute).path)
+                assert asset.status_code == 200 and len(asset.content) > 100, url
