@@ -13,6 +13,7 @@ from shared.auth import issue_token
 from shared.bus import InProcessBus
 from shared.config import PlatformSettings, ServiceSettings
 from shared.migrations import upgrade_async
+from shared.tracing import configure_logging
 
 log = logging.getLogger("embedded")
 HOST = os.environ.get("EMBEDDED_HOST", "127.0.0.1")
@@ -33,6 +34,11 @@ def _services():
 
 async def main() -> None:
     platform = PlatformSettings()
+    configure_logging(platform.log_level, platform.log_format)
+    # A person is reading this console: start-up chatter (migrations applied, servers listening) stays
+    # out of the way of the summary; warnings and errors still show.
+    for chatty in ("alembic", "uvicorn.error"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     if platform.kafka_bootstrap_servers:
         raise SystemExit("embedded mode uses the in-process bus; unset KAFKA_BOOTSTRAP_SERVERS")
     bus = InProcessBus(max_attempts=platform.consumer_max_attempts)

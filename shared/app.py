@@ -156,7 +156,7 @@ def create_service_app(
     path prefixes that take files (not JSON) to their own body limit in bytes; `domain_errors` maps the
     errors the service's domain and adapters raise to the problems the API answers with."""
     settings = runtime.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     configure_opentelemetry(settings.service_name, settings.otlp_endpoint)
     publishes, consumes = list(publishes), list(consumes)
 

@@ -36,6 +36,8 @@ class PlatformSettings(BaseSettings):
     pii_key: str = DEV_PII_KEY
     otlp_endpoint: str | None = None
     log_level: str = "INFO"
+    # auto: readable lines on a terminal, JSON otherwise; json or text to force one.
+    log_format: str = "auto"
 
     @model_validator(mode="after")
     def _one_key_source(self) -> PlatformSettings:

@@ -14,6 +14,7 @@ import re
 import secrets
 import sys
 from dataclasses import dataclass
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -81,11 +82,30 @@ class _TraceFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr with the trace id. Personal data never goes to a log: log ids, not people."""
-    handler = logging.StreamHandler(sys.stderr)
+class ReadableFormatter(logging.Formatter):
+    """One line a person can read on a terminal: time, level, logger, message, short trace id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        trace_id = getattr(record, "trace_id", None)
+        if trace_id:
+            line += f"  [trace {trace_id[:8]}]"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure_logging(level: str = "INFO", log_format: str = "auto", stream: TextIO | None = None) -> None:
+    """JSON lines on stderr with the trace id (deployments, and whenever stderr is not a terminal), or
+    readable one-line logs on a terminal (`log_format` auto | json | text). Personal data never goes to a
+    log: log ids, not people."""
+    stream = stream or sys.stderr
+    readable = log_format == "text" or (log_format == "auto" and stream.isatty())
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
-        JsonFormatter(
+        ReadableFormatter()
+        if readable
+        else JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s %(trace_id)s",
             rename_fields={"levelname": "level", "asctime": "time"},
         )
