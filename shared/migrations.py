@@ -93,3 +93,58 @@ def outbox_marks_published_rows() -> None:
         postgresql_where=sa.text("published_at IS NULL"),
         sqlite_where=sa.text("published_at IS NULL"),
     )
+
+
+# --- the platform tables, frozen per version ---------------------------------------------------------
+# A service's first migration calls `create_platform_tables_v1()`. The function is frozen: a later change
+# to the platform tables is a new step (as `outbox_holds_unpublished_only` was), so a migration applied
+# once applies the same DDL for ever, whatever `shared.platform_tables` becomes.
+
+
+def create_platform_tables_v1() -> None:
+    """Outbox, inbox and idempotency records as `shared.platform_tables` defines them at v1."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    def code(length: int) -> sa.types.TypeEngine:
+        return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
+
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("event_id", code(64), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", code(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("envelope", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("event_id"),
+    )
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", code(100), nullable=False),
+        sa.Column("event_id", code(64), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer", "event_id"),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("principal", code(200), nullable=False),
+        sa.Column("key", code(200), nullable=False),
+        sa.Column("request_hash", sa.String(64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("response", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("principal", "key"),
+    )
+
+
+def drop_platform_tables_v1() -> None:
+    from alembic import op
+
+    for table in ("idempotency_keys", "inbox", "outbox"):
+        op.drop_table(table)

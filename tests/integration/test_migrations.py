@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -16,8 +17,8 @@ from shared.migrations import alembic_config, upgrade_async
 NOW = datetime(2021, 6, 1, tzinfo=UTC)
 
 
-async def _migrate(url: str, direction: str, revision: str) -> None:
-    await asyncio.to_thread(getattr(command, direction), alembic_config("eligibility", url), revision)
+async def _migrate(url: str, direction: str, revision: str, service: str = "eligibility") -> None:
+    await asyncio.to_thread(getattr(command, direction), alembic_config(service, url), revision)
 
 
 async def _rows(url: str, sql: str) -> list:
@@ -144,3 +145,80 @@ async def test_published_outbox_rows_go_and_unpublished_ones_stay(eligibility_da
     assert [r[0] for r in await _rows(url, "SELECT event_id FROM outbox")] == ["waiting"]
     await _migrate(url, "downgrade", "0006")
     assert [tuple(r) for r in await _rows(url, "SELECT event_id, published_at FROM outbox")] == [("waiting", None)]
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+async def test_the_platform_tables_step_creates_what_the_platform_defines(databases, dialect, tmp_path):
+    """A new service's first migration calls `create_platform_tables_v1()`: it must build exactly the
+    tables `shared.platform_tables` describes (Alembic's own comparison finds no difference)."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+    from sqlalchemy import MetaData
+
+    from shared.migrations import create_platform_tables_v1, drop_platform_tables_v1
+    from shared.platform_tables import add_platform_tables
+
+    if dialect == "postgresql":
+        url = (await databases.create("registry")).rsplit("/", 1)[0] + "/postgres"
+        name = f"t_platform_{uuid.uuid4().hex[:8]}"
+        admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await admin.dispose()
+        url = url.rsplit("/", 1)[0] + "/" + name
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'platform.db'}"
+    metadata = MetaData()
+    add_platform_tables(metadata)
+
+    def build_and_compare(connection):
+        from alembic.autogenerate import compare_metadata
+
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        with Operations.context(context):
+            create_platform_tables_v1()
+        differences = compare_metadata(context, metadata)
+        with Operations.context(context):
+            drop_platform_tables_v1()
+        return differences
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            assert await conn.run_sync(build_and_compare) == []
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+async def test_import_errors_move_to_their_own_table_and_back(databases, dialect, tmp_path):
+    if dialect == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
+        await upgrade_async("registry", url)
+    else:
+        url = await databases.create("registry")
+    await _migrate(url, "downgrade", "0003", "registry")
+    errors = [
+        {"line": 3, "external_ref": "r3", "error": "region: unknown"},
+        {"line": 7, "external_ref": None, "error": "not valid JSON"},
+    ]
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO import_jobs (id, actor, traceparent, format, content_sha256, content, status, total, "
+                    "processed, imported, unchanged, failed, errors, created_at, updated_at) VALUES ('j1', '{}', "
+                    "'00-x', 'jsonl', 'h', '', 'done', 8, 8, 6, 0, 2, :e, :t, :t)"
+                ),
+                {"e": json.dumps(errors), "t": NOW},
+            )
+    finally:
+        await engine.dispose()
+    await _migrate(url, "upgrade", "0004", "registry")
+    moved = await _rows(url, "SELECT job_id, line, external_ref, error FROM import_job_errors ORDER BY line")
+    assert [tuple(r) for r in moved] == [("j1", 3, "r3", "region: unknown"), ("j1", 7, None, "not valid JSON")]
+    await _migrate(url, "downgrade", "0003", "registry")
+    (restored,) = await _rows(url, "SELECT errors FROM import_jobs WHERE id = 'j1'")
+    value = restored[0]
+    assert (json.loads(value) if isinstance(value, str) else value) == errors
