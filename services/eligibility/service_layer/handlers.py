@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
@@ -11,6 +12,7 @@ from services.eligibility.service_layer import jobs
 from services.eligibility.service_layer.services import apply_household_facts
 from shared.app import ServiceRuntime
 from shared.contracts.registry import HouseholdEvent
+from shared.dispatch import EventHandlers, dispatcher
 from shared.events import Envelope
 from shared.jobs import JobRunner
 from shared.tracing import current_trace
@@ -23,21 +25,23 @@ def today(runtime: ServiceRuntime) -> date:
     return runtime.today()
 
 
-def registry_handler(runtime: ServiceRuntime):
-    async def handle(envelope: Envelope) -> None:
-        try:
-            payload = envelope.payload()
-        except LookupError:
-            return  # an event type this version does not know: not ours to fail on
-        if not isinstance(payload, HouseholdEvent):
-            return
+def event_handlers(runtime: ServiceRuntime) -> EventHandlers:
+    """The one map of what this service does with the events it consumes."""
+
+    async def household_changed(envelope: Envelope, payload: HouseholdEvent) -> None:
+        # Every registry event carries the household's resulting facts: one handler for all of them.
         async with EligibilityUnitOfWork(runtime) as uow:
             if await uow.seen_before(CONSUMER, envelope):
                 return
             await apply_household_facts(uow, payload.facts, today(runtime), trigger=envelope.id)
             await uow.commit()
 
-    return handle
+    return {HouseholdEvent: household_changed}
+
+
+def registry_handler(runtime: ServiceRuntime) -> Callable[[Envelope], Awaitable[None]]:
+    """The bus handler of the registry topic (kept for tests and tools that drive one event)."""
+    return dispatcher(event_handlers(runtime))
 
 
 def job_runner(runtime: ServiceRuntime) -> JobRunner:
