@@ -9,14 +9,16 @@ import contextlib
 import logging
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
 from shared.asyncapi import asyncapi_document
@@ -54,16 +56,16 @@ class ServiceRuntime:
     sealer: Sealer
     authenticator: Authenticator
     # Background loops a service adds (schedulers); started and stopped with the app.
-    background: list[Callable[[], asyncio.Future]] = field(default_factory=list)
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     # "Now", replaceable in tests; domain code never reads the clock itself.
     clock: Clock = field(default=utc_now)
-    tasks: set = field(default_factory=set)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def today(self) -> date:
         """The business day (Asia/Shanghai) by this runtime's clock."""
         return business_day(self.clock())
 
-    def spawn(self, coroutine, name: str) -> asyncio.Task:
+    def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task that is kept referenced until it ends (jobs started by requests)."""
         task = asyncio.create_task(coroutine, name=name)
         self.tasks.add(task)
@@ -71,7 +73,7 @@ class ServiceRuntime:
         return task
 
     @classmethod
-    def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None):
+    def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None) -> ServiceRuntime:
         db = Database(settings.resolved_database_url)
         bus = bus or make_bus(settings, client_id=settings.service_name)
         relay = OutboxRelay(db, tables, bus, service=settings.service_name, poll_seconds=settings.outbox_poll_seconds)
@@ -89,10 +91,10 @@ class ServiceRuntime:
 class TraceMiddleware:
     """Accepts or creates the W3C trace context for each request and echoes it on the response."""
 
-    def __init__(self, app, service: str):
+    def __init__(self, app: ASGIApp, service: str) -> None:
         self.app, self.service = app, service
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
@@ -105,7 +107,7 @@ class TraceMiddleware:
         status_holder = {"status": 500}
         response_started = {"yes": False}
 
-        async def send_with_trace(message):
+        async def send_with_trace(message: Message) -> None:
             if message["type"] == "http.response.start":
                 response_started["yes"] = True
                 status_holder["status"] = message["status"]
@@ -147,7 +149,7 @@ def create_service_app(
     routers: Iterable[APIRouter],
     publishes: Iterable[str],
     consumes: Iterable[str] = (),
-    on_startup: Callable[[ServiceRuntime], asyncio.Future] | None = None,
+    on_startup: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
     manage_bus: bool = True,
     uploads: dict[str, int] | None = None,
     domain_errors: Mapping[type[Exception], ProblemFactory] | None = None,
@@ -161,7 +163,7 @@ def create_service_app(
     publishes, consumes = list(publishes), list(consumes)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if on_startup:
             await on_startup(runtime)
         if manage_bus:
@@ -194,11 +196,11 @@ def create_service_app(
     app.add_middleware(TraceMiddleware, service=settings.service_name)  # outermost: every answer is traced
 
     @app.get("/healthz", tags=["operations"], summary="Liveness")
-    async def healthz():
+    async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": settings.service_name}
 
     @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
-    async def readyz():
+    async def readyz() -> JSONResponse:
         checks = {}
         for name, probe in (("database", runtime.db.ping), ("broker", runtime.bus.ping)):
             try:
@@ -223,12 +225,12 @@ def create_service_app(
             }
         },
     )
-    async def prometheus_metrics():
+    async def prometheus_metrics() -> Response:
         await runtime.relay.backlog()
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/asyncapi.json", tags=["operations"], summary="AsyncAPI document of this service's events")
-    async def asyncapi():
+    async def asyncapi() -> dict[str, Any]:
         return asyncapi_document(service=settings.service_name, publishes=publishes, consumes=consumes)
 
     for router in routers:
@@ -238,4 +240,5 @@ def create_service_app(
 
 
 def runtime_of(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime

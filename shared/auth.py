@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
+from typing import Any
 
 import jwt
 from fastapi import Depends, Request
@@ -98,7 +99,7 @@ class Authenticator:
         run `verify` in a thread)."""
         return self._jwks is not None
 
-    def _key(self, token: str):
+    def _key(self, token: str) -> tuple[Any, list[str]]:
         if self._jwks:
             return self._jwks.get_signing_key_from_jwt(token).key, ["RS256", "ES256"]
         if self.settings.jwt_public_key:
@@ -178,7 +179,7 @@ def issue_token(
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require(*roles: Role):
+def require(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     """FastAPI dependency: an authenticated caller holding one of `roles` (any role if none named)."""
     wanted = set(roles)
 

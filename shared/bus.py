@@ -13,10 +13,12 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared import metrics
+from shared.config import PlatformSettings
 from shared.errors import describe_error
 from shared.events import Envelope
 from shared.outages import OutageLog, limit_library_logs
@@ -108,12 +110,12 @@ class EventBus(abc.ABC):
 class InProcessBus(EventBus):
     """Queues per subscription, one worker each: in order, at least once, with a dead-letter list."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.published: list[Envelope] = []
         self.dead_letters: list[DeadLetter] = []
-        self._queues: dict[int, asyncio.Queue] = {}
-        self._workers: list[asyncio.Task] = []
+        self._queues: dict[int, asyncio.Queue[Envelope]] = {}
+        self._workers: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         for index, sub in enumerate(self.subscriptions):
@@ -157,22 +159,28 @@ class InProcessBus(EventBus):
 
 class KafkaBus(EventBus):
     def __init__(
-        self, bootstrap_servers: str, *, client_id: str, partitions: int = 3, request_timeout_ms: int = 15000, **kwargs
-    ):
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        partitions: int = 3,
+        request_timeout_ms: int = 15000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.partitions = partitions
         self.request_timeout_ms = request_timeout_ms
-        self._producer = None
+        self._producer: Any = None
         self._producer_lock = asyncio.Lock()
         self._partition_cache: dict[str, list[int]] = {}
         self._partitioner = DefaultPartitioner()
-        self._consumer_tasks: list[asyncio.Task] = []
-        self._consumers: dict[str, object] = {}
+        self._consumer_tasks: list[asyncio.Task[None]] = []
+        self._consumers: dict[str, Any] = {}
         # aiokafka retries quietly (its own logs are limited): this is the one place an outage is told.
         self.outage = OutageLog(f"Kafka at {bootstrap_servers}")
-        self._watch: asyncio.Task | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._stopping = False
         import aiokafka.admin
         import aiokafka.consumer.group_coordinator  # noqa: F401
@@ -180,7 +188,7 @@ class KafkaBus(EventBus):
         limit_library_logs("aiokafka")
 
     # --- producing --------------------------------------------------------------------------
-    async def _ensure_producer(self):
+    async def _ensure_producer(self) -> Any:
         from aiokafka import AIOKafkaProducer
 
         async with self._producer_lock:
@@ -212,7 +220,7 @@ class KafkaBus(EventBus):
         time in per-message `send()` bookkeeping otherwise (bench: ~50 → ~10 µs per event)."""
         producer = await self._ensure_producer()
         try:
-            batches: dict[tuple[str, int], list] = {}
+            batches: dict[tuple[str, int], list[Any]] = {}
             futures = []
             for envelope in envelopes:
                 message = envelope.to_kafka()
@@ -241,7 +249,7 @@ class KafkaBus(EventBus):
             await self._reset_producer()
             raise
 
-    async def _partitions(self, producer, topic: str) -> list[int]:
+    async def _partitions(self, producer: Any, topic: str) -> list[int]:
         if topic not in self._partition_cache:
             self._partition_cache[topic] = sorted(await producer.partitions_for(topic))
         return self._partition_cache[topic]
@@ -373,7 +381,7 @@ class KafkaBus(EventBus):
                 except Exception:  # noqa: BLE001
                     pass
 
-    async def _dead_letter(self, dead: DeadLetter, message) -> None:
+    async def _dead_letter(self, dead: DeadLetter, message: Any) -> None:
         producer = await self._ensure_producer()
         headers = list(message.headers) + [
             ("dlq_error", dead.error[:2000].encode()),
@@ -384,7 +392,7 @@ class KafkaBus(EventBus):
             dead_letter_topic(message.topic), value=message.value, key=message.key, headers=headers
         )
 
-    async def _record_lag(self, sub: Subscription, consumer) -> None:
+    async def _record_lag(self, sub: Subscription, consumer: Any) -> None:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is not None:
@@ -392,8 +400,8 @@ class KafkaBus(EventBus):
                 metrics.CONSUMER_LAG.labels(sub.group, tp.topic, str(tp.partition)).set(max(0, highwater - position))
 
 
-def make_bus(settings, *, client_id: str) -> EventBus:
-    if settings.uses_kafka:
+def make_bus(settings: PlatformSettings, *, client_id: str) -> EventBus:
+    if settings.kafka_bootstrap_servers:
         return KafkaBus(
             settings.kafka_bootstrap_servers,
             client_id=client_id,

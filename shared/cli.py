@@ -30,5 +30,5 @@ def service_main(service: str, app_factory: str, worker: Callable[[ServiceSettin
         import uvicorn
 
         uvicorn.run(app_factory, factory=True, host=args.host, port=args.port, log_config=None)
-    if args.command == "work":
+    if args.command == "work" and worker is not None:
         worker(settings, args.until_idle)

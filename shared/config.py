@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,7 +65,7 @@ class ServiceSettings(PlatformSettings):
     database_url: str | None = Field(default=None)
 
     @classmethod
-    def load(cls, service_name: str, **overrides) -> ServiceSettings:
+    def load(cls, service_name: str, **overrides: Any) -> ServiceSettings:
         """Read platform settings plus `<SERVICE>_DATABASE_URL` for one service."""
         prefix = service_name.upper()
         values = dict(overrides)

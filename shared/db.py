@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from sqlalchemy import JSON, String, Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -12,7 +14,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # orjson: JSON columns (explanations, snapshots, outbox envelopes) are on every hot path.
-        options: dict = {"pool_pre_ping": True, "json_serializer": _dumps, "json_deserializer": orjson.loads}
+        options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _dumps, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             options.update(pool_size=pool_size, max_overflow=pool_size)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -42,11 +44,11 @@ def Code(length: int) -> String:
     return String(length).with_variant(String(length, collation="C"), "postgresql")
 
 
-def _dumps(value) -> str:
+def _dumps(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def _json_from_bytes(dbapi_connection, _record) -> None:
+def _json_from_bytes(dbapi_connection: Any, _record: Any) -> None:
     # SQLAlchemy's asyncpg codec turns each JSON value into a str before parsing it; orjson parses the
     # bytes as they come (a province job reads ~1M JSON values: snapshots, states, outbox envelopes).
     dbapi_connection.run_async(
@@ -56,7 +58,7 @@ def _json_from_bytes(dbapi_connection, _record) -> None:
     )
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the outbox relay read while a request writes; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -69,7 +71,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 COPY_THRESHOLD = 50
 
 
-async def insert_many(session: AsyncSession, table: Table, rows: list[dict]) -> None:
+async def insert_many(session: AsyncSession, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert rows in the session's transaction. On PostgreSQL, many rows go through COPY (bulk jobs
     write hundreds of thousands of decisions and outbox rows; COPY is several times faster than a
     multi-row INSERT); JSON columns are serialised here because COPY bypasses SQLAlchemy's types."""
@@ -85,4 +87,5 @@ async def insert_many(session: AsyncSession, table: Table, rows: list[dict]) -> 
     ]
     connection = await session.connection()
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+    driver: Any = raw.driver_connection
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)

@@ -117,7 +117,7 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
-def _field_path(loc: tuple) -> str:
+def _field_path(loc: tuple[Any, ...]) -> str:
     # ("body", "members", 0, "id_number") -> "members[0].id_number"
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
@@ -146,17 +146,17 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception], ProblemFactory] | None = None) -> None:
     for error_type, to_problem in (domain_errors or {}).items():
 
-        async def _domain(request: Request, exc: Exception, to_problem: ProblemFactory = to_problem):
+        async def _domain(request: Request, exc: Exception, to_problem: ProblemFactory = to_problem) -> JSONResponse:
             return problem_response(to_problem(exc), request)
 
         app.add_exception_handler(error_type, _domain)
 
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem):
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
             if err.get("type") == "json_invalid":
@@ -174,7 +174,7 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
         return problem_response(ValidationProblem(summary, errors=errors), request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         from shared.limits import BodyTooLarge, PayloadTooLarge
 
         if isinstance(exc, BodyTooLarge):
@@ -195,7 +195,7 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
         return problem_response(problem, request)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception):
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Reached only if TraceMiddleware is not installed (it answers unexpected errors itself, inside
         # the trace, so the 500 keeps its traceparent and the connection stays open).
         log.error("unhandled error on %s %s: %s", request.method, request.url.path, describe_error(exc))

@@ -9,6 +9,7 @@ value = JSON data), so one aggregate's events stay in one partition, in order.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -41,7 +42,7 @@ _REGISTRY: dict[str, type[EventPayload]] = {}
 P = TypeVar("P", bound=type[EventPayload])
 
 
-def event(event_type: str, *, topic: str, version: int = 1):
+def event(event_type: str, *, topic: str, version: int = 1) -> Callable[[P], P]:
     """Class decorator registering a payload model under its CloudEvents type."""
 
     def register(cls: P) -> P:
@@ -183,7 +184,7 @@ class Envelope:
         )
         return KafkaMessage(
             headers={**message.headers, "traceparent": self.traceparent.encode()},
-            key=message.key.encode(),
+            key=message.key.encode() if isinstance(message.key, str) else message.key,
             value=message.value,
         )
 
@@ -216,7 +217,7 @@ class Envelope:
             subject=attrs.get("subject") or (key.decode() if key else ""),
             time=datetime.fromisoformat(attrs["time"]),
             topic=topic,
-            data=event.get_data(),
+            data=event.get_data() or {},
             traceparent=attrs.get("traceparent", ""),
             correlation_id=attrs.get("correlationid", attrs["id"]),
             causation_id=attrs.get("causationid"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -77,7 +77,7 @@ class IdempotencyRecords:
                     .values(created_at=now)
                 )
                 await session.commit()
-                if taken.rowcount == 1:
+                if getattr(taken, "rowcount", 0) == 1:
                     return None
             return found
 
@@ -86,7 +86,9 @@ class IdempotencyRecords:
             return await self.get(session, principal, key)
 
     @staticmethod
-    async def complete(session: AsyncSession, table, principal: str, key: str, status_code: int, response: Any) -> None:
+    async def complete(
+        session: AsyncSession, table: Table, principal: str, key: str, status_code: int, response: Any
+    ) -> None:
         """Inside the request's own transaction: the response commits with the change it describes."""
         await session.execute(
             update(table)

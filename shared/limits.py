@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import PROBLEM_JSON, Problem
 
@@ -47,10 +48,10 @@ def is_json(content_type: str) -> bool:
 
 
 class RequestLimits:
-    def __init__(self, app, *, max_body_bytes: int, uploads: Mapping[str, int] = {}):
-        self.app, self.max_body_bytes, self.uploads = app, max_body_bytes, dict(uploads)
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, uploads: Mapping[str, int] | None = None):
+        self.app, self.max_body_bytes, self.uploads = app, max_body_bytes, dict(uploads or {})
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
@@ -68,7 +69,7 @@ class RequestLimits:
 
         received = 0
 
-        async def counted_receive():
+        async def counted_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
@@ -80,7 +81,7 @@ class RequestLimits:
         await self.app(scope, counted_receive, send)
 
 
-async def _send_problem(problem: Problem, scope, send) -> None:
+async def _send_problem(problem: Problem, scope: Scope, send: Send) -> None:
     import orjson
 
     body = orjson.dumps(problem.body(scope["path"]))

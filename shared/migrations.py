@@ -8,7 +8,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool
+from sqlalchemy import Connection, MetaData, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
@@ -33,20 +33,22 @@ async def upgrade_async(service: str, url: str) -> None:
 
 def run_migrations(metadata: MetaData) -> None:
     """Body of every service's migrations/env.py."""
-    url = context.config.get_main_option("sqlalchemy.url")
-    options = dict(target_metadata=metadata, render_as_batch=url.startswith("sqlite"), compare_type=True)
+    url = context.config.get_main_option("sqlalchemy.url") or ""
+    batch = url.startswith("sqlite")
     if context.is_offline_mode():
-        context.configure(url=url, literal_binds=True, **options)
+        context.configure(
+            url=url, literal_binds=True, target_metadata=metadata, render_as_batch=batch, compare_type=True
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
 
-    def do_run(connection):
-        context.configure(connection=connection, **options)
+    def do_run(connection: Connection) -> None:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=batch, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
 
-    async def run_async():
+    async def run_async() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
@@ -106,7 +108,7 @@ def create_platform_tables_v1() -> None:
     import sqlalchemy as sa
     from alembic import op
 
-    def code(length: int) -> sa.types.TypeEngine:
+    def code(length: int) -> sa.types.TypeEngine[str]:
         return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
     op.create_table(

@@ -56,7 +56,7 @@ class OutboxRelay:
         self._published_since_vacuum = 0
         self.outage = OutageLog(f"outbox relay of {service} (publishing to the broker)")
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._lock_key = zlib.crc32(f"outbox:{service}".encode())
         # SQLite has no advisory locks: passes of this process never overlap (PostgreSQL also locks across processes).
         self._pass_lock = asyncio.Lock()

@@ -13,8 +13,9 @@ import logging
 import re
 import secrets
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -66,7 +67,7 @@ def current_trace() -> TraceContext:
 
 
 @contextlib.contextmanager
-def use_trace(trace: TraceContext):
+def use_trace(trace: TraceContext) -> Iterator[TraceContext]:
     token = _current.set(trace)
     try:
         yield trace
@@ -139,7 +140,7 @@ def configure_opentelemetry(service_name: str, otlp_endpoint: str | None) -> Non
 
 
 @contextlib.contextmanager
-def span(name: str, trace_ctx: TraceContext, **attributes):
+def span(name: str, trace_ctx: TraceContext, **attributes: Any) -> Iterator[Any]:
     """An OpenTelemetry span parented on our trace context (a no-op tracer when OTel is off)."""
     from opentelemetry import trace
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator

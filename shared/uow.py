@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,14 +37,14 @@ class UnitOfWork:
         self.events: list[Envelope] = []
         self._committed = False
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         self.session = self.db.session()
         self.events = []
         self._committed = False
         self._bind_repositories()
         return self
 
-    async def __aexit__(self, exc_type, exc, tb):
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         if not self._committed:
             await self.session.rollback()
         await self.session.close()

@@ -4,6 +4,7 @@ on `eligibility.signals`, both keyed by household id. No personal data: ids, amo
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from shared.events import EventPayload, event
 
@@ -43,4 +44,4 @@ class SignalRaised(EventPayload):
     cadre_id: str | None
     kind: str
     category: str
-    evidence: dict
+    evidence: dict[str, Any]
