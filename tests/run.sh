@@ -16,9 +16,10 @@ contracts=tests/contracts
 if [[ ! -f $contracts/node_modules/.package-lock.json || $contracts/package-lock.json -nt $contracts/node_modules/.package-lock.json ]]; then
   npm ci --prefix "$contracts" --ignore-scripts --no-audit --no-fund --loglevel=error >&2
 fi
-# Lint and format are part of the suite (only on a full run, not when pytest arguments pick tests).
+# Lint, format and types are part of the suite (only on a full run, not when pytest arguments pick tests).
 if [[ $# -eq 0 ]]; then
   uv run --frozen ruff check .
   uv run --frozen ruff format --check .
+  uv run --frozen mypy shared services  # strict for shared/ and every domain/ (pyproject.toml)
 fi
 exec uv run --frozen pytest "$@"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from datetime import date
+from typing import Any
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import check_character
@@ -28,14 +29,16 @@ def _id_number(rng: random.Random, county: str, birth: date, male: bool) -> str:
     return first17 + check_character(first17)
 
 
-def demo_households(count: int, seed: int = 2016) -> list[tuple[dict, list[dict]]]:
+def demo_households(
+    count: int, seed: int = 2016
+) -> list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]]:
     rng = random.Random(seed)
     counties = _counties()
-    out = []
+    out: list[tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]] = []
     for n in range(count):
         county = counties[n % len(counties)]["code"]
         size = rng.choice([1, 2, 2, 3, 3, 4, 5])
-        members = []
+        members: list[dict[str, Any]] = []
         for i in range(size):
             age = rng.randint(62, 85) if i == 0 and rng.random() < 0.4 else rng.randint(1 if i else 25, 80)
             male = rng.random() < 0.5
@@ -69,7 +72,7 @@ def demo_households(count: int, seed: int = 2016) -> list[tuple[dict, list[dict]
                 "since": date(2025, 1, 1),
             },
         }
-        incomes = [
+        incomes: list[dict[str, Any]] = [
             {
                 "type": rng.choice(["wages", "agriculture", "agriculture", "business"]),
                 "amount_fen": rng.randint(0, 90) * 10000,

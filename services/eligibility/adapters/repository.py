@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, func, insert, literal, select, text, tuple_, update
@@ -170,7 +172,9 @@ class HouseholdReadModel:
             )
         )
 
-    async def save_results(self, results: list[tuple[str, PriorState | dict, list[dict]]]) -> None:
+    async def save_results(
+        self, results: Sequence[tuple[str, PriorState | dict[str, Any], list[dict[str, Any]]]]
+    ) -> None:
         """After evaluations: each household's new entitlement state (a model or its JSON) and its
         decisions in force (`model.stored_current`), in one set-based statement."""
         if not results:
@@ -202,7 +206,7 @@ class HouseholdReadModel:
             [{"hid": hid, "new_state": state, "new_current": current} for hid, state, current in values],
         )
 
-    async def batch(self, prefix: str, after: tuple[str, str], limit: int) -> list:
+    async def batch(self, prefix: str, after: tuple[str, str], limit: int) -> Sequence[Any]:
         """The next households under `prefix` after `after` = (region_code, household_id), in that order
         (the region index serves it). Not row-locked: the job holds its county's lock instead."""
         h = orm.households.c
@@ -264,7 +268,7 @@ class DecisionRepository:
     def __init__(self, session: AsyncSession, clock: Clock = utc_now):
         self.session, self.clock = session, clock
 
-    async def current(self, household) -> list:
+    async def current(self, household: Any) -> Sequence[Any]:
         """The decisions in force of a household (its read-model row, already read), with explanations."""
         ids = [d["id"] for d in household.current_decisions or ()]
         if not ids:
@@ -277,7 +281,7 @@ class DecisionRepository:
             )
         ).all()
 
-    async def history(self, household_id: str) -> list:
+    async def history(self, household_id: str) -> Sequence[Any]:
         return (
             await self.session.execute(
                 select(orm.decisions)
@@ -336,7 +340,7 @@ class SignalRepository:
             now = self.clock()
             await self.session.execute(insert(orm.signals), [{**s, "raised_at": now} for s in signals])
 
-    async def for_household(self, household_id: str) -> list:
+    async def for_household(self, household_id: str) -> Sequence[Any]:
         return (
             await self.session.execute(
                 select(orm.signals).where(orm.signals.c.household_id == household_id).order_by(orm.signals.c.raised_at)
@@ -442,10 +446,10 @@ class JobRepository:
             update(orm.jobs).where(orm.jobs.c.id == job_id).values(updated_at=self.clock(), **values)
         )
 
-    async def unfinished(self) -> list:
+    async def unfinished(self) -> Sequence[Any]:
         return (await self.session.execute(select(orm.jobs).where(orm.jobs.c.status != "done"))).all()
 
-    async def recent(self, prefix: str, limit: int = 50) -> list:
+    async def recent(self, prefix: str, limit: int = 50) -> Sequence[Any]:
         return (
             await self.session.execute(
                 self._with_progress()

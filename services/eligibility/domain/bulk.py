@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from services.eligibility.domain.engine import deduction_period, eligible_from, exit_start, period_end
 from services.eligibility.domain.model import Status
@@ -43,7 +44,7 @@ def dibao_state(
     monthly: int | None = None,
     extended: bool = False,
     deduction_since: date | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """`DibaoState(...).model_dump(mode="json")`, built without the model."""
     return {
         "status": status.value,
@@ -56,11 +57,17 @@ def dibao_state(
 
 
 def decide_dibao(
-    branch: Branch, monthly: int, prior: dict | None, params: ParameterSet, as_of: date, *, disabled_household: bool
-) -> tuple[BulkDibao, dict]:
+    branch: Branch,
+    monthly: int,
+    prior: dict[str, Any] | None,
+    params: ParameterSet,
+    as_of: date,
+    *,
+    disabled_household: bool,
+) -> tuple[BulkDibao, dict[str, Any]]:
     """The dibao decision and next dibao state of one household, from its vectorised branch and amount.
     `prior` is the household's previous `PriorState` as JSON (or None)."""
-    before = (prior or {}).get("dibao") or None
+    before: dict[str, Any] = (prior or {}).get("dibao") or {}
     prior_status = Status(before["status"]) if before else None
     if branch == Branch.BELOW:
         since = eligible_from(prior_status, as_date(before.get("since")) if before else None, as_of)
@@ -100,7 +107,7 @@ def decide_dibao(
     return BulkDibao(Status.NOT_ELIGIBLE, 0, None, None), dibao_state(Status.NOT_ELIGIBLE)
 
 
-def next_state(dibao: dict, counted: int, medical: int, signals: int) -> dict:
+def next_state(dibao: dict[str, Any], counted: int, medical: int, signals: int) -> dict[str, Any]:
     """`PriorState(...).model_dump(mode="json")` after a bulk evaluation."""
     return {
         "dibao": dibao,

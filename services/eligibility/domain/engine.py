@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 from services.eligibility.domain import parameters as params_module
 from services.eligibility.domain import sources
@@ -26,7 +28,7 @@ from services.eligibility.domain.model import (
     Signal,
     Status,
 )
-from services.eligibility.domain.parameters import Category, ParameterSet
+from services.eligibility.domain.parameters import Category, ParameterSet, Standard
 
 # Bump when a rule's logic changes: the version, with the parameter catalogue below, names the rule set.
 ENGINE_VERSION = "1.0.0"
@@ -34,7 +36,7 @@ ELDERLY_AGE = 60
 MINOR_AGE = 16
 
 
-def rule_set_catalogue() -> dict:
+def rule_set_catalogue() -> dict[str, Any]:
     """What the rule set is made of, as data: the engine version, its age thresholds, every parameter
     category (kind, Chinese name, whether required, read from the previous year), the floors the
     documents set and every source cited. Its hash changes when any of these does, and never for an
@@ -61,7 +63,7 @@ def rule_set_catalogue() -> dict:
     }
 
 
-def rule_set_hash(catalogue: dict) -> str:
+def rule_set_hash(catalogue: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(catalogue, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
@@ -146,11 +148,11 @@ def period_end(start: date, months: int) -> date:
 class Explanation:
     def __init__(self, household: HouseholdInput, params: ParameterSet, as_of: date):
         self.household, self.params, self.as_of = household, params, as_of
-        self.rules: list[dict] = []
-        self.read: dict[str, dict] = {}
-        self.amount: dict | None = None
+        self.rules: list[dict[str, Any]] = []
+        self.read: dict[str, dict[str, Any]] = {}
+        self.amount: dict[str, Any] | None = None
 
-    def value(self, key: str):
+    def value(self, key: str) -> Standard:
         standard = self.params.get(key)
         self.read[key] = {"key": key, **standard.cited()}
         return standard
@@ -167,7 +169,7 @@ class Explanation:
     def months(self, key: str) -> int:
         return int(self.value(key).value)
 
-    def rule(self, rule_id: str, source: sources.Source, outcome, note_zh: str, **inputs) -> bool:
+    def rule(self, rule_id: str, source: sources.Source, outcome: Any, note_zh: str, **inputs: Any) -> Any:
         self.rules.append(
             {
                 "rule": rule_id,
@@ -179,7 +181,7 @@ class Explanation:
         )
         return outcome
 
-    def finish(self, summary_zh: str) -> dict:
+    def finish(self, summary_zh: str) -> dict[str, Any]:
         return {
             "engine_version": ENGINE_VERSION,
             "rule_set_hash": RULE_SET_HASH,
@@ -195,7 +197,7 @@ class Explanation:
         }
 
 
-def _jsonable(values: dict) -> dict:
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in values.items():
         if isinstance(value, (Decimal, Fraction)):
@@ -230,7 +232,7 @@ def counted_income(
             if owner is not None and owner.labour_capacity == "none":
                 project += income.annual_amount_fen
     # Rounded once per kind of income (not per record), so the bulk path gives the same fen.
-    exclusions = [
+    exclusions: list[dict[str, Any]] = [
         {
             "type": kind,
             "income_fen": amount,
@@ -243,7 +245,7 @@ def counted_income(
         )
         if amount
     ]
-    excluded = sum(e["excluded_fen"] for e in exclusions)
+    excluded = sum(int(e["excluded_fen"]) for e in exclusions)
     counted = total - excluded
     if record:
         ex.rule(
@@ -311,13 +313,13 @@ def _dibao(
     def decision(
         status: Status,
         annual_or_monthly: int,
-        valid_from,
-        valid_until,
-        summary,
+        valid_from: date | None,
+        valid_until: date | None,
+        summary: str,
         *,
-        monthly=None,
-        scope="household",
-        member_id=None,
+        monthly: int | None = None,
+        scope: str = "household",
+        member_id: str | None = None,
     ) -> Decision:
         amount = monthly if monthly is not None else monthly_of(annual_or_monthly)
         return Decision(
@@ -436,6 +438,7 @@ def _dibao(
             ceiling_fen=ceiling,
         )
         if within:
+            assert before is not None  # receiving implies a prior state
             return _gradual_exit(household, before, ex, as_of, counted, threshold, decision, signals)
         summary = f"计入收入不低于标准的{multiple}倍，退出低保"
         return [decision(Status.NOT_ELIGIBLE, 0, as_of, None, summary)], DibaoState(status=Status.NOT_ELIGIBLE), False
@@ -496,15 +499,15 @@ def _dibao(
 
 
 def _gradual_exit(
-    household,
+    household: HouseholdInput,
     before: DibaoState,
     ex: Explanation,
     as_of: date,
     counted: int,
     threshold: int,
-    decision,
+    decision: Callable[..., Decision],
     signals: list[Signal],
-):
+) -> tuple[list[Decision], DibaoState, bool]:
     disabled_household = any(m.disability_grade is not None for m in household.members)
     months = ex.months(Category.GRADUAL_EXIT_MONTHS_DISABLED if disabled_household else Category.GRADUAL_EXIT_MONTHS)
     step = ex.months(Category.GRADUAL_EXIT_STEP_MONTHS)

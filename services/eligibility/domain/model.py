@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -101,13 +102,13 @@ class Decision(_Frozen):
     monthly_amount_fen: int
     valid_from: date | None
     valid_until: date | None
-    explanation: dict
+    explanation: dict[str, Any]
 
 
 class Signal(_Frozen):
     kind: str
     category: Literal["remaining_poor", "return_risk", "marginal", "other"]
-    evidence: dict
+    evidence: dict[str, Any]
 
 
 class EngineResult(_Frozen):
@@ -135,7 +136,7 @@ class CurrentDecision:
         return self.programme, self.member_id or ""
 
     @classmethod
-    def of(cls, decision_id: str, decision) -> CurrentDecision:
+    def of(cls, decision_id: str, decision: Any) -> CurrentDecision:
         """From an engine `Decision` or a bulk one."""
         return cls(
             decision_id,
@@ -147,7 +148,7 @@ class CurrentDecision:
             decision.valid_until,
         )
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "programme": self.programme,
@@ -159,7 +160,7 @@ class CurrentDecision:
         }
 
     @classmethod
-    def from_json(cls, d: dict) -> CurrentDecision:
+    def from_json(cls, d: dict[str, Any]) -> CurrentDecision:
         since, until = d["valid_from"], d["valid_until"]
         return cls(
             d["id"],
@@ -172,10 +173,10 @@ class CurrentDecision:
         )
 
 
-def current_decisions(stored: list[dict] | None) -> list[CurrentDecision]:
+def current_decisions(stored: list[dict[str, Any]] | None) -> list[CurrentDecision]:
     return [CurrentDecision.from_json(d) for d in stored or ()]
 
 
-def stored_current(decisions) -> list[dict]:
+def stored_current(decisions: Iterable[CurrentDecision]) -> list[dict[str, Any]]:
     """The read model's JSON of a household's decisions in force, in (programme, member) order."""
     return [d.to_json() for d in sorted(decisions, key=lambda d: d.key)]

@@ -8,11 +8,13 @@ region without its own value inherits its parent's (village → township → cou
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from services.eligibility.domain import sources
 
@@ -130,7 +132,7 @@ class Standard:
         )
 
     @cached_property
-    def _cited(self) -> dict:
+    def _cited(self) -> dict[str, Any]:
         return {
             "category": self.category.value,
             "name_zh": ZH[self.category],
@@ -143,7 +145,7 @@ class Standard:
             "recorded_at": self.recorded_at.isoformat(),
         }
 
-    def cited(self) -> dict:
+    def cited(self) -> dict[str, Any]:
         return dict(self._cited)
 
 
@@ -156,7 +158,7 @@ def region_chain(code: str) -> list[str]:
 class StandardIndex:
     """Standards grouped by (category, region), so a lookup reads only its own few candidates."""
 
-    def __init__(self, standards):
+    def __init__(self, standards: Iterable[Standard]) -> None:
         self.by_key: dict[tuple[str, str], list[Standard]] = {}
         self.known_at: datetime | None = None  # the latest record read: what "as known at" means for this index
         for s in standards:
@@ -168,7 +170,7 @@ class StandardIndex:
         return self.by_key.get((category, region_code), [])
 
 
-def _index(standards) -> StandardIndex:
+def _index(standards: Iterable[Standard] | StandardIndex) -> StandardIndex:
     return standards if isinstance(standards, StandardIndex) else StandardIndex(standards)
 
 
@@ -234,10 +236,10 @@ def check_floor(
             f"from {min(year, 2018)} this region's rural dibao standard reaches the poverty line",
         )
     if start.year == 2016 and disposable_income is not None:
-        floor = (disposable_income.annual_fen * 3 + 9) // 10  # 30 %, rounded up to the fen
-        if annual < floor:
+        floor_fen = (disposable_income.annual_fen * 3 + 9) // 10  # 30 %, rounded up to the fen
+        if annual < floor_fen:
             return FloorBreach(
-                f"{floor} fen/year (30 % of {disposable_income.annual_fen})",
+                f"{floor_fen} fen/year (30 % of {disposable_income.annual_fen})",
                 sources.FLOOR_2016,
                 "in 2016 the rural dibao standard is at least 30 % of the previous year's "
                 "rural per-capita disposable income",
@@ -272,7 +274,7 @@ class ParameterSet:
     def months(self, key: str) -> int:
         return int(self.get(key).value)
 
-    def cited(self) -> list[dict]:
+    def cited(self) -> list[dict[str, Any]]:
         return [{"key": k, **v.cited()} for k, v in sorted(self.values.items())]
 
 

@@ -18,7 +18,9 @@ def _ref(source: sources.Source) -> str:
     return f"{source.document} {source.section}"
 
 
-def _std(region, category, start, value, legal_ref, period=None) -> Standard:
+def _std(
+    region: str, category: Category, start: date, value: int | str | Decimal, legal_ref: str, period: str | None = None
+) -> Standard:
     return Standard(
         region_code=region,
         category=category,

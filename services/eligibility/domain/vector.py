@@ -13,10 +13,12 @@ parameters are limited to four decimals (the standards API enforces it).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +58,7 @@ SIGNAL_KINDS = (
 SIGNAL_BIT = {kind: 1 << i for i, kind in enumerate(SIGNAL_KINDS)}
 
 
-def signal_bits(kinds) -> int:
+def signal_bits(kinds: Iterable[str]) -> int:
     """Bitmask of known signal kinds; an unknown kind sets bit 31 (never produced here, so it reads as 'changed')."""
     bits = 0
     for kind in kinds:
@@ -73,7 +75,7 @@ def _signal_kinds(bits: int) -> tuple[str, ...]:
     return tuple(sorted(kind for kind in SIGNAL_KINDS if bits & SIGNAL_BIT[kind]))
 
 
-def to_bp(value) -> int:
+def to_bp(value: Decimal | int) -> int:
     bp = value * BP
     if bp != int(bp):
         raise ValueError(f"ratio {value} has more than four decimals")
@@ -99,7 +101,7 @@ class RegionParameters:
 
     @classmethod
     def from_sets(cls, sets: list[ParameterSet]) -> RegionParameters:
-        def col(fn):
+        def col(fn: Callable[[ParameterSet], int]) -> np.ndarray:
             return np.array([fn(p) for p in sets], dtype=np.int64)
 
         return cls(
@@ -144,7 +146,7 @@ class Population:
     registered_poor: np.ndarray | None = None  # registered not lifted or returned
     special_candidate: np.ndarray | None = None  # a member without labour capacity or legal supporter
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         n = len(self.size)
         for name, fill, dtype in (
             ("prior_counted", 0, np.int64),
@@ -161,12 +163,12 @@ class Population:
         return len(self.size)
 
 
-def as_date(value) -> date | None:
+def as_date(value: date | str | None) -> date | None:
     """A date from a model (date) or its JSON (ISO string)."""
     return None if value is None else value if isinstance(value, date) else date.fromisoformat(value)
 
 
-def _age(birth, on: date) -> int:
+def _age(birth: date | str, on: date) -> int:
     if isinstance(birth, str):  # "YYYY-MM-DD": slicing is much cheaper than parsing a date
         year, month, day = int(birth[:4]), int(birth[5:7]), int(birth[8:10])
     else:
@@ -174,7 +176,7 @@ def _age(birth, on: date) -> int:
     return on.year - year - ((on.month, on.day) < (month, day))
 
 
-def _in_force(item: dict, day: str) -> bool:
+def _in_force(item: dict[str, Any], day: str) -> bool:
     start, end = item.get("from"), item.get("to")
     return (start is None or start <= day) and (end is None or day <= end)
 
@@ -205,7 +207,10 @@ _BOOL_COLUMNS = (
 
 
 def build_population(
-    households: Sequence[dict], states: Sequence[dict | None], region_index: dict[str, int], as_of: date
+    households: Sequence[dict[str, Any]],
+    states: Sequence[dict[str, Any] | None],
+    region_index: dict[str, int],
+    as_of: date,
 ) -> Population:
     """Columns from household records (one pass in Python; the decisions themselves are vectorised).
 
@@ -277,8 +282,9 @@ def build_population(
         if dibao and dibao["status"] in ("eligible", "gradual_exit"):
             cols["prior_status"][i] = 1 if dibao["status"] == "eligible" else 2
             cols["prior_monthly"][i] = dibao.get("monthly_amount_fen") or 0
-            if dibao["status"] == "gradual_exit" and dibao.get("gradual_exit_started"):
-                exit_elapsed[i] = months_between(as_date(dibao["gradual_exit_started"]), as_of)
+            started = as_date(dibao.get("gradual_exit_started"))
+            if dibao["status"] == "gradual_exit" and started is not None:
+                exit_elapsed[i] = months_between(started, as_of)
                 flags["exit_extended"][i] = bool(dibao.get("gradual_exit_extended"))
     arrays = {k: np.array(v, dtype=np.int64) for k, v in cols.items()}
     arrays.update({k: np.array(v, dtype=bool) for k, v in flags.items()})
@@ -287,7 +293,8 @@ def build_population(
 
 def _round_bp(amount: np.ndarray, bp: np.ndarray) -> np.ndarray:
     """round_half_up(amount × bp / 10,000) for non-negative integers."""
-    return (amount * bp * 2 + BP) // (2 * BP)
+    rounded: np.ndarray = (amount * bp * 2 + BP) // (2 * BP)
+    return rounded
 
 
 @dataclass
@@ -334,7 +341,7 @@ def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
     period_now = period + np.where(extended, regions.extension[r], 0)
     step, decrease = regions.step[r], regions.decrease_bp[r]
 
-    def stepped(months_elapsed):
+    def stepped(months_elapsed: np.ndarray | int) -> np.ndarray:
         factor = np.maximum(0, BP - decrease * (months_elapsed // step))
         return _round_bp(pop.prior_monthly, factor)
 
@@ -353,6 +360,9 @@ def decide(pop: Population, regions: RegionParameters) -> DibaoArrays:
     # are the scalar path's.
     covered = np.isin(branch, COVERED_BRANCHES)
     signals = np.zeros(len(pop), dtype=np.int64)
+    # Filled by Population.__post_init__ when a generator leaves them out.
+    assert pop.prior_counted is not None and pop.prior_medical is not None
+    assert pop.watch is not None and pop.registered_poor is not None
     drop = (pop.prior_counted > 0) & (counted * BP <= pop.prior_counted * (BP - regions.drop_bp[r]))
     spike = (
         (pop.prior_medical >= 0)
@@ -385,9 +395,12 @@ def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarr
 
 def scalar_fallback_mask(pop: Population, status: np.ndarray) -> np.ndarray:
     """Households whose dibao decision the scalar path must make: single-person candidates not decided above."""
-    return pop.needs_scalar & (status == 0) & (pop.prior_status == 0)
+    mask: np.ndarray = pop.needs_scalar & (status == 0) & (pop.prior_status == 0)
+    return mask
 
 
 def scalar_only_mask(pop: Population, status: np.ndarray) -> np.ndarray:
     """Households this path cannot settle at all: single-person candidates and possible special-poverty members."""
-    return scalar_fallback_mask(pop, status) | pop.special_candidate
+    assert pop.special_candidate is not None  # filled by Population.__post_init__
+    mask: np.ndarray = scalar_fallback_mask(pop, status) | pop.special_candidate
+    return mask

@@ -19,12 +19,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.bulk import BulkDibao, decide_dibao, next_state
 from services.eligibility.domain.engine import round_half_up
 from services.eligibility.domain.model import CurrentDecision, current_decisions, stored_current
-from services.eligibility.domain.parameters import Category, MissingParameter, StandardIndex, compile_parameters
+from services.eligibility.domain.parameters import (
+    Category,
+    MissingParameter,
+    ParameterSet,
+    StandardIndex,
+    compile_parameters,
+)
 from services.eligibility.domain.vector import (
     COVERED_BRANCHES,
     Branch,
@@ -147,7 +154,7 @@ async def reevaluate_batch(
 
 @dataclass
 class _Settled:
-    row: object
+    row: Any  # the read model's row
     old: CurrentDecision  # the dibao decision in force
     others: list[CurrentDecision]  # the household's other decisions in force (they stand)
     new: BulkDibao
@@ -156,10 +163,12 @@ class _Settled:
 
 
 def _settle_in_bulk(
-    rows, standards: StandardIndex, as_of: date, cache: dict, vector_usable: dict[str, bool]
-) -> tuple[list[_Settled], list]:
+    rows: list[Any], standards: StandardIndex, as_of: date, cache: dict[str, Any], vector_usable: dict[str, bool]
+) -> tuple[list[_Settled], list[Any]]:
     """Decide with the vectorised path every household it covers; return those and the rest."""
-    regions, parameter_sets, todo = {}, [], []
+    regions: dict[str, int] = {}
+    parameter_sets: list[ParameterSet] = []
+    todo: list[Any] = []
     for code in sorted({r.region_code for r in rows}):
         if code not in vector_usable:
             try:
@@ -172,7 +181,7 @@ def _settle_in_bulk(
         if vector_usable[code]:
             regions[code] = len(regions)
             parameter_sets.append(cache[code])
-    usable = []
+    usable: list[Any] = []
     for row in rows:
         (usable if row.region_code in regions and row.state else todo).append(row)
     if not usable:
@@ -180,6 +189,7 @@ def _settle_in_bulk(
     population = build_population([r.snapshot for r in usable], [r.state for r in usable], regions, as_of)
     decided = decide(population, RegionParameters.from_sets(parameter_sets))
     # Plain lists: reading numpy arrays element by element is several times slower in this loop.
+    assert population.prior_signals is not None  # filled by Population.__post_init__
     scalar_only = (
         scalar_only_mask(population, decided.status) | (decided.signals & ~population.prior_signals > 0)
     ).tolist()  # a new signal needs its evidence: the scalar path writes it

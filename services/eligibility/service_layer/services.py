@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
+from services.eligibility.domain.bulk import BulkDibao
 from services.eligibility.domain.engine import ENGINE_VERSION, RULE_SET_HASH, evaluate
 from services.eligibility.domain.model import (
     CurrentDecision,
@@ -21,6 +23,7 @@ from services.eligibility.domain.parameters import (
     Category,
     Kind,
     MissingParameter,
+    ParameterSet,
     Standard,
     StandardIndex,
     check_floor,
@@ -132,7 +135,7 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
 # --- evaluation and what changed ----------------------------------------------------------------
 
 
-def change_kind(old, new: Decision | None) -> str | None:
+def change_kind(old: Any, new: Decision | BulkDibao | None) -> str | None:
     """What happened to one programme's decision, or None if nothing a recipient would notice."""
     old_status = Status(old.status) if old is not None else None
     if new is None:
@@ -187,12 +190,12 @@ async def reevaluate_many(
     standards: StandardIndex,
     as_of: date,
     trigger: str,
-    parameter_cache: dict | None = None,
+    parameter_cache: dict[str, ParameterSet] | None = None,
 ) -> int:
     """Evaluate households (read-model rows) and write what changed in a few set-based statements (bulk
     jobs call this with hundreds of rows): new decisions, their events, new signals, and each household's
     state and decisions in force."""
-    params_by_region: dict[str, object] = {} if parameter_cache is None else parameter_cache
+    params_by_region: dict[str, ParameterSet] = {} if parameter_cache is None else parameter_cache
     known_at = standards.known_at
     added, results, signals = [], [], []
     published = 0
@@ -224,7 +227,7 @@ async def reevaluate_many(
             if kind == "assessed":
                 continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
             published += 1
-            uow.emit(decision_changed(decision_id, row, old, new, kind, as_of), subject=household.id)
+            uow.emit(decision_changed(decision_id, row, old, new, kind, as_of), subject=row.household_id)
         already = set(prior.active_signals) if prior else set()
         for signal in result.signals:
             if signal.kind in already:
@@ -249,9 +252,9 @@ async def reevaluate_many(
                     category=signal.category,
                     evidence=signal.evidence,
                 ),
-                subject=household.id,
+                subject=row.household_id,
             )
-        results.append((household.id, result.next_state, stored_current(in_force.values())))
+        results.append((row.household_id, result.next_state, stored_current(in_force.values())))
     await uow.decisions.add_many(
         added, as_of=as_of, trigger=trigger, versions={r.household_id: r.version for r in rows}, known_at=known_at
     )
@@ -318,7 +321,8 @@ def new_standard(body: dict, recorded_by: str, recorded_at: datetime) -> Standar
         value, period = Decimal(str(body["value"])), None
         if kind == Kind.MONTHS and value != int(value):
             raise ValidationProblem.field("value", "whole_months", "a number of months is a whole number")
-        if value.as_tuple().exponent < -4:
+        exponent = value.as_tuple().exponent
+        if not isinstance(exponent, int) or exponent < -4:
             raise ValidationProblem.field("value", "four_decimals", "ratios have at most four decimals")
     if body.get("effective_to") and body["effective_to"] < body["effective_from"]:
         raise ValidationProblem.field("effective_to", "period_order", "effective_to is before effective_from")

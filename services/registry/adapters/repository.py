@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters import orm
@@ -109,7 +109,7 @@ class HouseholdRepository:
                 .where(orm.households.c.id == household.id, orm.households.c.version == expected_version)
                 .values(**values)
             )
-            if result.rowcount != 1:
+            if getattr(result, "rowcount", 0) != 1:
                 raise StaleVersion(
                     f"household {household.id} changed since version {expected_version}; read it again and retry"
                 )
@@ -159,7 +159,7 @@ class HouseholdRepository:
         limit: int,
     ) -> tuple[list[Household], str | None]:
         """A page in id order and the id to continue after (None on the last page)."""
-        conditions = [orm.households.c.region_code.like(region_prefix + "%")]
+        conditions: list[ColumnElement[bool]] = [orm.households.c.region_code.like(region_prefix + "%")]
         if status:
             conditions.append(orm.households.c.poverty_status == status)
         if flag:
@@ -222,7 +222,9 @@ class ImportJobRepository:
         return dict(row._mapping) if row else None
 
     async def content(self, job_id: str) -> str:
-        return await self.session.scalar(select(orm.import_jobs.c.content).where(orm.import_jobs.c.id == job_id))
+        query = select(orm.import_jobs.c.content).where(orm.import_jobs.c.id == job_id)
+        content: str | None = await self.session.scalar(query)
+        return content or ""
 
     async def errors(self, job_id: str, limit: int) -> list[dict]:
         rows = (

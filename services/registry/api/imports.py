@@ -109,9 +109,13 @@ async def get_import(job_id: str, request: Request, actor: Importer):
     # Only the caller who started it, with the same scope, reads a job (its error report quotes rows),
     # and an administrator whose scope covers the starter's.
     owner = Principal.model_validate(job["actor"]) if job else None
-    if owner is None or (
-        owner.access_key != actor.access_key
-        and not (Role.ADMIN in actor.roles and owner.region.startswith(actor.region))
+    if (
+        job is None
+        or owner is None
+        or (
+            owner.access_key != actor.access_key
+            and not (Role.ADMIN in actor.roles and owner.region.startswith(actor.region))
+        )
     ):
         raise NotFound(f"import job {job_id} not found")
     return view(job)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -254,7 +255,7 @@ class Household(_Entity):
         self.members.append(member)
         return member
 
-    def change_member(self, member_id: str, changes: dict) -> Member:
+    def change_member(self, member_id: str, changes: dict[str, Any]) -> Member:
         member = self.member(member_id)
         if (
             changes.get("relation") == Relation.HEAD
@@ -285,7 +286,7 @@ class Household(_Entity):
         self.incomes.append(income)
         return income
 
-    def correct_income(self, income_id: str, changes: dict) -> tuple[Income, int]:
+    def correct_income(self, income_id: str, changes: dict[str, Any]) -> tuple[Income, int]:
         income = next((i for i in self.incomes if i.id == income_id), None)
         if income is None:
             raise RegistryRuleBroken("income_id", "income_exists", f"no income record {income_id}")

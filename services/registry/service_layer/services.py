@@ -3,8 +3,9 @@ history, emit its event. They never commit: the caller's unit of work does (see 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.identity import InvalidIdNumber, parse_resident_id
@@ -105,17 +106,18 @@ async def register_household(
     members: list[dict],
     actor: Principal,
     reason: str | None = None,
-    incomes: list[dict] = (),
-    expenses: list[dict] = (),
+    incomes: Sequence[dict[str, Any]] = (),
+    expenses: Sequence[dict[str, Any]] = (),
 ) -> Household:
     await check_region(uow, data["region_code"], actor)
     household = Household(**data)
     try:
         added = [household.add_member(new_member(fields, uow.today())) for fields in members]
-        for field, items, record in (
+        records: tuple[tuple[str, Sequence[dict[str, Any]], Callable[[Any], Any]], ...] = (
             ("incomes", incomes, household.record_income),
             ("expenses", expenses, household.record_expense),
-        ):
+        )
+        for field, items, record in records:
             for index, fields in enumerate(items):
                 position = fields.get("member_id")
                 if position is not None:
