@@ -169,3 +169,26 @@ async def test_jobs_are_scoped_to_the_callers_region(both):
     own = auth("household", "220122", household_id="h-1", subject="hh")
     assert (await eligibility.http.get("/v1/jobs", headers=own)).status_code == 403
     assert (await eligibility.http.get(f"/v1/jobs/{job_id}", headers=own)).status_code == 403
+
+
+async def test_signal_events_carry_health_and_age_facts_only_sealed(both):
+    registry, eligibility, bus = both
+    county = auth("county_operator", "220122")
+    # An elderly, seriously ill member in a household that dibao does not cover: a hardship watch.
+    elder = member(id_number=id_number(birth=datetime(1948, 2, 1).date()), serious_illness=True)
+    created = (await registry.http.post("/v1/households", headers=county, json=household(
+        members=[elder], poverty_status="none", incomes=[
+            {"type": "wages", "amount_fen": 900_000, "period": "month", "effective_from": "2026-01-01"}]))).json()
+    await settle(registry, eligibility, bus)
+    raised = [e for e in bus.published if e.subject == created["id"] and e.type.endswith("signal.raised.v1")]
+    watch = [e for e in raised if e.data["kind"] == "special_hardship_watch"]
+    assert watch, [e.data["kind"] for e in raised]
+    for event in raised:
+        assert not {"members", "vulnerable_members"} & set(event.data["evidence"]), event.data
+    opened = eligibility.runtime.sealer.unseal(watch[0].data["sealed_evidence"])
+    assert opened["members"] == [created["members"][0]["id"]]
+    # The cadre's API still shows the evidence; a masked role sees it withheld.
+    shown = (await eligibility.http.get(f"/v1/households/{created['id']}/signals", headers=county)).json()["items"]
+    assert any(s["evidence"].get("members") == [created["members"][0]["id"]] for s in shown)
+    masked = (await eligibility.http.get(f"/v1/households/{created['id']}/signals", headers=auth("auditor", "22")))
+    assert all(s["evidence"].get("members", "withheld") == "withheld" for s in masked.json()["items"])

@@ -7,24 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.eligibility.domain.model import PERSONAL_FACTS
 from shared.auth import Principal
 
 WITHHELD = "withheld"
 NOTE_WITHHELD = "（含成员年龄、健康或能力信息，已隐去）"
-PERSONAL_INPUTS = frozenset(
-    {
-        "age",
-        "birth_date",
-        "disability_grade",
-        "serious_illness",
-        "self_care",
-        "labour_capacity",
-        "needy",
-        "vulnerable_members",
-        "disabled_household",
-        "members",
-    }
-)
+PERSONAL_INPUTS = PERSONAL_FACTS
 
 
 def _withhold(values: dict[str, Any]) -> tuple[dict[str, Any], bool]:

@@ -24,6 +24,24 @@ class Status(StrEnum):
     GRADUAL_EXIT = "gradual_exit"
 
 
+# Inputs and evidence that state a member's age, health or capacity: personal data. Withheld from roles
+# that see masked data, and sealed in events.
+PERSONAL_FACTS = frozenset(
+    {
+        "age",
+        "birth_date",
+        "disability_grade",
+        "serious_illness",
+        "self_care",
+        "labour_capacity",
+        "needy",
+        "vulnerable_members",
+        "disabled_household",
+        "members",
+    }
+)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -11,6 +11,7 @@ from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.bulk import BulkDibao
 from services.eligibility.domain.engine import ENGINE_VERSION, RULE_SET_HASH, evaluate
 from services.eligibility.domain.model import (
+    PERSONAL_FACTS,
     CurrentDecision,
     Decision,
     HouseholdInput,
@@ -135,6 +136,12 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
 # --- evaluation and what changed ----------------------------------------------------------------
 
 
+def _sealed_personal_facts(uow: EligibilityUnitOfWork, evidence: dict[str, Any]) -> str | None:
+    """The evidence that names members by a health or age fact, sealed for the event."""
+    personal = {k: v for k, v in evidence.items() if k in PERSONAL_FACTS}
+    return uow.runtime.sealer.seal(personal) if personal else None
+
+
 def change_kind(old: Any, new: Decision | BulkDibao | None) -> str | None:
     """What happened to one programme's decision, or None if nothing a recipient would notice."""
     old_status = Status(old.status) if old is not None else None
@@ -245,12 +252,13 @@ async def reevaluate_many(
             uow.emit(
                 events.SignalRaised(
                     signal_id=signal_id,
-                    household_id=household.id,
+                    household_id=row.household_id,
                     region_code=household.region_code,
                     cadre_id=row.cadre_id,
                     kind=signal.kind,
                     category=signal.category,
-                    evidence=signal.evidence,
+                    evidence={k: v for k, v in signal.evidence.items() if k not in PERSONAL_FACTS},
+                    sealed_evidence=_sealed_personal_facts(uow, signal.evidence),
                 ),
                 subject=row.household_id,
             )
