@@ -176,9 +176,17 @@ async def test_signal_events_carry_health_and_age_facts_only_sealed(both):
     county = auth("county_operator", "220122")
     # An elderly, seriously ill member in a household that dibao does not cover: a hardship watch.
     elder = member(id_number=id_number(birth=datetime(1948, 2, 1).date()), serious_illness=True)
-    created = (await registry.http.post("/v1/households", headers=county, json=household(
-        members=[elder], poverty_status="none", incomes=[
-            {"type": "wages", "amount_fen": 900_000, "period": "month", "effective_from": "2026-01-01"}]))).json()
+    created = (
+        await registry.http.post(
+            "/v1/households",
+            headers=county,
+            json=household(
+                members=[elder],
+                poverty_status="none",
+                incomes=[{"type": "wages", "amount_fen": 900_000, "period": "month", "effective_from": "2026-01-01"}],
+            ),
+        )
+    ).json()
     await settle(registry, eligibility, bus)
     raised = [e for e in bus.published if e.subject == created["id"] and e.type.endswith("signal.raised.v1")]
     watch = [e for e in raised if e.data["kind"] == "special_hardship_watch"]
@@ -190,5 +198,5 @@ async def test_signal_events_carry_health_and_age_facts_only_sealed(both):
     # The cadre's API still shows the evidence; a masked role sees it withheld.
     shown = (await eligibility.http.get(f"/v1/households/{created['id']}/signals", headers=county)).json()["items"]
     assert any(s["evidence"].get("members") == [created["members"][0]["id"]] for s in shown)
-    masked = (await eligibility.http.get(f"/v1/households/{created['id']}/signals", headers=auth("auditor", "22")))
+    masked = await eligibility.http.get(f"/v1/households/{created['id']}/signals", headers=auth("auditor", "22"))
     assert all(s["evidence"].get("members", "withheld") == "withheld" for s in masked.json()["items"])
