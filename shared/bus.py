@@ -26,6 +26,8 @@ from shared.tracing import use_trace
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Envelope], Awaitable[None]]
+# Takes the events of one partition, in order, and applies them in one transaction (one inbox write).
+BatchHandler = Callable[[Sequence[Envelope]], Awaitable[None]]
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -36,7 +38,10 @@ def dead_letter_topic(topic: str) -> str:
 class Subscription:
     group: str
     topics: list[str]
-    handler: Handler
+    handler: Handler | None = None
+    batch_handler: BatchHandler | None = None
+    max_batch: int = 1
+    max_wait_ms: int = 500
 
 
 @dataclass
@@ -57,12 +62,25 @@ class EventBus(abc.ABC):
     partitions = 1
 
     def subscribe(self, group: str, topics: Sequence[str], handler: Handler) -> None:
-        self.subscriptions.append(Subscription(group, list(topics), handler))
+        self._add(Subscription(group, list(topics), handler=handler))
+
+    def subscribe_batch(
+        self, group: str, topics: Sequence[str], handler: BatchHandler, *, max_batch: int = 500, max_wait_ms: int = 50
+    ) -> None:
+        """Deliver events in batches: per partition, in order, up to `max_batch` events or what arrived
+        within `max_wait_ms`. Offsets are committed after the handler's transaction; a batch that fails is
+        split until the event that fails alone is dead-lettered and the rest is applied once."""
+        self._add(
+            Subscription(group, list(topics), batch_handler=handler, max_batch=max_batch, max_wait_ms=max_wait_ms)
+        )
+
+    def _add(self, sub: Subscription) -> None:
+        self.subscriptions.append(sub)
         # Zero samples from the start, so dashboards and alerts see the series before anything happens.
-        for topic in topics:
-            metrics.DEAD_LETTERS.labels(group, topic).inc(0)
+        for topic in sub.topics:
+            metrics.DEAD_LETTERS.labels(sub.group, topic).inc(0)
             for partition in range(self.partitions):
-                metrics.CONSUMER_LAG.labels(group, topic, str(partition)).set(0)
+                metrics.CONSUMER_LAG.labels(sub.group, topic, str(partition)).set(0)
 
     @abc.abstractmethod
     async def publish(self, envelopes: Sequence[Envelope]) -> None:
@@ -80,13 +98,45 @@ class EventBus(abc.ABC):
     async def ping(self) -> None:
         """Raise if the broker cannot be reached."""
 
+    async def _handle_batch(self, sub: Subscription, envelopes: Sequence[Envelope]) -> list[DeadLetter]:
+        """Apply a batch; if it fails, split it in halves (in order) and apply each, down to the single
+        event that fails on its own, which gets the single-event retries and then the dead-letter topic.
+        Events before and after a poison event are applied exactly once."""
+        if not envelopes:
+            return []
+        if len(envelopes) == 1:
+            dead = await self._handle(sub, envelopes[0])
+            return [dead] if dead else []
+        assert sub.batch_handler is not None
+        try:
+            with use_trace(envelopes[0].trace_for_consequences()):
+                await sub.batch_handler(envelopes)
+            for envelope in envelopes:
+                metrics.EVENTS_CONSUMED.labels(sub.group, envelope.type).inc()
+            return []
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the failing event by splitting
+            log.warning(
+                "handler %s failed on a batch of %d events (%s); splitting it",
+                sub.group,
+                len(envelopes),
+                describe_error(exc),
+            )
+        middle = len(envelopes) // 2
+        return await self._handle_batch(sub, envelopes[:middle]) + await self._handle_batch(sub, envelopes[middle:])
+
     async def _handle(self, sub: Subscription, envelope: Envelope) -> DeadLetter | None:
         """Run a handler with bounded retries and exponential backoff; a dead letter if all fail."""
         error = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with use_trace(envelope.trace_for_consequences()):
-                    await sub.handler(envelope)
+                    if sub.handler is not None:
+                        await sub.handler(envelope)
+                    else:
+                        assert sub.batch_handler is not None
+                        await sub.batch_handler([envelope])
                 metrics.EVENTS_CONSUMED.labels(sub.group, envelope.type).inc()
                 return None
             except asyncio.CancelledError:
@@ -148,13 +198,18 @@ class InProcessBus(EventBus):
     async def _work(self, index: int, sub: Subscription) -> None:
         queue = self._queues[index]
         while True:
-            envelope = await queue.get()
+            batch = [await queue.get()]
+            # A batch subscription takes what is already queued, up to its size (no waiting in process).
+            while sub.batch_handler is not None and len(batch) < sub.max_batch and not queue.empty():
+                batch.append(queue.get_nowait())
             try:
-                dead = await self._handle(sub, envelope)
-                if dead:
+                if sub.batch_handler is not None:
+                    self.dead_letters.extend(await self._handle_batch(sub, batch))
+                elif dead := await self._handle(sub, batch[0]):
                     self.dead_letters.append(dead)
             finally:
-                queue.task_done()
+                for _ in batch:
+                    queue.task_done()
 
 
 class KafkaBus(EventBus):
@@ -356,6 +411,9 @@ class KafkaBus(EventBus):
                 self._consumers[sub.group] = consumer
                 delay = 0.5
                 while True:
+                    if sub.batch_handler is not None:
+                        await self._consume_batches(sub, consumer)
+                        continue
                     batches = await consumer.getmany(timeout_ms=500, max_records=200)
                     for tp, messages in batches.items():
                         for message in messages:
@@ -380,6 +438,30 @@ class KafkaBus(EventBus):
                     await consumer.stop()
                 except Exception:  # noqa: BLE001
                     pass
+
+    async def _consume_batches(self, sub: Subscription, consumer: Any) -> None:
+        """One poll: each partition's events go to the batch handler (partitions concurrently, each in
+        order); offsets are committed once every partition's batch has committed its transaction."""
+        polled = await consumer.getmany(timeout_ms=sub.max_wait_ms, max_records=sub.max_batch)
+        if not polled:
+            await self._record_lag(sub, consumer)
+            return
+
+        async def one_partition(messages: list[Any]) -> None:
+            by_id = {}
+            envelopes = []
+            for message in messages:
+                envelope = Envelope.from_kafka(message.topic, message.key, message.value, message.headers)
+                by_id[envelope.id] = message
+                envelopes.append(envelope)
+            for dead in await self._handle_batch(sub, envelopes):
+                await self._dead_letter(dead, by_id[dead.envelope.id])
+
+        await asyncio.gather(*(one_partition(messages) for messages in polled.values()))
+        # Only now, after every handler transaction committed (inbox included), are offsets moved: a crash
+        # before this line redelivers the batch, and the inbox turns the redelivery into a no-op.
+        await consumer.commit({tp: messages[-1].offset + 1 for tp, messages in polled.items()})
+        await self._record_lag(sub, consumer)
 
     async def _dead_letter(self, dead: DeadLetter, message: Any) -> None:
         producer = await self._ensure_producer()

@@ -1,32 +1,47 @@
 """Consumers, one way for every service: a service declares one map from event payload types to the
-functions that handle them; the bus hands every event of the subscribed topics to `dispatcher(map)`,
-which finds the handler by payload type (a handler for a base class takes its subclasses) and ignores
-event types this version does not know or does not handle (they are not ours to fail on)."""
+functions that handle them. `dispatcher(...)` turns the map into the bus handler of a batch
+subscription: the events of one partition, in order, are applied in one unit of work with one inbox
+write (events seen before are skipped), each inside its own trace; the whole batch commits once.
+A handler for a base class takes its subclasses; event types this version does not know or does not
+handle are recorded and skipped (they are not ours to fail on)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from shared.events import Envelope, EventPayload
+from shared.tracing import use_trace
+from shared.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
-EventHandler = Callable[[Envelope, Any], Awaitable[None]]
+EventHandler = Callable[[Any, Envelope, Any], Awaitable[None]]  # (unit of work, envelope, payload)
 EventHandlers = Mapping[type[EventPayload], EventHandler]
 
 
-def dispatcher(handlers: EventHandlers) -> Callable[[Envelope], Awaitable[None]]:
-    async def dispatch(envelope: Envelope) -> None:
-        try:
-            payload = envelope.payload()
-        except LookupError:
-            log.debug("event type %s is unknown to this version; skipped", envelope.type)
-            return
-        for cls in type(payload).__mro__:
-            handler = handlers.get(cls)
-            if handler is not None:
-                await handler(envelope, payload)
-                return
+def handler_for(handlers: EventHandlers, payload: EventPayload) -> EventHandler | None:
+    for cls in type(payload).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
+
+
+def dispatcher(
+    consumer: str, uow_factory: Callable[[], UnitOfWork], handlers: EventHandlers
+) -> Callable[[Sequence[Envelope]], Awaitable[None]]:
+    async def dispatch(envelopes: Sequence[Envelope]) -> None:
+        async with uow_factory() as uow:
+            for envelope in await uow.first_seen(consumer, envelopes):
+                try:
+                    payload = envelope.payload()
+                except LookupError:
+                    log.debug("event type %s is unknown to this version; skipped", envelope.type)
+                    continue
+                handler = handler_for(handlers, payload)
+                if handler is not None:
+                    with use_trace(envelope.trace_for_consequences()):
+                        await handler(uow, envelope, payload)
+            await uow.commit()
 
     return dispatch

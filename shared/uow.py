@@ -7,7 +7,7 @@ Services subclass it to attach their repositories (see `services/<name>/adapters
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Self
 
@@ -110,6 +110,32 @@ class UnitOfWork:
             )
         )
         return False
+
+    async def first_seen(self, consumer: str, envelopes: Sequence[Envelope]) -> list[Envelope]:
+        """The events of a batch this consumer has not processed before, in order; records them in this
+        transaction with one read and one write (a batch repeated in part or whole applies once)."""
+        table = self.tables.inbox
+        ids = list(dict.fromkeys(e.id for e in envelopes))
+        seen = set(
+            (
+                await self.session.execute(
+                    select(table.c.event_id).where(table.c.consumer == consumer, table.c.event_id.in_(ids))
+                )
+            ).scalars()
+        )
+        fresh: list[Envelope] = []
+        for envelope in envelopes:
+            if envelope.id not in seen:
+                seen.add(envelope.id)
+                fresh.append(envelope)
+        if fresh:
+            now = self.clock()
+            await insert_many(
+                self.session,
+                table,
+                [{"consumer": consumer, "event_id": e.id, "event_type": e.type, "processed_at": now} for e in fresh],
+            )
+        return fresh
 
     async def complete_idempotent_request(self, principal: str, key: str, status_code: int, response: Any) -> None:
         """Stores the response of an idempotent request with the change it made (see shared.idempotency)."""

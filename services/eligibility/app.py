@@ -10,7 +10,7 @@ from services.eligibility.api import routes
 from services.eligibility.domain.seed_standards import seed_standards
 from services.eligibility.service_layer.handlers import (
     CONSUMER,
-    event_handlers,
+    registry_consumer,
     resume_unfinished_jobs,
     scheduler_loop,
 )
@@ -19,7 +19,6 @@ from shared.bus import EventBus
 from shared.config import ServiceSettings
 from shared.contracts import eligibility as eligibility_events
 from shared.contracts import registry as registry_events
-from shared.dispatch import dispatcher
 
 SERVICE = "eligibility"
 
@@ -43,7 +42,7 @@ async def on_startup(runtime: ServiceRuntime) -> None:
 
 def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True, scheduler: bool = True) -> FastAPI:
     runtime = runtime or build_runtime()
-    runtime.bus.subscribe(CONSUMER, [registry_events.TOPIC], dispatcher(event_handlers(runtime)))
+    runtime.bus.subscribe_batch(CONSUMER, [registry_events.TOPIC], registry_consumer(runtime))
     if scheduler:
         runtime.background.append(scheduler_loop(runtime))
     return create_service_app(

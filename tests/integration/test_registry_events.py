@@ -188,3 +188,65 @@ async def test_dead_letter_carries_the_error(registry_on_kafka, kafka_bootstrap)
         assert headers["ce_id"].decode() == envelope.id
     finally:
         await bus.stop()
+
+
+async def test_batches_on_kafka_apply_once_and_isolate_a_poison_event(registry_on_kafka, kafka_bootstrap):
+    """A batch subscription: one transaction and one inbox write per partition batch; a poison event is
+    split out and dead-lettered alone; a batch delivered again (as after a crash before the offset
+    commit) has no second effect."""
+    runtime = registry_on_kafka.runtime
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS test_batch_effects (event_id text, subject text)"))
+    topic = f"test.batches.{uuid.uuid4().hex[:8]}"
+    bus = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=2, backoff_seconds=0.01)
+    batches: list[int] = []
+
+    async def effect(envelopes) -> None:
+        batches.append(len(envelopes))
+        async with RegistryUnitOfWork(runtime) as uow:
+            for envelope in await uow.first_seen("batch-consumer", envelopes):
+                if envelope.subject == "poison":
+                    raise ValueError("cannot handle this one")
+                await uow.session.execute(
+                    text("INSERT INTO test_batch_effects VALUES (:id, :s)"), {"id": envelope.id, "s": envelope.subject}
+                )
+            await uow.commit()
+
+    bus.subscribe_batch("batch-consumer", [topic], effect, max_batch=100, max_wait_ms=200)
+    await bus.start()
+    try:
+        await bus.wait_until_assigned()
+        template = Envelope(
+            id="x",
+            source="/test",
+            type="test.event",
+            subject="s",
+            time=__import__("datetime").datetime.now(__import__("datetime").timezone.utc),
+            topic=topic,
+            data={},
+            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+            correlation_id="c",
+        )
+        events = [Envelope(**{**template.__dict__, "id": str(uuid.uuid4()), "subject": f"h{i % 4}"}) for i in range(60)]
+        poison = Envelope(**{**template.__dict__, "id": str(uuid.uuid4()), "subject": "poison"})
+        await bus.publish(events[:30] + [poison] + events[30:])
+        await bus.publish(events[:10])  # delivered again: no second effect
+
+        async def effects() -> list:
+            async with runtime.db.session() as s:
+                return (
+                    await s.execute(text("SELECT event_id, count(*) FROM test_batch_effects GROUP BY event_id"))
+                ).all()
+
+        for _ in range(400):
+            if len(await effects()) >= 60 and sum(batches) >= 71:
+                break
+            await asyncio.sleep(0.05)
+        async with TopicReader(kafka_bootstrap, dead_letter_topic(topic), start_offsets={}) as dlq:
+            dead = await dlq.collect_until(lambda es: len(es) >= 1)
+        rows = await effects()
+        assert {r[0] for r in rows} == {e.id for e in events} and all(r[1] == 1 for r in rows)
+        assert [d.subject for d in dead] == ["poison"]
+        assert max(batches) > 1  # it really consumed in batches
+    finally:
+        await bus.stop()

@@ -46,9 +46,17 @@ def _aware(moment: datetime) -> datetime:
 class StandardRepository:
     def __init__(self, session: AsyncSession, clock: Clock = utc_now):
         self.session, self.clock = session, clock
+        # Per unit of work (one transaction, e.g. a batch of events): a region's standards are read once.
+        self._for_region: dict[str, list[Standard]] = {}
 
     async def for_region(self, region_code: str) -> list[Standard]:
-        """Every standard of the region and its ancestors (what inheritance can reach)."""
+        """Every standard of the region and its ancestors (what inheritance can reach); read once per
+        transaction, so a batch of events of one county reads them once."""
+        if region_code not in self._for_region:
+            self._for_region[region_code] = await self._read_region(region_code)
+        return self._for_region[region_code]
+
+    async def _read_region(self, region_code: str) -> list[Standard]:
         rows = (
             await self.session.execute(
                 select(orm.standards).where(orm.standards.c.region_code.in_(region_chain(region_code)))
@@ -82,6 +90,7 @@ class StandardRepository:
         return [_standard(r) for r in rows]
 
     async def add(self, standard: Standard) -> Standard:
+        self._for_region.clear()  # what this transaction reads next includes the new standard
         standard_id = standard.id or new_record_id()
         await self.session.execute(
             insert(orm.standards).values(
@@ -100,6 +109,7 @@ class StandardRepository:
         return Standard(**{**standard.__dict__, "id": standard_id})
 
     async def add_many(self, standards: list[Standard]) -> None:
+        self._for_region.clear()
         await self.session.execute(
             insert(orm.standards),
             [

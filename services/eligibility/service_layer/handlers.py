@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
@@ -25,23 +25,18 @@ def today(runtime: ServiceRuntime) -> date:
     return runtime.today()
 
 
-def event_handlers(runtime: ServiceRuntime) -> EventHandlers:
-    """The one map of what this service does with the events it consumes."""
-
-    async def household_changed(envelope: Envelope, payload: HouseholdEvent) -> None:
-        # Every registry event carries the household's resulting facts: one handler for all of them.
-        async with EligibilityUnitOfWork(runtime) as uow:
-            if await uow.seen_before(CONSUMER, envelope):
-                return
-            await apply_household_facts(uow, payload.facts, today(runtime), trigger=envelope.id)
-            await uow.commit()
-
-    return {HouseholdEvent: household_changed}
+async def household_changed(uow: EligibilityUnitOfWork, envelope: Envelope, payload: HouseholdEvent) -> None:
+    # Every registry event carries the household's resulting facts: one handler for all of them.
+    await apply_household_facts(uow, payload.facts, uow.today(), trigger=envelope.id)
 
 
-def registry_handler(runtime: ServiceRuntime) -> Callable[[Envelope], Awaitable[None]]:
-    """The bus handler of the registry topic (kept for tests and tools that drive one event)."""
-    return dispatcher(event_handlers(runtime))
+# The one map of what this service does with the events it consumes.
+EVENT_HANDLERS: EventHandlers = {HouseholdEvent: household_changed}
+
+
+def registry_consumer(runtime: ServiceRuntime) -> Callable[[Sequence[Envelope]], Awaitable[None]]:
+    """The batch handler of the registry topic: a partition's events in one transaction."""
+    return dispatcher(CONSUMER, lambda: EligibilityUnitOfWork(runtime), EVENT_HANDLERS)
 
 
 def job_runner(runtime: ServiceRuntime) -> JobRunner:
