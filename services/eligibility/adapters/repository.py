@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, func, insert, literal, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility.adapters import orm
@@ -156,6 +158,46 @@ class HouseholdReadModel:
         if for_update:
             query = query.with_for_update()
         return (await self.session.execute(query)).first()
+
+    async def get_many(self, household_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Any]:
+        """Rows by household id, locked in id order when `for_update` (two batches never wait on each
+        other in opposite orders)."""
+        if not household_ids:
+            return {}
+        query = (
+            select(orm.households)
+            .where(orm.households.c.household_id.in_(sorted(set(household_ids))))
+            .order_by(orm.households.c.household_id)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return {row.household_id: row for row in (await self.session.execute(query)).all()}
+
+    async def upsert_many(self, snapshots: Sequence[tuple[str, int, str, dict[str, Any], str | None]]) -> None:
+        """New snapshots (household id, version, region, snapshot, cadre) in two statements: the rows
+        (inserted or updated) and the snapshot history."""
+        if not snapshots:
+            return
+        now = self.clock()
+        rows = [
+            dict(household_id=h, version=v, region_code=r, snapshot=s, cadre_id=c, updated_at=now)
+            for h, v, r, s, c in snapshots
+        ]
+        dialect_insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(orm.households).values(rows)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[orm.households.c.household_id],
+                set_={
+                    c: statement.excluded[c] for c in ("version", "region_code", "snapshot", "cadre_id", "updated_at")
+                },
+            )
+        )
+        await insert_many(
+            self.session,
+            orm.household_snapshots,
+            [dict(household_id=h, version=v, snapshot=s, recorded_at=now) for h, v, _, s, _ in snapshots],
+        )
 
     async def upsert(
         self, household_id: str, version: int, region_code: str, snapshot: dict, cadre_id: str | None, exists: bool
@@ -329,7 +371,7 @@ class DecisionRepository:
                     change=a["change"],
                     household_version=versions.get(a["household_id"]),
                     as_of=as_of,
-                    trigger=trigger,
+                    trigger=a.get("trigger", trigger),
                     explanation=getattr(d, "explanation", None),
                     prior_state=a["prior_state"],
                     known_at=known_at,

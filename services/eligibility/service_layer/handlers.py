@@ -9,10 +9,10 @@ from datetime import date
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.service_layer import jobs
-from services.eligibility.service_layer.services import apply_household_facts
+from services.eligibility.service_layer.services import apply_household_batch
 from shared.app import ServiceRuntime
 from shared.contracts.registry import HouseholdEvent
-from shared.dispatch import EventHandlers, dispatcher
+from shared.dispatch import EventHandlers, dispatcher, takes_batches
 from shared.events import Envelope
 from shared.jobs import JobRunner
 from shared.tracing import current_trace
@@ -25,13 +25,18 @@ def today(runtime: ServiceRuntime) -> date:
     return runtime.today()
 
 
-async def household_changed(uow: EligibilityUnitOfWork, envelope: Envelope, payload: HouseholdEvent) -> None:
-    # Every registry event carries the household's resulting facts: one handler for all of them.
-    await apply_household_facts(uow, payload.facts, uow.today(), trigger=envelope.id)
+@takes_batches
+async def households_changed(uow: EligibilityUnitOfWork, events: list[tuple[Envelope, HouseholdEvent]]) -> None:
+    # Every registry event carries the household's resulting facts: one handler for all of them, set-based.
+    await apply_household_batch(
+        uow,
+        [(payload.facts, envelope.id, envelope.trace_for_consequences()) for envelope, payload in events],
+        uow.today(),
+    )
 
 
 # The one map of what this service does with the events it consumes.
-EVENT_HANDLERS: EventHandlers = {HouseholdEvent: household_changed}
+EVENT_HANDLERS: EventHandlers = {HouseholdEvent: households_changed}
 
 
 def registry_consumer(runtime: ServiceRuntime) -> Callable[[Sequence[Envelope]], Awaitable[None]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,6 +40,7 @@ from shared.errors import Conflict, ValidationProblem
 from shared.ids import new_record_id
 from shared.reference import jilin_counties
 from shared.sealing import Sealer
+from shared.tracing import TraceContext, use_trace
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +136,63 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
     return await reevaluate(uow, row, standards, as_of, trigger)
 
 
+def _county(region_code: str) -> str:
+    return region_code[:6]  # the county part of an administrative code: what a county lock covers
+
+
+async def apply_household_batch(
+    uow: EligibilityUnitOfWork, changes: Sequence[tuple[HouseholdFacts, str, TraceContext]], as_of: date
+) -> int:
+    """A batch of registry facts (each with the id and trace of the event that carried it), applied
+    set-based: the same outcome as `apply_household_facts` one by one, in a few statements per wave. A
+    wave takes the next change of each household, so a household changed twice in the batch is evaluated
+    twice, in order (events stay in order per household, the order Kafka keeps)."""
+    pending: dict[str, list[tuple[HouseholdFacts, str, TraceContext]]] = {}
+    for facts, trigger, trace in changes:
+        pending.setdefault(facts.household_id, []).append((facts, trigger, trace))
+    published = 0
+    while pending:
+        wave = {hid: queue.pop(0) for hid, queue in pending.items()}
+        pending = {hid: queue for hid, queue in pending.items() if queue}
+        # Wait for job batches holding these counties (shared locks, sorted), then lock the rows.
+        counties = sorted({_county(facts.region_code) for facts, _, _ in wave.values()})
+        for county in counties:
+            await uow.households.lock_county(county, exclusive=False)
+        existing = await uow.households.get_many(list(wave), for_update=True)
+        moved = sorted({_county(r.region_code) for r in existing.values()} - set(counties))
+        for county in moved:  # a household moved: its old county's batch must finish first too
+            await uow.households.lock_county(county, exclusive=False)
+        if moved:
+            existing = await uow.households.get_many(list(wave), for_update=True)
+        newer = [
+            (facts, trigger, trace)
+            for facts, trigger, trace in wave.values()
+            if facts.household_id not in existing or existing[facts.household_id].version < facts.version
+        ]
+        if not newer:
+            continue
+        await uow.households.upsert_many(
+            [
+                (f.household_id, f.version, f.region_code, snapshot_of(f, uow.runtime.sealer), f.cadre_id)
+                for f, _, _ in newer
+            ]
+        )
+        rows = await uow.households.get_many([f.household_id for f, _, _ in newer])
+        standards: dict[str | None, Standard] = {}
+        for region in sorted({f.region_code for f, _, _ in newer}):
+            standards.update((s.id, s) for s in await uow.standards.for_region(region))
+        published += await reevaluate_many(
+            uow,
+            [rows[f.household_id] for f, _, _ in newer],
+            StandardIndex(standards.values()),
+            as_of,
+            trigger="",
+            triggers={f.household_id: trigger for f, trigger, _ in newer},
+            traces={f.household_id: trace for f, _, trace in newer},
+        )
+    return published
+
+
 # --- evaluation and what changed ----------------------------------------------------------------
 
 
@@ -198,6 +258,8 @@ async def reevaluate_many(
     as_of: date,
     trigger: str,
     parameter_cache: dict[str, ParameterSet] | None = None,
+    triggers: Mapping[str, str] | None = None,
+    traces: Mapping[str, TraceContext] | None = None,
 ) -> int:
     """Evaluate households (read-model rows) and write what changed in a few set-based statements (bulk
     jobs call this with hundreds of rows): new decisions, their events, new signals, and each household's
@@ -207,62 +269,72 @@ async def reevaluate_many(
     added, results, signals = [], [], []
     published = 0
     for row in rows:
-        household = input_on(row.snapshot, as_of)
-        prior = PriorState.model_validate(row.state) if row.state else None
-        if household.region_code not in params_by_region:
-            params_by_region[household.region_code] = compile_parameters(standards, household.region_code, as_of)
-        try:
-            result = evaluate(household, prior, params_by_region[household.region_code], as_of)
-        except MissingParameter as exc:
-            log.error("household %s not evaluated: %s", household.id, exc)
-            continue
-        in_force = {d.key: d for d in current_decisions(row.current_decisions)}
-        fresh = {(d.programme.value, d.member_id or ""): d for d in result.decisions}
-        for key in sorted(set(in_force) | set(fresh)):
-            old, new = in_force.get(key), fresh.get(key)
-            kind = change_kind(old, new)
-            if kind is None:
+        # Each household's events continue the trace of the change that caused them.
+        trace = (traces or {}).get(row.household_id)
+        with use_trace(trace) if trace else contextlib.nullcontext():
+            household = input_on(row.snapshot, as_of)
+            prior = PriorState.model_validate(row.state) if row.state else None
+            if household.region_code not in params_by_region:
+                params_by_region[household.region_code] = compile_parameters(standards, household.region_code, as_of)
+            try:
+                result = evaluate(household, prior, params_by_region[household.region_code], as_of)
+            except MissingParameter as exc:
+                log.error("household %s not evaluated: %s", household.id, exc)
                 continue
-            if new is None:
-                del in_force[key]  # the programme no longer applies to this member; its decision is closed
-                continue
-            decision_id = new_record_id()
-            in_force[key] = CurrentDecision.of(decision_id, new)
-            added.append(
-                dict(id=decision_id, household_id=household.id, decision=new, change=kind, prior_state=row.state)
-            )
-            if kind == "assessed":
-                continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
-            published += 1
-            uow.emit(decision_changed(decision_id, row, old, new, kind, as_of), subject=row.household_id)
-        already = set(prior.active_signals) if prior else set()
-        for signal in result.signals:
-            if signal.kind in already:
-                continue  # raised before and still standing: one alert, not one per evaluation
-            signal_id = new_record_id()
-            signals.append(
-                dict(
-                    id=signal_id,
-                    household_id=household.id,
-                    kind=signal.kind,
-                    category=signal.category,
-                    evidence=signal.evidence,
+            in_force = {d.key: d for d in current_decisions(row.current_decisions)}
+            fresh = {(d.programme.value, d.member_id or ""): d for d in result.decisions}
+            for key in sorted(set(in_force) | set(fresh)):
+                old, new = in_force.get(key), fresh.get(key)
+                kind = change_kind(old, new)
+                if kind is None:
+                    continue
+                if new is None:
+                    del in_force[key]  # the programme no longer applies to this member; its decision is closed
+                    continue
+                decision_id = new_record_id()
+                in_force[key] = CurrentDecision.of(decision_id, new)
+                added.append(
+                    dict(
+                        id=decision_id,
+                        household_id=household.id,
+                        decision=new,
+                        change=kind,
+                        prior_state=row.state,
+                        trigger=(triggers or {}).get(row.household_id, trigger),
+                    )
                 )
-            )
-            uow.emit(
-                events.SignalRaised(
-                    signal_id=signal_id,
-                    household_id=row.household_id,
-                    region_code=household.region_code,
-                    cadre_id=row.cadre_id,
-                    kind=signal.kind,
-                    category=signal.category,
-                    evidence={k: v for k, v in signal.evidence.items() if k not in PERSONAL_FACTS},
-                    sealed_evidence=_sealed_personal_facts(uow, signal.evidence),
-                ),
-                subject=row.household_id,
-            )
-        results.append((row.household_id, result.next_state, stored_current(in_force.values())))
+                if kind == "assessed":
+                    continue  # a first "not eligible" is kept with its explanation, but nobody needs an alert
+                published += 1
+                uow.emit(decision_changed(decision_id, row, old, new, kind, as_of), subject=row.household_id)
+            already = set(prior.active_signals) if prior else set()
+            for signal in result.signals:
+                if signal.kind in already:
+                    continue  # raised before and still standing: one alert, not one per evaluation
+                signal_id = new_record_id()
+                signals.append(
+                    dict(
+                        id=signal_id,
+                        household_id=household.id,
+                        kind=signal.kind,
+                        category=signal.category,
+                        evidence=signal.evidence,
+                    )
+                )
+                uow.emit(
+                    events.SignalRaised(
+                        signal_id=signal_id,
+                        household_id=row.household_id,
+                        region_code=household.region_code,
+                        cadre_id=row.cadre_id,
+                        kind=signal.kind,
+                        category=signal.category,
+                        evidence={k: v for k, v in signal.evidence.items() if k not in PERSONAL_FACTS},
+                        sealed_evidence=_sealed_personal_facts(uow, signal.evidence),
+                    ),
+                    subject=row.household_id,
+                )
+            results.append((row.household_id, result.next_state, stored_current(in_force.values())))
     await uow.decisions.add_many(
         added, as_of=as_of, trigger=trigger, versions={r.household_id: r.version for r in rows}, known_at=known_at
     )
