@@ -60,6 +60,8 @@ class ServiceRuntime:
     # "Now", replaceable in tests; domain code never reads the clock itself.
     clock: Clock = field(default=utc_now)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # Process-wide caches a service keeps (e.g. eligibility's standards); the service invalidates them.
+    caches: dict[str, Any] = field(default_factory=dict)
 
     def today(self) -> date:
         """The business day (Asia/Shanghai) by this runtime's clock."""

@@ -4,7 +4,7 @@ as the per-event path applied one event at a time, and a batch delivered again c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
@@ -151,3 +151,40 @@ async def test_batches_decide_exactly_what_one_event_at_a_time_decides(databases
         for service, manager in ((one, one_manager), (batched, batched_manager)):
             await service.http.aclose()
             await manager.__aexit__(None, None, None)
+
+
+async def test_the_standards_cache_sees_a_standard_recorded_here_or_elsewhere(databases):
+    from services.eligibility.service_layer.services import cached_standards, new_standard, record_standard
+
+    service, manager = await _eligibility(databases)
+    try:
+        runtime = service.runtime
+        async with EligibilityUnitOfWork(runtime) as uow:
+            before, _ = await cached_standards(uow, NOW.date())
+            again, _ = await cached_standards(uow, NOW.date())
+            assert again is before  # nothing changed: the same index, no re-read
+            standard = await record_standard(
+                uow,
+                new_standard(
+                    {
+                        "region_code": "220122",
+                        "category": "income_drop_ratio",
+                        "effective_from": date(2026, 1, 1),
+                        "value": "0.25",
+                        "legal_ref": "test",
+                        "amount_fen": None,
+                        "period": None,
+                        "effective_to": None,
+                    },
+                    "tester",
+                    NOW,
+                ),
+            )
+            await uow.commit()
+        async with EligibilityUnitOfWork(runtime) as uow:  # as another process would see it
+            after, _ = await cached_standards(uow, NOW.date())
+        assert after is not before
+        assert standard.id in {s.id for s in after.candidates("income_drop_ratio", "220122")}
+    finally:
+        await service.http.aclose()
+        await manager.__aexit__(None, None, None)

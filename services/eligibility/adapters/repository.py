@@ -131,6 +131,11 @@ class StandardRepository:
             ],
         )
 
+    async def stamp(self) -> tuple[int, datetime | None]:
+        """What identifies the set of standards (they are only ever added): count and latest record."""
+        row = (await self.session.execute(select(func.count(), func.max(orm.standards.c.recorded_at)))).one()
+        return int(row[0]), row[1]
+
     async def count(self) -> int:
         return await self.session.scalar(select(func.count()).select_from(orm.standards)) or 0
 
@@ -179,6 +184,33 @@ class HouseholdReadModel:
         if not snapshots:
             return
         now = self.clock()
+        if self.session.bind.dialect.name == "postgresql":
+            # One statement over unnested arrays (a multi-row VALUES is compiled anew for every batch size).
+            await self.session.execute(
+                text(
+                    "INSERT INTO households (household_id, version, region_code, snapshot, cadre_id, updated_at) "
+                    "SELECT h, v, r, s::json, c, :now FROM unnest(CAST(:ids AS text[]), "
+                    "CAST(:versions AS int[]), CAST(:regions AS text[]), CAST(:snapshots AS text[]), "
+                    "CAST(:cadres AS text[])) AS t(h, v, r, s, c) "
+                    "ON CONFLICT (household_id) DO UPDATE SET version = excluded.version, "
+                    "region_code = excluded.region_code, snapshot = excluded.snapshot, "
+                    "cadre_id = excluded.cadre_id, updated_at = excluded.updated_at"
+                ),
+                {
+                    "now": now,
+                    "ids": [h for h, _, _, _, _ in snapshots],
+                    "versions": [v for _, v, _, _, _ in snapshots],
+                    "regions": [r for _, _, r, _, _ in snapshots],
+                    "snapshots": [_json(s) for _, _, _, s, _ in snapshots],
+                    "cadres": [c for _, _, _, _, c in snapshots],
+                },
+            )
+            await insert_many(
+                self.session,
+                orm.household_snapshots,
+                [dict(household_id=h, version=v, snapshot=s, recorded_at=now) for h, v, _, s, _ in snapshots],
+            )
+            return
         rows = [
             dict(household_id=h, version=v, region_code=r, snapshot=s, cadre_id=c, updated_at=now)
             for h, v, r, s, c in snapshots
@@ -279,6 +311,16 @@ class HouseholdReadModel:
                 .limit(limit)
             )
         ).all()
+
+    async def lock_counties_shared(self, region_codes: Sequence[str]) -> None:
+        """`lock_county(..., exclusive=False)` for several counties in one statement, in key order."""
+        if self.session.bind.dialect.name != "postgresql" or not region_codes:
+            return
+        keys = sorted({county_lock_key(code) for code in region_codes})
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:space, k) FROM unnest(CAST(:keys AS int[])) AS k ORDER BY k"),
+            {"space": COUNTY_LOCK_SPACE, "keys": keys},
+        )
 
     async def lock_county(self, region_code: str, *, exclusive: bool) -> None:
         """Order a job's batch and registry events of one county (PostgreSQL advisory lock, held to the end

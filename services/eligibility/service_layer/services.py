@@ -136,6 +136,19 @@ async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFact
     return await reevaluate(uow, row, standards, as_of, trigger)
 
 
+async def cached_standards(uow: EligibilityUnitOfWork, as_of: date) -> tuple[StandardIndex, dict[str, ParameterSet]]:
+    """Every standard, and the parameters compiled from them per region for `as_of`, kept for the process
+    and read again when the standards change (they are only ever added: their count and latest record
+    tell), whichever process recorded one."""
+    stamp = await uow.standards.stamp()
+    cached: tuple[Any, StandardIndex, dict[date, dict[str, ParameterSet]]] | None = uow.runtime.caches.get("standards")
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, StandardIndex(await uow.standards.under("")), {})
+        uow.runtime.caches["standards"] = cached
+    _, index, compiled = cached
+    return index, compiled.setdefault(as_of, {})
+
+
 def _county(region_code: str) -> str:
     return region_code[:6]  # the county part of an administrative code: what a county lock covers
 
@@ -155,14 +168,12 @@ async def apply_household_batch(
         wave = {hid: queue.pop(0) for hid, queue in pending.items()}
         pending = {hid: queue for hid, queue in pending.items() if queue}
         # Wait for job batches holding these counties (shared locks, sorted), then lock the rows.
-        counties = sorted({_county(facts.region_code) for facts, _, _ in wave.values()})
-        for county in counties:
-            await uow.households.lock_county(county, exclusive=False)
+        counties = {_county(facts.region_code) for facts, _, _ in wave.values()}
+        await uow.households.lock_counties_shared(sorted(counties))
         existing = await uow.households.get_many(list(wave), for_update=True)
-        moved = sorted({_county(r.region_code) for r in existing.values()} - set(counties))
-        for county in moved:  # a household moved: its old county's batch must finish first too
-            await uow.households.lock_county(county, exclusive=False)
-        if moved:
+        moved = sorted({_county(r.region_code) for r in existing.values()} - counties)
+        if moved:  # a household moved: its old county's batch must finish first too
+            await uow.households.lock_counties_shared(moved)
             existing = await uow.households.get_many(list(wave), for_update=True)
         newer = [
             (facts, trigger, trace)
@@ -178,14 +189,13 @@ async def apply_household_batch(
             ]
         )
         rows = await uow.households.get_many([f.household_id for f, _, _ in newer])
-        standards: dict[str | None, Standard] = {}
-        for region in sorted({f.region_code for f, _, _ in newer}):
-            standards.update((s.id, s) for s in await uow.standards.for_region(region))
+        standards, compiled = await cached_standards(uow, as_of)
         published += await reevaluate_many(
             uow,
             [rows[f.household_id] for f, _, _ in newer],
-            StandardIndex(standards.values()),
+            standards,
             as_of,
+            parameter_cache=compiled,
             trigger="",
             triggers={f.household_id: trigger for f, trigger, _ in newer},
             traces={f.household_id: trace for f, _, trace in newer},
