@@ -154,7 +154,8 @@ async def test_batches_decide_exactly_what_one_event_at_a_time_decides(databases
 
 
 async def test_the_standards_cache_sees_a_standard_recorded_here_or_elsewhere(databases):
-    from services.eligibility.service_layer.services import cached_standards, new_standard, record_standard
+    from services.eligibility.service_layer.services import new_standard, record_standard
+    from services.eligibility.service_layer.stream import cached_standards
 
     service, manager = await _eligibility(databases)
     try:

@@ -9,7 +9,7 @@ from datetime import date
 
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.service_layer import jobs
-from services.eligibility.service_layer.services import apply_household_batch
+from services.eligibility.service_layer.stream import apply_household_batch
 from shared.app import ServiceRuntime
 from shared.contracts.registry import HouseholdEvent
 from shared.dispatch import EventHandlers, dispatcher, takes_batches
