@@ -70,8 +70,8 @@ async def apply_household_batch(
         )
         rows = await uow.households.get_many([f.household_id for f, _, _ in newer])
         standards, compiled = await cached_standards(uow, as_of)
-        # The scalar engine, written set-based. The bulk job's vectorised screening was measured slower on
-        # a stream of registry changes (bench/stream.py; DECISIONS §22), so it is not used here.
+        # The scalar engine, written set-based: the bulk job's vectorised screening gave no measurable gain
+        # on a stream of registry changes (bench/stream.py; DECISIONS §22).
         published += await reevaluate_many(
             uow,
             [rows[f.household_id] for f, _, _ in newer],
