@@ -250,3 +250,76 @@ async def test_batches_on_kafka_apply_once_and_isolate_a_poison_event(registry_o
         assert max(batches) > 1  # it really consumed in batches
     finally:
         await bus.stop()
+
+
+class _Killed(BaseException):
+    """Stands for the process dying: not an error a handler's retry would catch."""
+
+
+async def test_a_consumer_killed_after_its_commit_loses_nothing_and_doubles_nothing(registry_on_kafka, kafka_bootstrap):
+    runtime = registry_on_kafka.runtime
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE IF NOT EXISTS test_kill_effects (event_id text)"))
+    topic = f"test.kill.{uuid.uuid4().hex[:8]}"
+    group = f"kill-consumer-{uuid.uuid4().hex[:6]}"
+    kill_after_commit = {"armed": True}
+
+    async def effect(envelopes) -> None:
+        async with RegistryUnitOfWork(runtime) as uow:
+            for envelope in await uow.first_seen(group, envelopes):
+                await uow.session.execute(text("INSERT INTO test_kill_effects VALUES (:id)"), {"id": envelope.id})
+            await uow.commit()
+        if kill_after_commit["armed"]:  # dies between its transaction and the offset commit
+            kill_after_commit["armed"] = False
+            raise _Killed()
+
+    from datetime import UTC, datetime
+
+    events = [
+        Envelope(
+            id=str(uuid.uuid4()),
+            source="/test",
+            type="test.event",
+            subject=f"h{i % 3}",
+            time=datetime.now(UTC),
+            topic=topic,
+            data={},
+            traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+            correlation_id="c",
+        )
+        for i in range(30)
+    ]
+    first = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=1)
+    first.subscribe_batch(group, [topic], effect, max_batch=100, max_wait_ms=300)
+    await first.start()
+    try:
+        await first.wait_until_assigned()
+        await first.publish(events)
+        for _ in range(200):
+            if not kill_after_commit["armed"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await first.stop()
+    second = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=1)  # the restarted process
+    second.subscribe_batch(group, [topic], effect, max_batch=100, max_wait_ms=300)
+    await second.start()
+    try:
+        await second.wait_until_assigned()
+
+        async def applied() -> dict:
+            async with runtime.db.session() as s:
+                rows = (
+                    await s.execute(text("SELECT event_id, count(*) FROM test_kill_effects GROUP BY event_id"))
+                ).all()
+            return dict(rows)
+
+        for _ in range(200):
+            if len(await applied()) == 30:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1)  # a redelivery that doubled something would land now
+        counts = await applied()
+        assert set(counts) == {e.id for e in events} and set(counts.values()) == {1}
+    finally:
+        await second.stop()
