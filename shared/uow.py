@@ -7,7 +7,8 @@ Services subclass it to attach their repositories (see `services/<name>/adapters
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Self
 
@@ -89,6 +90,23 @@ class UnitOfWork:
         self._committed = True
         if self.events and self._after_commit:
             self._after_commit()
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A part of this transaction that a failure undoes alone, its events included (PostgreSQL
+        SAVEPOINT). SQLite's driver does not run savepoints reliably: callers there use one transaction
+        per part instead (`supports_savepoints`)."""
+        emitted = len(self.events)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self.events[emitted:]
+            raise
+
+    @property
+    def supports_savepoints(self) -> bool:
+        return not self.db.is_sqlite
 
     async def rollback(self) -> None:
         """Undo everything of this transaction, its events included; the unit of work stays usable."""

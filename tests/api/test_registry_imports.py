@@ -110,6 +110,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
         return await original(uow, validate, data, actor)
 
     imports._import_one = crash_after_two
+    chunk, imports.CHUNK_ROWS = imports.CHUNK_ROWS, 2  # two rows a transaction: the crash hits the second
     try:
         try:
             await imports.run_job(uow_factory, job["id"], validated_row)
@@ -117,6 +118,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
             pass
     finally:
         imports._import_one = original
+        imports.CHUNK_ROWS = chunk
     async with uow_factory() as uow:
         halfway = await imports.get_job(uow, job["id"])
     assert (halfway["processed"], halfway["imported"], halfway["status"]) == (2, 2, "running")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -245,6 +246,19 @@ class ImportJobRepository:
             select(orm.import_jobs.c.id, orm.import_jobs.c.traceparent).where(orm.import_jobs.c.status != "done")
         )
         return [(r.id, r.traceparent) for r in rows]
+
+    async def count_rows(self, job_id: str, processed: int, outcomes: Mapping[str, int], errors: list[dict]) -> None:
+        """Rows up to `processed` are done: the outcomes (imported | unchanged | failed) added in place,
+        the refused rows appended to the report."""
+        values: dict[Any, Any] = {c: c + outcomes[c.name] for c in orm.import_jobs.c if c.name in outcomes}
+        values |= {
+            orm.import_jobs.c.processed: processed,
+            orm.import_jobs.c.status: "running",
+            orm.import_jobs.c.updated_at: self.clock(),
+        }
+        await self.session.execute(update(orm.import_jobs).where(orm.import_jobs.c.id == job_id).values(values))
+        if errors:
+            await self.session.execute(insert(orm.import_job_errors), [{"job_id": job_id, **e} for e in errors])
 
     async def count_row(self, job_id: str, index: int, outcome: str, error: dict | None) -> None:
         """Row `index` (0-based) is done with `outcome` (imported | unchanged | failed)."""

@@ -1,0 +1,93 @@
+"""Registry bulk import: households a second for a JSON Lines file posted to `POST /v1/imports`, on the
+real PostgreSQL (in-process bus: the figure is the registry's, events wait in the outbox for the relay).
+
+    uv run --group bench python -m bench.imports [--rows 5000]   → bench/results/imports.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+from asgi_lifespan import LifespanManager
+
+from services.registry.demo import demo_households
+from shared.auth import issue_token
+from shared.bus import InProcessBus
+from shared.config import PlatformSettings, ServiceSettings
+from shared.migrations import upgrade_async
+
+RESULTS = Path(__file__).parent / "results"
+PG = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://assistance:assistance@127.0.0.1:55432/postgres")
+
+
+def jsonl(rows: int, tag: str) -> bytes:
+    lines = []
+    for n, (household, members, incomes) in enumerate(demo_households(rows, seed=11)):
+        body = {**household, "external_ref": f"{tag}-{n}", "members": members, "incomes": incomes}
+        lines.append(
+            json.dumps(body, ensure_ascii=False, default=lambda v: v.isoformat() if isinstance(v, date) else v)
+        )
+    return "\n".join(lines).encode()
+
+
+async def main(rows: int) -> None:
+    from services.registry import app as registry_app
+
+    admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+    name = f"bench_import_{uuid.uuid4().hex[:6]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG.rsplit("/", 1)[0] + "/" + name
+    try:
+        await upgrade_async("registry", url)
+        runtime = registry_app.build_runtime(
+            ServiceSettings.load("registry", database_url=url, kafka_bootstrap_servers=None), bus=InProcessBus()
+        )
+        app = registry_app.create_app(runtime)
+        token = issue_token(PlatformSettings(), subject="bench", roles=["provincial_system"], region="22")
+        content = jsonl(rows, uuid.uuid4().hex[:6])
+        async with LifespanManager(app, startup_timeout=60, shutdown_timeout=120):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://bench",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=600,
+            ) as http:
+                started = time.perf_counter()
+                job = (
+                    await http.post("/v1/imports", content=content, headers={"content-type": "application/x-ndjson"})
+                ).json()
+                while True:
+                    state = (await http.get(f"/v1/imports/{job['id']}")).json()
+                    if state["status"] == "done":
+                        break
+                    await asyncio.sleep(0.2)
+                seconds = time.perf_counter() - started
+        result = {
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": rows,
+            "imported": state["imported"],
+            "failed": state["failed"],
+            "seconds": round(seconds, 2),
+            "households_per_second": round(rows / seconds),
+        }
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "imports.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=5000)
+    asyncio.run(main(parser.parse_args().rows))
