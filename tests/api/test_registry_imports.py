@@ -102,12 +102,12 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     original = imports._import_one
     calls = 0
 
-    async def crash_after_two(uow, validate, data, actor):
+    async def crash_after_two(uow, validate, data, actor, *known):
         nonlocal calls
         calls += 1
         if calls == 3:
             raise SystemExit("killed")
-        return await original(uow, validate, data, actor)
+        return await original(uow, validate, data, actor, *known)
 
     imports._import_one = crash_after_two
     chunk, imports.CHUNK_ROWS = imports.CHUNK_ROWS, 2  # two rows a transaction: the crash hits the second
@@ -129,3 +129,14 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
             update(orm.import_jobs).where(orm.import_jobs.c.id == job["id"]).values(status="done")
         )
     assert (done["processed"], done["imported"], done["unchanged"], done["failed"]) == (4, 4, 0, 0)
+
+
+async def test_a_ref_repeated_in_one_file_is_imported_once(registry):
+    tag = id_number()[-6:]
+    row = household(external_ref=f"twice-{tag}")
+    content = jsonl([row, household(external_ref=f"other-{tag}"), row])
+    response = await registry.http.post(
+        "/v1/imports", content=content, headers=SYSTEM | {"content-type": "application/x-ndjson"}
+    )
+    job = await wait_done(registry, response.json()["id"])
+    assert (job["imported"], job["unchanged"], job["failed"]) == (2, 1, 0), job

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -25,6 +25,17 @@ class HouseholdRepository:
             query = query.with_for_update()
         document = await self.session.scalar(query)
         return Household.model_validate(document) if document else None
+
+    async def regions_of_external_refs(self, refs: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """{external_ref: (household id, region code)} of the refs already registered."""
+        if not refs:
+            return {}
+        rows = await self.session.execute(
+            select(orm.households.c.external_ref, orm.households.c.id, orm.households.c.region_code).where(
+                orm.households.c.external_ref.in_(sorted(set(refs)))
+            )
+        )
+        return {r.external_ref: (r.id, r.region_code) for r in rows}
 
     async def get_by_external_ref(self, ref: str) -> Household | None:
         document = await self.session.scalar(
@@ -188,12 +199,17 @@ class HouseholdRepository:
 class RegionRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
+        # Per unit of work: regions are only ever added, so a chunk of imported rows reads each once.
+        self._found: dict[str, dict | None] = {}
 
     async def get(self, code: str) -> dict | None:
-        row = (await self.session.execute(select(orm.regions).where(orm.regions.c.code == code))).first()
-        return dict(row._mapping) if row else None
+        if code not in self._found:
+            row = (await self.session.execute(select(orm.regions).where(orm.regions.c.code == code))).first()
+            self._found[code] = dict(row._mapping) if row else None
+        return self._found[code]
 
     async def add(self, region: dict) -> None:
+        self._found.pop(region["code"], None)
         await self.session.execute(insert(orm.regions).values(**region))
 
     async def list(self, *, prefix: str, level: str | None, parent: str | None) -> list[dict]:

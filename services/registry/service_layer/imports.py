@@ -203,12 +203,14 @@ async def _import_chunk(
     """Rows in one transaction, each in a savepoint: a refused row is undone alone and reported."""
     outcomes = dict.fromkeys(("imported", "unchanged", "failed"), 0)
     errors = []
+    refs = [d["external_ref"] for _, d, _ in chunk if d and isinstance(d.get("external_ref"), str)]
+    known = await uow.households.regions_of_external_refs(refs)  # one read for the chunk
     for line, data, error in chunk:
         outcome = "failed"
         if error is None:
             try:
                 async with uow.savepoint():
-                    outcome = await _import_one(uow, validate, data or {}, actor)
+                    outcome = await _import_one(uow, validate, data or {}, actor, known)
             except Problem as exc:
                 error = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in exc.errors) or exc.detail
         outcomes[outcome] += 1
@@ -222,7 +224,15 @@ def _ref_of(data: dict | None) -> str | None:
     return ref[:100] if isinstance(ref, str) else None
 
 
-async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dict, actor: Principal) -> str:
+async def _import_one(
+    uow: RegistryUnitOfWork,
+    validate: RowValidator,
+    data: dict,
+    actor: Principal,
+    known: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """Import one row; `known` maps the external refs of this chunk already registered to (id, region)
+    (without it, the row's ref is looked up on its own)."""
     try:
         fields = validate(data)
     except RecursionError:
@@ -234,9 +244,13 @@ async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dic
             "imported rows need external_ref, so that re-running a file changes nothing",
         )
     await services.check_region(uow, fields["region_code"], actor)
-    existing = await uow.households.get_by_external_ref(fields["external_ref"])
-    if existing is not None:
-        if actor.may_see_household(existing.id, existing.region_code):
+    if known is not None:
+        owner = known.get(fields["external_ref"])
+    else:
+        found = await uow.households.get_by_external_ref(fields["external_ref"])
+        owner = (found.id, found.region_code) if found else None
+    if owner is not None:
+        if actor.may_see_household(*owner):
             return "unchanged"
         # Held by a household outside the caller's scope: say neither where nor which.
         raise ValidationProblem.field(
@@ -244,7 +258,7 @@ async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dic
             "unique_external_ref",
             "this external_ref is already used by another registry office's record",
         )
-    await services.register_household(
+    household = await services.register_household(
         uow,
         fields["household"],
         fields["members"],
@@ -253,4 +267,6 @@ async def _import_one(uow: RegistryUnitOfWork, validate: RowValidator, data: dic
         incomes=fields["incomes"],
         expenses=fields["expenses"],
     )
+    if known is not None:  # a later row of the same chunk with this ref is then "unchanged"
+        known[fields["external_ref"]] = (household.id, household.region_code)
     return "imported"
