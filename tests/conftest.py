@@ -4,6 +4,7 @@ variables those scripts print. Without them the suite stops with a clear error i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -13,6 +14,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from shared.auth import issue_token
+from shared.bus import InProcessBus
 from shared.config import PlatformSettings, ServiceSettings
 from shared.migrations import upgrade_async
 
@@ -143,3 +145,41 @@ async def published(service: ServiceClient, subject: str | None = None) -> list:
     while await service.runtime.relay.publish_pending():
         pass
     return [e for e in service.runtime.bus.published if subject is None or e.subject == subject]
+
+
+@contextlib.asynccontextmanager
+async def registry_and_eligibility(databases, now):
+    """The registry and eligibility on PostgreSQL sharing one in-process bus, eligibility's clock at `now`
+    and no scheduler: yields (registry, eligibility, bus)."""
+    from services.eligibility import app as eligibility_app
+    from services.registry import app as registry_app
+
+    bus = InProcessBus()
+    registry, rm = await start_service(
+        registry_app.create_app,
+        registry_app.build_runtime,
+        ServiceSettings.load("registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None),
+        bus=bus,
+    )
+
+    def runtime(settings, bus=None):
+        rt = eligibility_app.build_runtime(settings, bus=bus)
+        rt.clock = lambda: now
+        return rt
+
+    eligibility, em = await start_service(
+        lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
+        runtime,
+        ServiceSettings.load(
+            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
+        ),
+        bus=bus,
+    )
+    await bus.start()  # started after both services subscribed, as the embedded runner does
+    try:
+        yield registry, eligibility, bus
+    finally:
+        await bus.stop()
+        for service, manager in ((eligibility, em), (registry, rm)):
+            await service.http.aclose()
+            await manager.__aexit__(None, None, None)

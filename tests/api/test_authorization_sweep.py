@@ -20,9 +20,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.auth import Role
-from shared.bus import InProcessBus
-from shared.config import ServiceSettings
-from tests.conftest import auth, start_service
+from tests.conftest import auth, registry_and_eligibility
 from tests.factories import household, id_number, member
 
 NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
@@ -131,36 +129,8 @@ def routes(app) -> list[tuple[str, str, frozenset[Role]]]:
 
 @pytest.fixture(scope="module")
 async def system(databases):
-    from services.eligibility import app as eligibility_app
-    from services.registry import app as registry_app
-
-    bus = InProcessBus()
-    registry, rm = await start_service(
-        registry_app.create_app,
-        registry_app.build_runtime,
-        ServiceSettings.load("registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None),
-        bus=bus,
-    )
-
-    def runtime(settings, bus=None):
-        rt = eligibility_app.build_runtime(settings, bus=bus)
-        rt.clock = lambda: NOW
-        return rt
-
-    eligibility, em = await start_service(
-        lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
-        runtime,
-        ServiceSettings.load(
-            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
-        ),
-        bus=bus,
-    )
-    await bus.start()
-    yield {"registry": registry, "eligibility": eligibility}, bus
-    await bus.stop()
-    for service, manager in ((eligibility, em), (registry, rm)):
-        await service.http.aclose()
-        await manager.__aexit__(None, None, None)
+    async with registry_and_eligibility(databases, NOW) as (registry, eligibility, bus):
+        yield {"registry": registry, "eligibility": eligibility}, bus
 
 
 async def _settle(services, bus) -> None:

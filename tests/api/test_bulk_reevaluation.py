@@ -291,8 +291,9 @@ async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_r
     commit and is then applied on top of it. Households of other counties are not held up."""
     import asyncio
 
-    from services.eligibility.service_layer.services import apply_household_facts
+    from services.eligibility.service_layer.stream import apply_household_batch
     from shared.contracts.registry import HouseholdFacts, MemberFacts
+    from shared.tracing import new_trace
 
     runtime, factory = two_runs["standard_changed"]
 
@@ -323,9 +324,9 @@ async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_r
             ),
         )
 
-    async def apply(facts):
+    async def apply(facts):  # the consumer's path: a batch (here of one) from the registry stream
         async with factory() as uow:
-            await apply_household_facts(uow, facts, SECOND, trigger="test-event")
+            await apply_household_batch(uow, [(facts, "test-event", new_trace())], SECOND)
             await uow.commit()
 
     async with factory() as job_uow:

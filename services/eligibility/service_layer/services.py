@@ -114,7 +114,10 @@ def input_on(snapshot: dict, as_of: date) -> HouseholdInput:
 
 
 async def apply_household_facts(uow: EligibilityUnitOfWork, facts: HouseholdFacts, as_of: date, trigger: str) -> int:
-    """Keep the newest snapshot, then re-evaluate. An older or repeated version changes nothing."""
+    """Keep the newest snapshot, then re-evaluate. An older or repeated version changes nothing.
+
+    The one-event semantics, statement by statement: the consumer applies batches with
+    `stream.apply_household_batch`, and tests hold that path to this one's outcome."""
     # Wait for a job batch holding the household's county (old and new county, if it moved).
     await uow.households.lock_county(facts.region_code, exclusive=False)
     existing = await uow.households.get(facts.household_id, for_update=True)
