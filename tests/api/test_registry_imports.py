@@ -98,18 +98,18 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
             uow, actor, "jsonl", jsonl(rows).decode(), "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
         )
         await uow.commit()
-    # Simulate a crash after two rows: import them, then stop as a killed process would.
-    original = imports._import_one
+    # Simulate a crash after two rows: the first chunk of two commits, the process dies writing the second.
+    original = imports.services.register_households
     calls = 0
 
-    async def crash_after_two(uow, validate, data, actor, *known):
+    async def crash_on_second_chunk(*args):
         nonlocal calls
         calls += 1
-        if calls == 3:
+        if calls == 2:
             raise SystemExit("killed")
-        return await original(uow, validate, data, actor, *known)
+        return await original(*args)
 
-    imports._import_one = crash_after_two
+    imports.services.register_households = crash_on_second_chunk
     chunk, imports.CHUNK_ROWS = imports.CHUNK_ROWS, 2  # two rows a transaction: the crash hits the second
     try:
         try:
@@ -117,7 +117,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
         except SystemExit:
             pass
     finally:
-        imports._import_one = original
+        imports.services.register_households = original
         imports.CHUNK_ROWS = chunk
     async with uow_factory() as uow:
         halfway = await imports.get_job(uow, job["id"])
@@ -140,3 +140,65 @@ async def test_a_ref_repeated_in_one_file_is_imported_once(registry):
     )
     job = await wait_done(registry, response.json()["id"])
     assert (job["imported"], job["unchanged"], job["failed"]) == (2, 1, 0), job
+
+
+def mixed_file(tag: str, registered_person: dict) -> tuple[bytes, dict]:
+    """Rows that each exercise one rule, and per line the outcome the import must report."""
+    shared_person = member()
+    rows = [
+        household(external_ref=f"{tag}-ok"),
+        household(external_ref=f"{tag}-elsewhere", members=[member(id_number=registered_person["id_number"])]),
+        household(external_ref=f"{tag}-first", members=[shared_person]),
+        household(external_ref=f"{tag}-second", members=[dict(shared_person)]),  # same person, other ref
+        household(external_ref=f"{tag}-region", region_code="229999"),
+        household(external_ref=f"{tag}-ok"),  # repeated ref: unchanged
+        household(external_ref=f"{tag}-last"),
+    ]
+    expected = {2: "id_number: registered in household", 4: "id_number: registered in household", 5: "unknown region"}
+    return jsonl(rows), expected
+
+
+async def import_and_read(registry, content: bytes) -> dict:
+    response = await registry.http.post(
+        "/v1/imports", content=content, headers=SYSTEM | {"content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 202, response.text
+    return await wait_done(registry, response.json()["id"])
+
+
+async def test_set_based_chunks_and_the_row_by_row_fallback_report_the_same(registry, monkeypatch):
+    """A chunk is checked against one read of persons and refs, then written set-based. When that read
+    is stale (a concurrent registration won the race), the database refuses the set and the chunk is
+    imported row by row: the outcome per line must be the same either way."""
+    registered = member()
+    created = await registry.http.post("/v1/households", json=household(members=[registered]), headers=SYSTEM)
+    assert created.status_code == 201, created.text
+    outcomes = []
+    row_by_row = imports._import_chunk_row_by_row
+    fell_back = []
+
+    async def spy(*args):
+        fell_back.append(True)
+        return await row_by_row(*args)
+
+    monkeypatch.setattr(imports, "_import_chunk_row_by_row", spy)
+    for blind in (False, True):
+        tag = f"mix-{id_number()[-6:]}-{blind}"
+        content, expected = mixed_file(tag, registered)
+        with monkeypatch.context() as patch:
+            if blind:  # the chunk's read of registered persons sees nothing, as if it ran before the race
+                patch.setattr(
+                    "services.registry.adapters.repository.HouseholdRepository.owners_of_persons",
+                    lambda self, hashes: asyncio.sleep(0, {}),
+                )
+            job = await import_and_read(registry, content)
+        assert bool(fell_back) == blind
+        errors = {e["line"]: e["error"] for e in job["errors"]}
+        assert set(errors) == set(expected), errors
+        for line, message in expected.items():  # the caller may see the other household: it is named
+            assert message in errors[line], errors[line]
+        outcomes.append((job["imported"], job["unchanged"], job["failed"]))
+        listed = (await registry.http.get("/v1/households", params={"limit": 500}, headers=SYSTEM)).json()["items"]
+        refs = sorted(h["external_ref"] for h in listed if (h.get("external_ref") or "").startswith(tag))
+        assert refs == sorted(f"{tag}-{s}" for s in ("ok", "first", "last"))
+    assert outcomes == [(3, 1, 3), (3, 1, 3)]

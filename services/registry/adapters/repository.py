@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.registry.adapters import orm
 from services.registry.domain.model import Household, PersonRegisteredElsewhere, StaleVersion
 from shared.clock import Clock
+from shared.db import insert_many
 from shared.sealing import Sealer
 
 
@@ -138,6 +139,63 @@ class HouseholdRepository:
             )
         )
 
+    async def add_many(
+        self, registrations: Sequence[tuple[Household, str | None, list[str]]], *, actor: str, change: str
+    ) -> None:
+        """Insert new households, each with (reason, flags), in one statement per table (COPY for many);
+        a household or person already present fails the whole set on the database's unique rules."""
+        now = self.clock()
+        households, versions, persons = [], [], []
+        for household, reason, flags in registrations:
+            household.version, household.created_at, household.updated_at = 1, now, now
+            document = household.model_dump(mode="json")
+            households.append(
+                dict(
+                    id=household.id,
+                    region_code=household.region_code,
+                    poverty_status=household.poverty_status.value,
+                    flags="," + ",".join(flags) + ",",
+                    cadre_id=household.assignment.cadre_id if household.assignment else None,
+                    version=1,
+                    document=document,
+                    created_at=now,
+                    updated_at=now,
+                    external_ref=household.external_ref,
+                )
+            )
+            versions.append(
+                dict(
+                    household_id=household.id,
+                    version=1,
+                    recorded_at=now,
+                    actor=actor,
+                    reason=reason,
+                    change=change,
+                    document=document,
+                )
+            )
+            persons += [
+                {"id_hash": self.sealer.lookup_hash(m.id_number), "household_id": household.id, "member_id": m.id}
+                for m in household.active_members
+            ]
+        await insert_many(self.session, orm.households, households)
+        await insert_many(self.session, orm.person_ids, persons)
+        await insert_many(self.session, orm.household_versions, versions)
+
+    def person_hashes(self, household: Household) -> list[str]:
+        return [self.sealer.lookup_hash(m.id_number) for m in household.active_members]
+
+    async def owners_of_persons(self, id_hashes: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """{ID number's lookup hash: (household id, region code)} of the persons already registered."""
+        if not id_hashes:
+            return {}
+        rows = await self.session.execute(
+            select(orm.person_ids.c.id_hash, orm.households.c.id, orm.households.c.region_code)
+            .join(orm.households, orm.households.c.id == orm.person_ids.c.household_id)
+            .where(orm.person_ids.c.id_hash.in_(sorted(set(id_hashes))))
+        )
+        return {r.id_hash: (r.id, r.region_code) for r in rows}
+
     async def _sync_person_ids(self, household: Household) -> None:
         wanted = {self.sealer.lookup_hash(m.id_number): m.id for m in household.active_members}
         rows = (
@@ -197,19 +255,32 @@ class HouseholdRepository:
 
 
 class RegionRepository:
-    def __init__(self, session: AsyncSession):
+    def __init__(self, session: AsyncSession, registered: dict[str, dict]):
         self.session = session
-        # Per unit of work: regions are only ever added, so a chunk of imported rows reads each once.
-        self._found: dict[str, dict | None] = {}
+        # Regions are only ever added, never changed or removed: one found stays true for the process
+        # (`registered` is shared by every unit of work of it). A code not found is read again next time,
+        # since another process may add it; within one unit of work it is remembered.
+        self._registered = registered
+        self._absent: set[str] = set()
+        self._added_here: set[str] = set()  # not committed yet: kept out of the process's cache
 
     async def get(self, code: str) -> dict | None:
-        if code not in self._found:
-            row = (await self.session.execute(select(orm.regions).where(orm.regions.c.code == code))).first()
-            self._found[code] = dict(row._mapping) if row else None
-        return self._found[code]
+        if code in self._registered:
+            return self._registered[code]
+        if code in self._absent:
+            return None
+        row = (await self.session.execute(select(orm.regions).where(orm.regions.c.code == code))).first()
+        if row is None:
+            self._absent.add(code)
+            return None
+        if code in self._added_here:
+            return dict(row._mapping)
+        self._registered[code] = dict(row._mapping)
+        return self._registered[code]
 
     async def add(self, region: dict) -> None:
-        self._found.pop(region["code"], None)
+        self._absent.discard(region["code"])
+        self._added_here.add(region["code"])
         await self.session.execute(insert(orm.regions).values(**region))
 
     async def list(self, *, prefix: str, level: str | None, parent: str | None) -> list[dict]:

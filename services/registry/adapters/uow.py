@@ -17,8 +17,9 @@ class RegistryUnitOfWork(UnitOfWork):
             runtime.db, runtime.tables, source="/registry", after_commit=runtime.relay.notify, clock=runtime.clock
         )
         self.sealer = runtime.sealer
+        self.registered_regions: dict[str, dict] = runtime.caches.setdefault("registered_regions", {})
 
     def _bind_repositories(self) -> None:
         self.households = HouseholdRepository(self.session, self.sealer, self.clock)
-        self.regions = RegionRepository(self.session)
+        self.regions = RegionRepository(self.session, self.registered_regions)
         self.imports = ImportJobRepository(self.session, self.clock)

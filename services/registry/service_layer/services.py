@@ -100,19 +100,17 @@ async def check_region(uow: RegistryUnitOfWork, region_code: str, actor: Princip
         raise ValidationProblem.field("region_code", "known_region", f"unknown region code {region_code}")
 
 
-async def register_household(
-    uow: RegistryUnitOfWork,
+def new_household(
     data: dict,
     members: list[dict],
-    actor: Principal,
-    reason: str | None = None,
+    today: date,
     incomes: Sequence[dict[str, Any]] = (),
     expenses: Sequence[dict[str, Any]] = (),
 ) -> Household:
-    await check_region(uow, data["region_code"], actor)
+    """A household from registration input, its rules checked (no I/O: imports build many before saving)."""
     household = Household(**data)
     try:
-        added = [household.add_member(new_member(fields, uow.today())) for fields in members]
+        added = [household.add_member(new_member(fields, today)) for fields in members]
         records: tuple[tuple[str, Sequence[dict[str, Any]], Callable[[Any], Any]], ...] = (
             ("incomes", incomes, household.record_income),
             ("expenses", expenses, household.record_expense),
@@ -132,9 +130,37 @@ async def register_household(
     except RegistryRuleBroken as exc:
         field = exc.field if "[" in exc.field else f"members.{exc.field}"
         raise ValidationProblem.field(field, exc.rule, str(exc)) from None
+    return household
+
+
+async def register_household(
+    uow: RegistryUnitOfWork,
+    data: dict,
+    members: list[dict],
+    actor: Principal,
+    reason: str | None = None,
+    incomes: Sequence[dict[str, Any]] = (),
+    expenses: Sequence[dict[str, Any]] = (),
+) -> Household:
+    await check_region(uow, data["region_code"], actor)
+    household = new_household(data, members, uow.today(), incomes, expenses)
     await _save(uow, household, None, actor, reason, "registered")
     uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
     return household
+
+
+async def register_households(
+    uow: RegistryUnitOfWork, registrations: Sequence[tuple[Household, str]], actor: Principal
+) -> None:
+    """Save many new households, each with its reason, in one set of statements (bulk import). The caller
+    has checked their regions, external refs and that no member is registered elsewhere; a race lost
+    since then fails the whole set with an IntegrityError, so the caller can retry row by row."""
+    today = uow.today()
+    await uow.households.add_many(
+        [(h, reason, h.derived_flags(today)) for h, reason in registrations], actor=actor.subject, change="registered"
+    )
+    for household, reason in registrations:
+        uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
 
 
 async def load_for(
@@ -195,22 +221,26 @@ async def _save(
             flags=household.derived_flags(uow.today()),
         )
     except PersonRegisteredElsewhere as exc:
-        # The other household is named only to a caller who may see it: otherwise the answer would tell
-        # a county operator which household, in which county, a person belongs to.
         other = await uow.households.get(exc.household_id)
-        visible = other is not None and actor.may_see_household(other.id, other.region_code)
-        raise Conflict(
-            "a member's ID number is already registered in another household",
-            errors=[
-                {
-                    "field": "id_number",
-                    "rule": "unique_id_number",
-                    "message": f"registered in household {exc.household_id}"
-                    if visible
-                    else "registered in a household outside your scope; its registry office can move them",
-                }
-            ],
-        ) from None
+        raise person_registered_elsewhere(exc.household_id, other.region_code if other else None, actor) from None
+
+
+def person_registered_elsewhere(household_id: str, region_code: str | None, actor: Principal) -> Conflict:
+    # The other household is named only to a caller who may see it: otherwise the answer would tell
+    # a county operator which household, in which county, a person belongs to.
+    visible = region_code is not None and actor.may_see_household(household_id, region_code)
+    return Conflict(
+        "a member's ID number is already registered in another household",
+        errors=[
+            {
+                "field": "id_number",
+                "rule": "unique_id_number",
+                "message": f"registered in household {household_id}"
+                if visible
+                else "registered in a household outside your scope; its registry office can move them",
+            }
+        ],
+    )
 
 
 def _common(household: Household, actor: Principal, reason: str | None, uow: RegistryUnitOfWork) -> dict:
