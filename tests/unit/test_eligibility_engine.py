@@ -257,6 +257,41 @@ def test_special_poverty_standard_and_care_by_self_care_level():
     ]
 
 
+def test_a_special_poverty_member_leaves_the_dibao_household():
+    """One person, one livelihood benefit: the supported grandmother is counted neither in the dibao
+    household's size nor in its income, and the explanation says so; a pension of her own leaves with her."""
+    grandmother = member("gm", born=date(1940, 3, 1), labour="none", has_legal_supporter=False)
+    son = member("son")
+    her_pension = {"type": "transfer", "annual_amount_fen": 10_000, "member_id": "gm"}
+    his_wages = {"type": "wages", "annual_amount_fen": S // 2, "member_id": "son"}
+    both = household([grandmother, son], [her_pension, his_wages])
+    result = evaluate(both, None, params(), AS_OF)
+    [special] = [d for d in result.decisions if d.programme == "special_poverty"]
+    [dibao] = [d for d in result.decisions if d.programme == "dibao"]
+    assert special.member_id == "gm" and special.status == Status.ELIGIBLE
+    # One person counted, with his income only: (4,000 − 2,000) yuan a year.
+    assert dibao.status == Status.ELIGIBLE and dibao.monthly_amount_fen == monthly_of(S - S // 2)
+    rules = {r["rule"]: r for r in dibao.explanation["rules"]}
+    excluded = rules["dibao.special_poverty_excluded"]
+    assert excluded["inputs"]["member_ids"] == ["gm"] and excluded["inputs"]["household_size_after"] == 1
+    assert excluded["source"]["section"] == "national practice, not in the seeds"
+    assert rules["dibao.income_test"]["inputs"]["household_size"] == 1
+    # The same household without the rule would count two people and both incomes.
+    son_alone = evaluate(household([son], [his_wages]), None, params(), AS_OF)
+    assert [d.monthly_amount_fen for d in son_alone.decisions if d.programme == "dibao"] == [dibao.monthly_amount_fen]
+
+
+def test_a_household_whose_members_are_all_supported_gets_no_dibao():
+    alone = household([member(born=date(1940, 3, 1), labour="none", has_legal_supporter=False)])
+    prior = PriorState(dibao=DibaoState(status=Status.ELIGIBLE, since=date(2020, 1, 1), monthly_amount_fen=30_000))
+    result = evaluate(alone, prior, params(), AS_OF)
+    [dibao] = [d for d in result.decisions if d.programme == "dibao"]
+    assert (dibao.status, dibao.monthly_amount_fen) == (Status.NOT_ELIGIBLE, 0)
+    assert dibao.explanation["rules"][0]["rule"] == "dibao.special_poverty_excluded"
+    assert result.next_state.dibao is not None and result.next_state.dibao.status == Status.NOT_ELIGIBLE
+    assert [d.programme.value for d in result.decisions if d.status == Status.ELIGIBLE] == ["special_poverty"]
+
+
 def test_disability_subsidies():
     members = [member("m1", disability_grade=2), member("m2", disability_grade=4)]
     result = evaluate(household(members, [wages(10)]), None, params(), AS_OF)

@@ -31,7 +31,7 @@ from services.eligibility.domain.model import (
 from services.eligibility.domain.parameters import Category, ParameterSet, Standard
 
 # Bump when a rule's logic changes: the version, with the parameter catalogue below, names the rule set.
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "1.1.0"  # 1.1: a special-poverty supported member leaves the dibao household
 ELDERLY_AGE = 60
 MINOR_AGE = 16
 
@@ -282,9 +282,18 @@ def signal_category(status: str) -> str:
 def evaluate(household: HouseholdInput, prior: PriorState | None, params: ParameterSet, as_of: date) -> EngineResult:
     prior = prior or PriorState()
     signals: list[Signal] = []
-    dibao_decisions, dibao_state, dibao_covered = _dibao(household, prior, params, as_of, signals)
+    # One person, one livelihood benefit: special poverty is decided first, and a member it supports
+    # leaves the dibao household (its size and income) before dibao is decided.
     special = _special_poverty(household, params, as_of)
     covered_members = {d.member_id for d in special if d.status == Status.ELIGIBLE}
+    dibao_household = without_members(household, covered_members)
+    if dibao_household is None:
+        dibao_decisions, dibao_covered = _all_supported(household, params, as_of), False
+        dibao_state = DibaoState(status=Status.NOT_ELIGIBLE)
+    else:
+        dibao_decisions, dibao_state, dibao_covered = _dibao(
+            dibao_household, prior, params, as_of, signals, left=household if covered_members else None
+        )
     subsidies = _disability_subsidies(household, params, as_of, dibao_covered, covered_members)
     ex = Explanation(household, params, as_of)
     counted = counted_income(household, ex, record=False)
@@ -299,10 +308,66 @@ def evaluate(household: HouseholdInput, prior: PriorState | None, params: Parame
     return EngineResult(decisions=dibao_decisions + special + subsidies, next_state=next_state, signals=signals)
 
 
-def _dibao(
-    household: HouseholdInput, prior: PriorState, params: ParameterSet, as_of: date, signals: list[Signal]
-) -> tuple[list[Decision], DibaoState, bool]:
+def without_members(household: HouseholdInput, member_ids: set[str | None]) -> HouseholdInput | None:
+    """The household as dibao counts it once `member_ids` have left it (their own incomes leave with them;
+    incomes of the household as a whole stay); None if no member is left."""
+    if not member_ids:
+        return household
+    members = [m for m in household.members if m.id not in member_ids]
+    if not members:
+        return None
+    return household.model_copy(
+        update={"members": members, "incomes": [i for i in household.incomes if i.member_id not in member_ids]}
+    )
+
+
+def _all_supported(household: HouseholdInput, params: ParameterSet, as_of: date) -> list[Decision]:
     ex = Explanation(household, params, as_of)
+    ex.rule(
+        "dibao.special_poverty_excluded",
+        sources.ONE_LIVELIHOOD_BENEFIT,
+        [m.id for m in household.members],
+        "全体成员均已纳入特困供养，不再同时享受低保",
+        member_ids=[m.id for m in household.members],
+    )
+    return [
+        Decision(
+            programme=Programme.DIBAO,
+            status=Status.NOT_ELIGIBLE,
+            scope="household",
+            monthly_amount_fen=0,
+            valid_from=as_of,
+            valid_until=None,
+            explanation=ex.finish("全体成员均已纳入特困供养，不再享受低保"),
+        )
+    ]
+
+
+def _dibao(
+    household: HouseholdInput,
+    prior: PriorState,
+    params: ParameterSet,
+    as_of: date,
+    signals: list[Signal],
+    left: HouseholdInput | None = None,
+) -> tuple[list[Decision], DibaoState, bool]:
+    """`household` as dibao counts it; `left` is the whole household when special-poverty members left it."""
+    ex = Explanation(household, params, as_of)
+    if left is not None:
+        kept = {m.id for m in household.members}
+        gone = [m.id for m in left.members if m.id not in kept]
+        income_gone = sum(i.annual_amount_fen for i in left.incomes if i.member_id in gone)
+        ex.rule(
+            "dibao.special_poverty_excluded",
+            sources.ONE_LIVELIHOOD_BENEFIT,
+            gone,
+            f"成员{'、'.join(str(g) for g in gone)}已纳入特困供养，不再同时享受低保：低保家庭按"
+            f"{len(household.members)}人计算，不计其本人收入{yuan(income_gone)}",
+            member_ids=gone,
+            household_size_before=len(left.members),
+            household_size_after=len(household.members),
+            income_left_with_them_fen=income_gone,
+        )
     standard = ex.money(Category.RURAL_DIBAO)
     size = len(household.members)
     counted = counted_income(household, ex)

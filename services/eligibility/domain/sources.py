@@ -32,6 +32,11 @@ SPECIAL_POVERTY_WHO = Source(
     "二",
     "无劳动能力、无生活来源、无法定赡养抚养扶养义务人或其无履行能力 (national rule)",
 )
+ONE_LIVELIHOOD_BENEFIT = Source(
+    "国务院《关于进一步健全特困人员救助供养制度的意见》(国发〔2016〕14号)及各地低保审核确认办法",
+    "national practice, not in the seeds",
+    "特困供养人员不再同时享受低保：其本人不计入低保家庭人数和收入 (national practice)",
+)
 SPECIAL_POVERTY_CENSUS = Source(NOTICE_2016, "二(四)", "特困人员年度普查")
 INCOME_EXCLUSIONS = Source(NOTICE_2020, "二(四)3", "基础养老金和丧失劳动能力低保对象的扶贫项目保底收益暂不计入家庭收入")
 SINGLE_PERSON = Source(
