@@ -32,6 +32,10 @@ class DecisionChanged(EventPayload):
     valid_until: date | None
     household_version: int | None
     as_of: date
+    # Per household, increases with each evaluation written (all its changes carry the same value): of two
+    # events for one programme and member, the higher sequence is the newer decision. None on events
+    # published before it existed.
+    decision_sequence: int | None = None
 
 
 @event("eligibility.signal.raised", topic=SIGNALS_TOPIC)

@@ -140,6 +140,14 @@ async def test_batches_decide_exactly_what_one_event_at_a_time_decides(databases
         batch_decisions, batch_events = await _outcome(batched)
         assert len(one_decisions) > 24 and any(e[0].endswith("signal.raised.v1") for e in one_events)
         assert batch_decisions == one_decisions
+        # Of one programme's decisions for one household, a later event always carries a higher sequence.
+        last: dict[tuple, int] = {}
+        for kind, subject, data in batch_events:
+            if kind.endswith("decision.changed.v1"):
+                key = (subject, data["programme"], data["member_id"])
+                assert data["decision_sequence"] > last.get(key, 0), (key, data)
+                last[key] = data["decision_sequence"]
+        assert last and max(last.values()) > 1
         # Per household, the same events in the same order (the order Kafka keeps: key = household).
         assert sorted(batch_events, key=lambda e: e[1]) == sorted(one_events, key=lambda e: e[1])
         # The whole stream again, in other batch sizes (a redelivery): nothing new.

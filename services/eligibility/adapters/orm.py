@@ -3,7 +3,21 @@ entitlement state, decisions with explanations, monitoring signals and re-evalua
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, Numeric, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+)
 
 from shared.db import Code
 from shared.platform_tables import add_platform_tables
@@ -40,6 +54,9 @@ households = Table(
     # the state, so a re-evaluation neither queries nor updates the decision history.
     Column("current_decisions", JSON),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Increases with every evaluation written for the household; decision events carry the new value, so
+    # a consumer tells a newer decision from a replayed or out-of-order older one (migration 0008).
+    Column("decision_sequence", BigInteger, nullable=False, server_default="0"),
 )
 # PostgreSQL storage: fillfactor 70 (migration 0006), room in each page for the rewritten state and
 # decisions in force, so an update stays in place (a heap-only tuple, no new index entries).

@@ -271,7 +271,8 @@ class HouseholdReadModel:
             # One UPDATE over unnested arrays: an executemany would be one round of work per household.
             await self.session.execute(
                 text(
-                    "UPDATE households h SET state = v.state::json, current_decisions = v.current::json "
+                    "UPDATE households h SET state = v.state::json, current_decisions = v.current::json, "
+                    "decision_sequence = h.decision_sequence + 1 "
                     "FROM unnest(CAST(:ids AS text[]), CAST(:states AS text[]), CAST(:currents AS text[])) "
                     "AS v(id, state, current) WHERE h.household_id = v.id"
                 ),
@@ -285,7 +286,11 @@ class HouseholdReadModel:
         await self.session.execute(
             update(orm.households)
             .where(orm.households.c.household_id == bindparam("hid"))
-            .values(state=bindparam("new_state"), current_decisions=bindparam("new_current"))
+            .values(
+                state=bindparam("new_state"),
+                current_decisions=bindparam("new_current"),
+                decision_sequence=orm.households.c.decision_sequence + 1,
+            )
             .execution_options(synchronize_session=False),
             [{"hid": hid, "new_state": state, "new_current": current} for hid, state, current in values],
         )

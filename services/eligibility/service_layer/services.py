@@ -189,6 +189,7 @@ def decision_changed(decision_id: str, row, old, new, kind: str, as_of: date) ->
         valid_until=new.valid_until,
         household_version=row.version,
         as_of=as_of,
+        decision_sequence=(row.decision_sequence or 0) + 1,  # the value save_results writes with it
     )
 
 
