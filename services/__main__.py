@@ -22,6 +22,7 @@ BASE_PORT = int(os.environ.get("EMBEDDED_BASE_PORT", "8001"))
 
 def _services():
     """(name, build_runtime, create_app, load_demo) of every service that exists so far."""
+    from services.disbursement import app as disbursement_app
     from services.eligibility import app as eligibility_app
     from services.registry import app as registry_app
     from services.registry.demo import load_demo_data
@@ -29,6 +30,7 @@ def _services():
     return [
         ("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data),
         ("eligibility", eligibility_app.build_runtime, eligibility_app.create_app, None),
+        ("disbursement", disbursement_app.build_runtime, disbursement_app.create_app, None),
     ]
 
 

@@ -1,0 +1,109 @@
+"""The disbursement service's tables: entitlements with their history, and the ledger."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from shared.db import Code
+from shared.platform_tables import add_platform_tables
+
+metadata = MetaData()
+platform = add_platform_tables(metadata)
+
+entitlements = Table(
+    "entitlements",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("household_id", Code(36), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("programme", Code(40), nullable=False),
+    Column("member_key", Code(36), nullable=False),  # the member's id for single-person cases, else ""
+    Column("status", String(10), nullable=False),
+    Column("monthly_amount_fen", BigInteger, nullable=False),
+    Column("valid_from", Date),
+    Column("valid_until", Date),
+    Column("gradual_exit", Boolean, nullable=False),
+    Column("decision_id", Code(36), nullable=False),
+    Column("decision_sequence", BigInteger),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # One entitlement per household, programme and member, however often a decision is delivered.
+    UniqueConstraint("household_id", "programme", "member_key", name="uq_entitlement_per_programme"),
+    CheckConstraint("monthly_amount_fen >= 0", name="ck_entitlement_amount"),
+)
+Index("ix_entitlements_region", entitlements.c.region_code, entitlements.c.status)
+
+entitlement_versions = Table(
+    "entitlement_versions",
+    metadata,
+    Column("entitlement_id", Code(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("monthly_amount_fen", BigInteger, nullable=False),
+    Column("valid_from", Date),
+    Column("valid_until", Date),
+    Column("gradual_exit", Boolean, nullable=False),
+    Column("decision_id", Code(36), nullable=False),
+    Column("decision_sequence", BigInteger),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", Code(80), primary_key=True),
+    Column("code", Code(30), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("debits_must_not_exceed_credits", Boolean, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("debits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("credits_pending", BigInteger, nullable=False, server_default="0"),
+    Column("credits_posted", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # The balance rule is the database's: concurrent transfers are serialised by the row lock of the
+    # UPDATE and each resulting row is checked, so no interleaving overdraws a funded account.
+    CheckConstraint(
+        "NOT debits_must_not_exceed_credits OR debits_pending + debits_posted <= credits_posted",
+        name="ck_debits_must_not_exceed_credits",
+    ),
+    CheckConstraint(
+        "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0 AND credits_posted >= 0",
+        name="ck_ledger_amounts_not_negative",
+    ),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    # Append order, for statements (SQLite autoincrements only an INTEGER primary key).
+    Column("sequence", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("id", Code(80), nullable=False, unique=True),  # the idempotency key
+    Column("debit_account_id", Code(80), nullable=False),
+    Column("credit_account_id", Code(80), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("kind", String(15), nullable=False),
+    Column("pending_id", Code(80)),
+    Column("timeout_seconds", Integer, nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("pending_state", String(10)),  # pending transfers: pending | posted | voided | expired
+    Column("expires_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("amount_fen >= 0", name="ck_transfer_amount"),
+    # A pending transfer is settled by at most one post or void.
+    UniqueConstraint("pending_id", name="uq_transfer_settles_pending_once"),
+)
+Index("ix_transfers_debit", ledger_transfers.c.debit_account_id, ledger_transfers.c.sequence)
+Index("ix_transfers_credit", ledger_transfers.c.credit_account_id, ledger_transfers.c.sequence)

@@ -1,0 +1,22 @@
+"""The disbursement unit of work: the shared one plus its repositories."""
+
+from __future__ import annotations
+
+from services.disbursement.adapters.repository import EntitlementRepository, LedgerRepository
+from shared.app import ServiceRuntime
+from shared.uow import UnitOfWork
+
+
+class DisbursementUnitOfWork(UnitOfWork):
+    entitlements: EntitlementRepository
+    ledger: LedgerRepository
+
+    def __init__(self, runtime: ServiceRuntime):
+        super().__init__(
+            runtime.db, runtime.tables, source="/disbursement", after_commit=runtime.relay.notify, clock=runtime.clock
+        )
+        self.runtime = runtime
+
+    def _bind_repositories(self) -> None:
+        self.entitlements = EntitlementRepository(self.session, self.clock)
+        self.ledger = LedgerRepository(self.session, self.clock)

@@ -1,0 +1,55 @@
+"""How entitlements and ledger records are shown. They hold no personal data (ids and amounts only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.disbursement.domain.entitlements import Entitlement
+
+
+def entitlement_view(e: Entitlement, history: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "household_id": e.household_id,
+        "region_code": e.region_code,
+        "programme": e.programme,
+        "member_id": e.member_id,
+        "status": e.status.value,
+        "monthly_amount_fen": e.monthly_amount_fen,
+        "valid_from": e.valid_from,
+        "valid_until": e.valid_until,
+        "gradual_exit": e.gradual_exit,
+        "decision_id": e.decision_id,
+        "version": e.version,
+        "history": history,
+    }
+
+
+def account_view(account: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": account["id"],
+        "code": account["code"],
+        "region_code": account["region_code"],
+        "debits_must_not_exceed_credits": account["debits_must_not_exceed_credits"],
+        **{k: account[k] for k in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")},
+        # What a funded account can still spend: reservations in flight already count against it.
+        "available_fen": account["credits_posted"] - account["debits_posted"] - account["debits_pending"],
+    }
+
+
+def transfer_view(row: dict[str, Any], account_id: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "sequence": row["sequence"],
+        "kind": row["kind"],
+        "side": "debit" if row["debit_account_id"] == account_id else "credit",
+        "counterparty_account_id": row["credit_account_id"]
+        if row["debit_account_id"] == account_id
+        else row["debit_account_id"],
+        "amount_fen": row["amount_fen"],
+        "pending_id": row["pending_id"],
+        "pending_state": row["pending_state"],
+        "expires_at": row["expires_at"],
+        "reference": row["reference"],
+        "created_at": row["created_at"],
+    }

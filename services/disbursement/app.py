@@ -1,0 +1,38 @@
+"""Assembles the disbursement service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.disbursement.adapters import orm
+from services.disbursement.api import routes
+from services.disbursement.api.errors import DOMAIN_ERRORS
+from services.disbursement.service_layer.handlers import CONSUMER, decisions_consumer
+from shared.app import ServiceRuntime, create_service_app
+from shared.bus import EventBus
+from shared.config import ServiceSettings
+from shared.contracts import disbursement as disbursement_events
+from shared.contracts import eligibility as eligibility_events
+
+SERVICE = "disbursement"
+
+
+def build_runtime(settings: ServiceSettings | None = None, *, bus: EventBus | None = None) -> ServiceRuntime:
+    return ServiceRuntime.build(settings or ServiceSettings.load(SERVICE), orm.platform, bus=bus)
+
+
+def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True) -> FastAPI:
+    runtime = runtime or build_runtime()
+    runtime.bus.subscribe_batch(CONSUMER, [eligibility_events.DECISIONS_TOPIC], decisions_consumer(runtime))
+    return create_service_app(
+        runtime,
+        title="Disbursement (entitlements, reserve funds, ledger)",
+        description="Entitlements built from eligibility decisions, exactly once and newest first; township "
+        "reserve funds for temporary aid; a double-entry, append-only ledger with TigerBeetle's transfer "
+        "semantics (idempotent ids, two-phase transfers, balances the database will not let go negative).",
+        routers=[routes.router],
+        publishes=[disbursement_events.FUNDS_TOPIC],
+        consumes=[eligibility_events.DECISIONS_TOPIC],
+        manage_bus=manage_bus,
+        domain_errors=DOMAIN_ERRORS,
+    )

@@ -1,0 +1,59 @@
+"""Reserve funds (备用金): each township's temporary-aid money, an account on the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.disbursement.adapters.uow import DisbursementUnitOfWork
+from services.disbursement.domain.ledger import AccountCode, Transfer, account_id
+from services.disbursement.service_layer.ledger import create_transfer, open_account
+from shared.contracts.disbursement import ReserveFundToppedUp
+from shared.ids import new_record_id
+
+
+def available(account: dict[str, Any] | None) -> int:
+    if account is None:
+        return 0
+    return int(account["credits_posted"] - account["debits_posted"] - account["debits_pending"])
+
+
+async def reserve_fund(uow: DisbursementUnitOfWork, region_code: str) -> dict[str, Any]:
+    identifier = account_id(AccountCode.TOWNSHIP_RESERVE, region_code)
+    account = await uow.ledger.account(identifier)
+    return {
+        "region_code": region_code,
+        "account_id": identifier,
+        "balance_fen": available(account),
+        "reserved_fen": account["debits_pending"] if account else 0,
+        "paid_out_fen": account["debits_posted"] if account else 0,
+        "topped_up_fen": account["credits_posted"] if account else 0,
+    }
+
+
+async def top_up(uow: DisbursementUnitOfWork, region_code: str, amount_fen: int, actor: str) -> dict[str, Any]:
+    """Money from the province's funding account into the township's reserve fund."""
+    reserve = await open_account(uow, AccountCode.TOWNSHIP_RESERVE, region_code)
+    funding = await open_account(uow, AccountCode.FUNDING, region_code[:2])
+    transfer = await create_transfer(
+        uow,
+        Transfer(
+            id=new_record_id(),
+            debit_account_id=funding,
+            credit_account_id=reserve,
+            amount_fen=amount_fen,
+            reference=f"top-up by {actor}",
+        ),
+    )
+    fund = await reserve_fund(uow, region_code)
+    uow.emit(
+        ReserveFundToppedUp(
+            region_code=region_code,
+            account_id=reserve,
+            transfer_id=transfer.id,
+            amount_fen=amount_fen,
+            balance_fen=fund["balance_fen"],
+            actor=actor,
+        ),
+        subject=region_code,
+    )
+    return {**fund, "transfer_id": transfer.id}

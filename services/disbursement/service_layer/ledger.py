@@ -1,0 +1,71 @@
+"""The ledger's application service: create a transfer exactly once."""
+
+from __future__ import annotations
+
+import contextlib
+
+from sqlalchemy.exc import IntegrityError
+
+from services.disbursement.adapters.repository import BalanceRuleBroken
+from services.disbursement.adapters.uow import DisbursementUnitOfWork
+from services.disbursement.domain.ledger import (
+    FUNDED,
+    AccountCode,
+    Transfer,
+    TransferRefused,
+    account_id,
+    expires_at,
+    movements,
+)
+
+
+async def open_account(uow: DisbursementUnitOfWork, code: AccountCode, region_code: str) -> str:
+    identifier = account_id(code, region_code)
+    await uow.ledger.open_account(identifier, code.value, region_code, funded=code in FUNDED)
+    return identifier
+
+
+async def create_transfer(uow: DisbursementUnitOfWork, transfer: Transfer) -> Transfer:
+    """Make `transfer` in this unit of work, or return the one already made under its id. Refuses (with
+    TigerBeetle's result name) a reused id with other fields, an unknown account, an overdraft of a
+    funded account, and a post or void of a pending transfer that is settled or expired."""
+    existing = await uow.ledger.transfer(transfer.id)
+    if existing is not None:
+        return _same_or_refused(existing[0], transfer)
+    for side in (transfer.debit_account_id, transfer.credit_account_id):
+        if await uow.ledger.account(side) is None:
+            raise TransferRefused("account_not_found", f"no ledger account {side}")
+    pending = await uow.ledger.transfer(transfer.pending_id) if transfer.pending_id else None
+    now = uow.now()
+    moves = movements(
+        transfer,
+        pending[0] if pending else None,
+        pending[1]["pending_state"] if pending else None,
+        now,
+        pending[1]["expires_at"] if pending else None,
+    )
+    try:
+        # On SQLite (embedded, one writer) a refusal rolls the caller's whole unit of work back instead.
+        async with uow.savepoint() if uow.supports_savepoints else contextlib.nullcontext():
+            await uow.ledger.append(transfer, moves, now, expires_at(transfer, now))
+    except BalanceRuleBroken as exc:
+        raise TransferRefused(
+            "exceeds_credits", f"account {exc} would be overdrawn (pending reservations count)"
+        ) from None
+    except IntegrityError:
+        # A concurrent transaction made a transfer with this id, or settled the same pending transfer.
+        raced = await uow.ledger.transfer(transfer.id)
+        if raced is not None:
+            return _same_or_refused(raced[0], transfer)
+        raise TransferRefused(
+            "pending_transfer_already_settled", f"transfer {transfer.pending_id} is already settled"
+        ) from None
+    return transfer
+
+
+def _same_or_refused(existing: Transfer, transfer: Transfer) -> Transfer:
+    if existing.same_as(transfer):
+        return existing
+    raise TransferRefused(
+        "exists_with_different_fields", f"transfer {transfer.id} exists with other fields; a transfer id is used once"
+    )
