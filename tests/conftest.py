@@ -148,38 +148,67 @@ async def published(service: ServiceClient, subject: str | None = None) -> list:
 
 
 @contextlib.asynccontextmanager
-async def registry_and_eligibility(databases, now):
-    """The registry and eligibility on PostgreSQL sharing one in-process bus, eligibility's clock at `now`
-    and no scheduler: yields (registry, eligibility, bus)."""
+async def whole_system(databases, now, names=("registry", "eligibility", "disbursement")):
+    """The services named, on PostgreSQL, sharing one in-process bus, each clock at `now` but the
+    registry's (it stamps changes as they happen), eligibility without its scheduler: yields
+    ({name: service}, bus)."""
+    from services.disbursement import app as disbursement_app
     from services.eligibility import app as eligibility_app
     from services.registry import app as registry_app
 
-    bus = InProcessBus()
-    registry, rm = await start_service(
-        registry_app.create_app,
-        registry_app.build_runtime,
-        ServiceSettings.load("registry", database_url=await databases.create("registry"), kafka_bootstrap_servers=None),
-        bus=bus,
-    )
-
-    def runtime(settings, bus=None):
-        rt = eligibility_app.build_runtime(settings, bus=bus)
-        rt.clock = lambda: now
-        return rt
-
-    eligibility, em = await start_service(
-        lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
-        runtime,
-        ServiceSettings.load(
-            "eligibility", database_url=await databases.create("eligibility"), kafka_bootstrap_servers=None
+    factories = {
+        "registry": (registry_app.build_runtime, registry_app.create_app, False),
+        "eligibility": (
+            eligibility_app.build_runtime,
+            lambda rt: eligibility_app.create_app(rt, scheduler=False, manage_bus=False),
+            True,
         ),
-        bus=bus,
-    )
-    await bus.start()  # started after both services subscribed, as the embedded runner does
+        "disbursement": (
+            disbursement_app.build_runtime,
+            lambda rt: disbursement_app.create_app(rt, manage_bus=False),
+            True,
+        ),
+    }
+    bus = InProcessBus()
+    started: dict[str, tuple] = {}
     try:
-        yield registry, eligibility, bus
+        for name in names:
+            build, create, fixed_clock = factories[name]
+
+            def runtime(settings, bus=None, build=build, fixed_clock=fixed_clock):
+                rt = build(settings, bus=bus)
+                if fixed_clock:
+                    rt.clock = lambda: now
+                return rt
+
+            settings = ServiceSettings.load(
+                name, database_url=await databases.create(name), kafka_bootstrap_servers=None
+            )
+            started[name] = await start_service(create, runtime, settings, bus=bus)
+        await bus.start()  # started after every service subscribed, as the embedded runner does
+        yield {name: service for name, (service, _) in started.items()}, bus
     finally:
         await bus.stop()
-        for service, manager in ((eligibility, em), (registry, rm)):
+        for service, manager in reversed(list(started.values())):
             await service.http.aclose()
             await manager.__aexit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def registry_and_eligibility(databases, now):
+    """The registry and eligibility (see whole_system): yields (registry, eligibility, bus)."""
+    async with whole_system(databases, now, ("registry", "eligibility")) as (services, bus):
+        yield services["registry"], services["eligibility"], bus
+
+
+@pytest.fixture(scope="session")
+async def disbursement(databases):
+    """The disbursement service on PostgreSQL with the in-process bus."""
+    from services.disbursement.app import build_runtime, create_app
+
+    url = await databases.create("disbursement")
+    settings = ServiceSettings.load("disbursement", database_url=url, kafka_bootstrap_servers=None)
+    service, manager = await start_service(create_app, build_runtime, settings)
+    yield service
+    await service.http.aclose()
+    await manager.__aexit__(None, None, None)

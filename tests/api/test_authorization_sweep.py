@@ -20,11 +20,12 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.auth import Role
-from tests.conftest import auth, registry_and_eligibility
+from tests.conftest import auth, whole_system
 from tests.factories import household, id_number, member
 
 NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
 IN_REGION, OUT_REGION = "220122", "220182"
+TOWNSHIP = IN_REGION + "101"
 PUBLIC = {
     "/healthz",
     "/readyz",
@@ -51,6 +52,7 @@ class Target:
     decision_id: str
     job_id: str
     import_id: str
+    account_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -60,6 +62,8 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{member_id}", t.member_id)
         .replace("{income_id}", t.income_id)
         .replace("{decision_id}", t.decision_id)
+        .replace("{account_id}", t.account_id)
+        .replace("{region_code}", TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
     income = {"type": "wages", "amount_fen": 1000, "period": "month", "effective_from": "2026-01-01"}
@@ -106,6 +110,7 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
             }
         },
         ("POST", "/v1/jobs"): {"json": {"region_prefix": IN_REGION, "reason": "sweep"}},
+        ("POST", "/v1/reserve-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
     }
     if method == "GET":
         return filled, {}
@@ -129,8 +134,8 @@ def routes(app) -> list[tuple[str, str, frozenset[Role]]]:
 
 @pytest.fixture(scope="module")
 async def system(databases):
-    async with registry_and_eligibility(databases, NOW) as (registry, eligibility, bus):
-        yield {"registry": registry, "eligibility": eligibility}, bus
+    async with whole_system(databases, NOW) as (services, bus):
+        yield services, bus
 
 
 async def _settle(services, bus) -> None:
@@ -171,6 +176,12 @@ async def target(system) -> Target:
             headers=_token(Role.PROVINCIAL_SYSTEM, IN_REGION) | {"content-type": "application/x-ndjson"},
         )
     ).json()
+    topped_up = await services["disbursement"].http.post(
+        f"/v1/reserve-funds/{TOWNSHIP}/top-ups", headers=county, json={"amount_fen": 10_000}
+    )
+    assert topped_up.status_code == 201, topped_up.text
+    entitled = await services["disbursement"].http.get(f"/v1/households/{created['id']}/entitlements", headers=county)
+    assert entitled.status_code == 200, entitled.text  # in-scope reads are swept against real data
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -178,6 +189,7 @@ async def target(system) -> Target:
         decisions[0]["id"],
         job["id"],
         upload["id"],
+        topped_up.json()["account_id"],
     )
 
 
@@ -186,13 +198,13 @@ def _token(role: Role, region: str, household_id: str | None = None) -> dict[str
     return auth(role.value, region, subject=f"sweep-{role.value}", **claims)
 
 
-@pytest.mark.parametrize("service", ["registry", "eligibility"])
+@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement"])
 async def test_every_route_every_role_in_and_out_of_scope(system, target, service):
     services, bus = system
     http = services[service].http
     failures = []
     swept = routes(services[service].app)
-    assert len(swept) >= (15 if service == "registry" else 9)
+    assert len(swept) >= {"registry": 15, "eligibility": 9, "disbursement": 5}[service]
     for method, path, allowed in swept:
         url, request = sample(method, path, target)
         headers = dict(request.pop("headers", {})) | {"If-Match": "*"}
@@ -231,10 +243,11 @@ async def test_every_route_every_role_in_and_out_of_scope(system, target, servic
 
 def test_every_write_route_has_a_sample_request():
     """A route added without a sample here fails at once (the sweep above would fail on it too)."""
+    from services.disbursement.app import create_app as disbursement_app
     from services.eligibility.app import create_app as eligibility_app
     from services.registry.app import create_app as registry_app
 
-    dummy = Target(*(["x"] * 6))
-    for app in (registry_app(), eligibility_app()):
+    dummy = Target(*(["x"] * 7))
+    for app in (registry_app(), eligibility_app(), disbursement_app()):
         for method, path, _ in routes(app):
             sample(method, path, dummy)
