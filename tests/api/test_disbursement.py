@@ -5,6 +5,7 @@ concurrency (the balance rule is the database's)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, date, datetime
 
 import pytest
@@ -22,6 +23,8 @@ from tests.factories import household, id_number, member
 
 NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
 TOWNSHIP = "220122101"
+# Townships no other test of this session's database has funded (the sweep uses 101).
+FRESH_TOWNSHIPS = itertools.count(800)
 
 
 def decision_event(household_id: str, sequence: int, amount: int, status: str = "eligible") -> Envelope:
@@ -122,7 +125,7 @@ async def test_a_household_decided_by_eligibility_gets_its_entitlement(databases
 
 async def test_top_up_and_bad_input(disbursement):
     county = auth("county_operator", "220122")
-    township = f"{TOWNSHIP[:6]}9{id_number()[-2:]}"
+    township = f"{TOWNSHIP[:6]}{next(FRESH_TOWNSHIPS)}"
     bad = await disbursement.http.post(f"/v1/reserve-funds/{township}/top-ups", headers=county, json={"amount_fen": -5})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert any(e["field"].endswith("amount_fen") for e in bad.json()["errors"]), bad.json()
@@ -148,7 +151,7 @@ async def test_top_up_and_bad_input(disbursement):
 
 
 async def _funded_reserve(disbursement, amount: int) -> tuple[str, str]:
-    township = f"{TOWNSHIP[:6]}8{id_number()[-2:]}"
+    township = f"{TOWNSHIP[:6]}{next(FRESH_TOWNSHIPS)}"
     async with DisbursementUnitOfWork(disbursement.runtime) as uow:
         reserve = await ledger.open_account(uow, AccountCode.TOWNSHIP_RESERVE, township)
         funding = await ledger.open_account(uow, AccountCode.FUNDING, "22")

@@ -87,22 +87,13 @@ class EntitlementRepository:
                 .where(orm.entitlements.c.id == changed.id, orm.entitlements.c.version == changed.version - 1)
                 .values(**_row(changed), updated_at=now)
             )
+        versioned = ("status", "monthly_amount_fen", "valid_from", "valid_until", "gradual_exit", "decision_id")
         await insert_many(
             self.session,
             orm.entitlement_versions,
             [
-                {
-                    "entitlement_id": e.id,
-                    "version": e.version,
-                    "status": e.status.value,
-                    "monthly_amount_fen": e.monthly_amount_fen,
-                    "valid_from": e.valid_from,
-                    "valid_until": e.valid_until,
-                    "gradual_exit": e.gradual_exit,
-                    "decision_id": e.decision_id,
-                    "decision_sequence": e.decision_sequence,
-                    "recorded_at": now,
-                }
+                {"entitlement_id": e.id, "version": e.version, "recorded_at": now}
+                | {k: v for k, v in _row(e).items() if k in versioned or k == "decision_sequence"}
                 for e in entitlements
             ],
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.disbursement.domain.entitlements import Entitlement
+from services.disbursement.service_layer.funds import available
 
 
 def entitlement_view(e: Entitlement, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -32,8 +33,7 @@ def account_view(account: dict[str, Any]) -> dict[str, Any]:
         "region_code": account["region_code"],
         "debits_must_not_exceed_credits": account["debits_must_not_exceed_credits"],
         **{k: account[k] for k in ("debits_pending", "debits_posted", "credits_pending", "credits_posted")},
-        # What a funded account can still spend: reservations in flight already count against it.
-        "available_fen": account["credits_posted"] - account["debits_posted"] - account["debits_pending"],
+        "available_fen": available(account),
     }
 
 

@@ -12,6 +12,7 @@ from shared.ids import new_record_id
 
 
 def available(account: dict[str, Any] | None) -> int:
+    """What a funded account can still spend: reservations in flight already count against it."""
     if account is None:
         return 0
     return int(account["credits_posted"] - account["debits_posted"] - account["debits_pending"])
