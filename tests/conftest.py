@@ -212,3 +212,98 @@ async def disbursement(databases):
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class BankSimulator:
+    """The bank simulator as its own process (`python -m services.bank_simulator`), state in a file."""
+
+    def __init__(self, state_file: str):
+        self.state_file, self.port, self.process = state_file, free_port(), None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        import asyncio
+        import subprocess
+        import sys
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.bank_simulator", "--port", str(self.port), "--state", self.state_file],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError("the bank simulator did not start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    async def control(self, method: str, path: str, **kwargs):
+        async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
+            response = await client.request(method, path, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.headers.get("content-type", "").startswith("application/json") else response
+
+    async def configure(self, **faults) -> None:
+        await self.control("POST", "/simulator/config", json=faults)
+
+
+@pytest.fixture(scope="session")
+async def bank(tmp_path_factory):
+    simulator = BankSimulator(str(tmp_path_factory.mktemp("bank") / "bank.db"))
+    await simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="session")
+async def paying(databases, bank):
+    """The disbursement service on PostgreSQL (in-process bus) served over HTTP, paying through the bank
+    simulator with short timings: a submission unanswered for 2 s is unknown, a silent one is asked
+    about after 1 s."""
+    from services.disbursement.app import build_runtime, create_app
+    from services.disbursement.config import ProviderSettings
+
+    url = await databases.create("disbursement")
+    settings = ServiceSettings.load("disbursement", database_url=url, kafka_bootstrap_servers=None)
+    runtime = build_runtime(settings)
+    port = free_port()
+    runtime.caches["provider_settings"] = ProviderSettings(
+        provider_url=bank.url,
+        disbursement_callback_url=f"http://127.0.0.1:{port}/v1/provider/on-disburse",
+        provider_timeout_seconds=2,
+        payment_poll_seconds=0.1,
+        status_query_after_seconds=1,
+        payment_batch_size=50,
+    )
+    import asyncio
+
+    import uvicorn
+
+    app = create_app(runtime)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task
+        await asyncio.sleep(0.02)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    yield ServiceClient(app, runtime, client)
+    await client.aclose()
+    server.should_exit = True
+    await task

@@ -20,3 +20,83 @@ class ReserveFundToppedUp(EventPayload):
     amount_fen: int
     balance_fen: int
     actor: str
+    # Which fund: a township's reserve (备用金) or a county's fund for monthly entitlements.
+    fund: str = "township_reserve"
+
+
+class PaymentEvent(EventPayload):
+    """A payment's state changed. Keyed by household; the reference is the provider's idempotency key."""
+
+    payment_id: str
+    household_id: str
+    region_code: str
+    programme: str
+    month: str
+    kind: str
+    amount_fen: int
+    status: str
+    attempt: int
+    reference_id: str
+    run_id: str | None
+    reason: str | None = None
+
+
+@event("disbursement.payment.scheduled", topic=PAYMENTS_TOPIC)
+class PaymentScheduled(PaymentEvent):
+    """A payment is due and will be sent to the provider."""
+
+
+@event("disbursement.payment.submitted", topic=PAYMENTS_TOPIC)
+class PaymentSubmitted(PaymentEvent):
+    """The provider acknowledged the instruction; the outcome follows."""
+
+
+@event("disbursement.payment.paid", topic=PAYMENTS_TOPIC)
+class PaymentPaid(PaymentEvent):
+    """The provider confirmed the money reached the household."""
+
+
+@event("disbursement.payment.rejected", topic=PAYMENTS_TOPIC)
+class PaymentRejected(PaymentEvent):
+    """The provider refused the instruction (`reason` is its reason code); an operator may retry."""
+
+
+@event("disbursement.payment.unknown", topic=PAYMENTS_TOPIC)
+class PaymentOutcomeUnknown(PaymentEvent):
+    """The submission's outcome is unknown (timed out, connection lost, crash): it is not resent until a
+    status query or a statement settles it."""
+
+
+@event("disbursement.payment.returned", topic=PAYMENTS_TOPIC)
+class PaymentReturned(PaymentEvent):
+    """Money paid came back (closed account, …): the household is owed it again."""
+
+
+@event("disbursement.payment.retried", topic=PAYMENTS_TOPIC)
+class PaymentRetried(PaymentEvent):
+    """An operator sent a rejected or returned payment again, as a new attempt."""
+
+
+@event("disbursement.payment.stuck", topic=PAYMENTS_TOPIC)
+class PaymentStuck(PaymentEvent):
+    """A payment stayed too long in one state (`reason` names it); an operator should look."""
+
+
+class PaymentRunEvent(EventPayload):
+    run_id: str
+    region_code: str
+    month: str
+    status: str
+    reason: str | None = None
+    counts: dict[str, int]
+    amounts_fen: dict[str, int]
+
+
+@event("disbursement.payment_run.paused", topic=PAYMENTS_TOPIC)
+class PaymentRunPaused(PaymentRunEvent):
+    """A run stopped: by an operator, or because the county fund cannot cover it (`reason`)."""
+
+
+@event("disbursement.payment_run.completed", topic=PAYMENTS_TOPIC)
+class PaymentRunCompleted(PaymentRunEvent):
+    """Every payment of the run has a final outcome."""

@@ -1,4 +1,5 @@
-"""The disbursement service's tables: entitlements with their history, and the ledger."""
+"""The disbursement service's tables: entitlements with their history, payment runs and payments, and
+the ledger."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    text,
 )
 
 from shared.db import Code
@@ -107,3 +109,71 @@ ledger_transfers = Table(
 )
 Index("ix_transfers_debit", ledger_transfers.c.debit_account_id, ledger_transfers.c.sequence)
 Index("ix_transfers_credit", ledger_transfers.c.credit_account_id, ledger_transfers.c.sequence)
+
+payment_runs = Table(
+    "payment_runs",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),  # the county paid
+    Column("month", Code(7), nullable=False),  # YYYY-MM
+    Column("status", String(12), nullable=False),
+    Column("status_reason", String(300)),
+    Column("cursor", Code(36), nullable=False, server_default=""),  # the last entitlement id scheduled
+    Column("created_by", String(120), nullable=False),
+    Column("traceparent", String(60), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+# One run at a time per county and month; a finished run may be followed by another (a re-run pays only
+# what the first did not: payments are unique per entitlement and month).
+Index(
+    "uq_one_active_run",
+    payment_runs.c.region_code,
+    payment_runs.c.month,
+    unique=True,
+    postgresql_where=text("status <> 'completed'"),
+    sqlite_where=text("status <> 'completed'"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("run_id", Code(36)),
+    Column("entitlement_id", Code(36)),
+    Column("household_id", Code(36), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("programme", Code(40), nullable=False),
+    Column("member_key", Code(36), nullable=False),
+    Column("month", Code(7), nullable=False),
+    Column("kind", String(12), nullable=False),  # regular | follow_up | emergency
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("status_reason", String(300)),
+    Column("attempt", Integer, nullable=False),
+    Column("reference_id", Code(80), nullable=False),  # the current attempt's reference at the provider
+    Column("batch_id", Code(36)),  # the DCI transaction_id of the batch that carried it
+    Column("status_changed_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Exactly one payment per entitlement per month, and per household, programme (and member) per
+    # month whatever its kind (regular, follow-up, emergency).
+    UniqueConstraint("entitlement_id", "month", name="uq_payment_per_entitlement_month"),
+    UniqueConstraint("household_id", "programme", "member_key", "month", name="uq_payment_per_household_month"),
+    UniqueConstraint("reference_id", name="uq_payment_reference"),
+    CheckConstraint("amount_fen > 0", name="ck_payment_amount"),
+)
+Index("ix_payments_run_status", payments.c.run_id, payments.c.status)
+Index("ix_payments_household", payments.c.household_id)
+
+# Every reference ever sent for a payment (one per attempt): a late callback or a statement line for an
+# earlier attempt still finds its payment.
+payment_references = Table(
+    "payment_references",
+    metadata,
+    Column("reference_id", Code(80), primary_key=True),
+    Column("payment_id", Code(36), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_payment_references_payment", payment_references.c.payment_id)

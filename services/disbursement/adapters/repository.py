@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.disbursement.adapters import orm
 from services.disbursement.domain.entitlements import Entitlement, EntitlementStatus
 from services.disbursement.domain.ledger import Movement, PendingState, Transfer, TransferKind
+from services.disbursement.domain.payments import Payment, PaymentStatus
 from shared.clock import Clock
 from shared.db import insert_many
 
@@ -149,26 +150,7 @@ class LedgerRepository:
         row = (
             await self.session.execute(select(orm.ledger_transfers).where(orm.ledger_transfers.c.id == transfer_id))
         ).first()
-        if row is None:
-            return None
-        return (
-            Transfer(
-                id=row.id,
-                debit_account_id=row.debit_account_id,
-                credit_account_id=row.credit_account_id,
-                amount_fen=row.amount_fen,
-                kind=TransferKind(row.kind),
-                pending_id=row.pending_id,
-                timeout_seconds=row.timeout_seconds,
-                reference=row.reference,
-            ),
-            {
-                "pending_state": PendingState(row.pending_state) if row.pending_state else None,
-                "expires_at": row.expires_at,
-                "created_at": row.created_at,
-                "sequence": row.sequence,
-            },
-        )
+        return None if row is None else _transfer(row)
 
     async def append(
         self, transfer: Transfer, moves: Sequence[Movement], created_at: datetime, expires_at: datetime | None
@@ -212,6 +194,67 @@ class LedgerRepository:
                     raise BalanceRuleBroken(move.account_id) from None
                 raise
 
+    async def transfers(self, transfer_ids: Sequence[str]) -> dict[str, tuple[Transfer, dict[str, Any]]]:
+        """Many transfers by id (see `transfer`)."""
+        if not transfer_ids:
+            return {}
+        t = orm.ledger_transfers.c
+        rows = await self.session.execute(select(orm.ledger_transfers).where(t.id.in_(sorted(set(transfer_ids)))))
+        return {row.id: _transfer(row) for row in rows}
+
+    async def append_many(self, transfers: Sequence[Transfer], moves: Sequence[Movement], created_at: datetime) -> None:
+        """Many transfers at once (a batch of payments): one insert, the pending transfers they settle
+        marked in one update per outcome, and each account's movements summed into one update, in account
+        order. Raises like `append`."""
+        if not transfers:
+            return
+        await insert_many(
+            self.session,
+            orm.ledger_transfers,
+            [
+                {
+                    "id": t.id,
+                    "debit_account_id": t.debit_account_id,
+                    "credit_account_id": t.credit_account_id,
+                    "amount_fen": t.amount_fen,
+                    "kind": t.kind.value,
+                    "pending_id": t.pending_id,
+                    "timeout_seconds": t.timeout_seconds,
+                    "reference": t.reference,
+                    "pending_state": PendingState.PENDING.value if t.kind == TransferKind.PENDING else None,
+                    "expires_at": None,
+                    "created_at": created_at,
+                }
+                for t in transfers
+            ],
+        )
+        for kind, state in (
+            (TransferKind.POST_PENDING, PendingState.POSTED),
+            (TransferKind.VOID_PENDING, PendingState.VOIDED),
+        ):
+            settled = [t.pending_id for t in transfers if t.kind == kind and t.pending_id]
+            if settled:
+                await self.session.execute(
+                    update(orm.ledger_transfers)
+                    .where(orm.ledger_transfers.c.id.in_(settled))
+                    .values(pending_state=state.value)
+                )
+        totals: dict[tuple[str, str], int] = {}
+        for move in moves:
+            totals[(move.account_id, move.column)] = totals.get((move.account_id, move.column), 0) + move.amount_fen
+        a = orm.ledger_accounts.c
+        for account, columns in _by_account(totals).items():
+            try:
+                await self.session.execute(
+                    update(orm.ledger_accounts)
+                    .where(a.id == account)
+                    .values({a[column]: a[column] + amount for column, amount in columns.items()})
+                )
+            except IntegrityError as exc:
+                if "ck_debits_must_not_exceed_credits" in str(exc.orig):
+                    raise BalanceRuleBroken(account) from None
+                raise
+
     async def statement(self, account_id: str, after_sequence: int, limit: int) -> list[dict[str, Any]]:
         t = orm.ledger_transfers.c
         rows = await self.session.execute(
@@ -223,3 +266,273 @@ class LedgerRepository:
             .limit(limit)
         )
         return [dict(r._mapping) for r in rows]
+
+
+def _transfer(row: Any) -> tuple[Transfer, dict[str, Any]]:
+    return (
+        Transfer(
+            id=row.id,
+            debit_account_id=row.debit_account_id,
+            credit_account_id=row.credit_account_id,
+            amount_fen=row.amount_fen,
+            kind=TransferKind(row.kind),
+            pending_id=row.pending_id,
+            timeout_seconds=row.timeout_seconds,
+            reference=row.reference,
+        ),
+        {
+            "pending_state": PendingState(row.pending_state) if row.pending_state else None,
+            "expires_at": row.expires_at,
+            "created_at": row.created_at,
+            "sequence": row.sequence,
+        },
+    )
+
+
+def _by_account(totals: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    """Summed movements per account, accounts in id order (so concurrent batches lock them alike)."""
+    found: dict[str, dict[str, int]] = {}
+    for (account, column), amount in sorted(totals.items()):
+        if amount:
+            found.setdefault(account, {})[column] = amount
+    return found
+
+
+class PaymentRepository:
+    """Payment runs, payments and the references sent for them."""
+
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.bind.dialect.name == "postgresql"
+
+    # Runs
+
+    async def add_run(self, run: dict[str, Any]) -> None:
+        await self.session.execute(orm.payment_runs.insert().values(**run))
+
+    async def run(self, run_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        query = select(orm.payment_runs).where(orm.payment_runs.c.id == run_id)
+        if lock and self._postgres:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return dict(row._mapping) if row else None
+
+    async def active_run(self, region_code: str, month: str) -> dict[str, Any] | None:
+        r = orm.payment_runs.c
+        row = (
+            await self.session.execute(
+                select(orm.payment_runs).where(r.region_code == region_code, r.month == month, r.status != "completed")
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def runs(self, region_prefix: str, month: str | None, limit: int) -> list[dict[str, Any]]:
+        r = orm.payment_runs.c
+        query = select(orm.payment_runs).where(r.region_code.startswith(region_prefix))
+        if month:
+            query = query.where(r.month == month)
+        rows = await self.session.execute(query.order_by(r.created_at.desc(), r.id.desc()).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    async def unfinished_runs(self) -> list[tuple[str, str]]:
+        r = orm.payment_runs.c
+        rows = await self.session.execute(
+            select(r.id, r.traceparent).where(r.status.in_(["scheduling", "submitting", "awaiting"]))
+        )
+        return [(row.id, row.traceparent) for row in rows]
+
+    async def update_run(self, run_id: str, **values: Any) -> None:
+        await self.session.execute(
+            update(orm.payment_runs).where(orm.payment_runs.c.id == run_id).values(**values, updated_at=self.clock())
+        )
+
+    async def run_totals(self, run_id: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Payments of a run by status: counts and amounts."""
+        p = orm.payments.c
+        rows = await self.session.execute(
+            select(p.status, func.count(), func.coalesce(func.sum(p.amount_fen), 0))
+            .where(p.run_id == run_id)
+            .group_by(p.status)
+        )
+        counts, amounts = {}, {}
+        for status, count, amount in rows:
+            counts[status], amounts[status] = int(count), int(amount)
+        return counts, amounts
+
+    async def payable_entitlements(self, county: str, after_id: str, limit: int) -> list[Entitlement]:
+        """The county's active entitlements after `after_id`, in id order (the run's cursor)."""
+        e = orm.entitlements.c
+        rows = await self.session.execute(
+            select(orm.entitlements)
+            .where(e.region_code.startswith(county), e.status == "active", e.id > after_id)
+            .order_by(e.id)
+            .limit(limit)
+        )
+        return [EntitlementRepository._entitlement(row) for row in rows]
+
+    # Payments
+
+    async def add_payments(self, payments: Sequence[Payment]) -> list[str]:
+        """Insert payments, skipping any that would break a uniqueness rule (already paid this month);
+        returns the ids inserted."""
+        if not payments:
+            return []
+        now = self.clock()
+        insert = pg_insert if self._postgres else sqlite_insert
+        inserted = await self.session.execute(
+            insert(orm.payments)
+            .values(
+                [_payment_row(p) | {"status_changed_at": now, "created_at": now, "updated_at": now} for p in payments]
+            )
+            .on_conflict_do_nothing()
+            .returning(orm.payments.c.id)
+        )
+        ids = [row.id for row in inserted]
+        kept = set(ids)
+        await self.add_references([p for p in payments if p.id in kept])
+        return ids
+
+    async def add_references(self, payments: Sequence[Payment]) -> None:
+        now = self.clock()
+        await insert_many(
+            self.session,
+            orm.payment_references,
+            [
+                {"reference_id": p.reference_id, "payment_id": p.id, "attempt": p.attempt, "created_at": now}
+                for p in payments
+            ],
+        )
+
+    async def get(self, payment_id: str, *, lock: bool = False) -> Payment | None:
+        found = await self.get_many([payment_id], lock=lock)
+        return found.get(payment_id)
+
+    async def get_many(self, payment_ids: Sequence[str], *, lock: bool = False) -> dict[str, Payment]:
+        if not payment_ids:
+            return {}
+        query = select(orm.payments).where(orm.payments.c.id.in_(sorted(set(payment_ids)))).order_by(orm.payments.c.id)
+        if lock and self._postgres:
+            query = query.with_for_update()
+        return {row.id: _payment(row) for row in await self.session.execute(query)}
+
+    async def by_references(self, reference_ids: Sequence[str]) -> dict[str, Payment]:
+        """reference → its payment, locked (callbacks, status answers and statements name references)."""
+        if not reference_ids:
+            return {}
+        r = orm.payment_references.c
+        rows = await self.session.execute(
+            select(r.reference_id, r.payment_id).where(r.reference_id.in_(sorted(set(reference_ids))))
+        )
+        owners = {row.reference_id: row.payment_id for row in rows}
+        payments = await self.get_many(list(owners.values()), lock=True)
+        return {reference: payments[pid] for reference, pid in owners.items() if pid in payments}
+
+    async def claim(
+        self, run_id: str, statuses: Sequence[PaymentStatus], limit: int, *, changed_before: datetime | None = None
+    ) -> list[Payment]:
+        """Payments of a run in `statuses`, locked; rows another worker holds are skipped."""
+        p = orm.payments.c
+        query = select(orm.payments).where(p.run_id == run_id, p.status.in_([s.value for s in statuses]))
+        if changed_before is not None:
+            query = query.where(p.status_changed_at < changed_before)
+        query = query.order_by(p.id).limit(limit)
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True)
+        return [_payment(row) for row in await self.session.execute(query)]
+
+    async def of_household(self, household_id: str) -> list[Payment]:
+        p = orm.payments.c
+        rows = await self.session.execute(
+            select(orm.payments).where(p.household_id == household_id).order_by(p.month.desc(), p.programme)
+        )
+        return [_payment(row) for row in rows]
+
+    async def of_run(self, run_id: str, status: str | None, after_id: str, limit: int) -> list[Payment]:
+        p = orm.payments.c
+        query = select(orm.payments).where(p.run_id == run_id, p.id > after_id)
+        if status:
+            query = query.where(p.status == status)
+        return [_payment(row) for row in await self.session.execute(query.order_by(p.id).limit(limit))]
+
+    async def mark_stuck(self, payments: Sequence[Payment]) -> None:
+        """Record that a payment was reported stuck (its reason), keeping the time its state began."""
+        p = orm.payments.c
+        for payment in payments:
+            await self.session.execute(
+                update(orm.payments).where(p.id == payment.id).values(status_reason=payment.status_reason)
+            )
+
+    async def save_changes(self, changed: Sequence[Payment]) -> None:
+        """Write the new state of payments (status, attempt, reference, batch, reason): one statement,
+        executed for many rows."""
+        if not changed:
+            return
+        now = self.clock()
+        p = orm.payments.c
+        await self.session.execute(
+            update(orm.payments)
+            .where(p.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                status_reason=bindparam("b_reason"),
+                attempt=bindparam("b_attempt"),
+                reference_id=bindparam("b_reference"),
+                batch_id=bindparam("b_batch"),
+                status_changed_at=now,
+                updated_at=now,
+            ),
+            [
+                {
+                    "b_id": payment.id,
+                    "b_status": payment.status.value,
+                    "b_reason": payment.status_reason,
+                    "b_attempt": payment.attempt,
+                    "b_reference": payment.reference_id,
+                    "b_batch": payment.batch_id,
+                }
+                for payment in changed
+            ],
+        )
+
+
+def _payment_row(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "run_id": p.run_id,
+        "entitlement_id": p.entitlement_id,
+        "household_id": p.household_id,
+        "region_code": p.region_code,
+        "programme": p.programme,
+        "member_key": p.member_key,
+        "month": p.month,
+        "kind": p.kind,
+        "amount_fen": p.amount_fen,
+        "status": p.status.value,
+        "status_reason": p.status_reason,
+        "attempt": p.attempt,
+        "reference_id": p.reference_id,
+        "batch_id": p.batch_id,
+    }
+
+
+def _payment(row: Any) -> Payment:
+    return Payment(
+        id=row.id,
+        run_id=row.run_id,
+        entitlement_id=row.entitlement_id,
+        household_id=row.household_id,
+        region_code=row.region_code,
+        programme=row.programme,
+        member_key=row.member_key,
+        month=row.month,
+        kind=row.kind,
+        amount_fen=row.amount_fen,
+        status=PaymentStatus(row.status),
+        attempt=row.attempt,
+        reference_id=row.reference_id,
+        status_reason=row.status_reason,
+        batch_id=row.batch_id,
+    )

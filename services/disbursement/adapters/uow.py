@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.disbursement.adapters.repository import EntitlementRepository, LedgerRepository
+from services.disbursement.adapters.repository import EntitlementRepository, LedgerRepository, PaymentRepository
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
 
@@ -10,6 +10,7 @@ from shared.uow import UnitOfWork
 class DisbursementUnitOfWork(UnitOfWork):
     entitlements: EntitlementRepository
     ledger: LedgerRepository
+    payments: PaymentRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -20,3 +21,4 @@ class DisbursementUnitOfWork(UnitOfWork):
     def _bind_repositories(self) -> None:
         self.entitlements = EntitlementRepository(self.session, self.clock)
         self.ledger = LedgerRepository(self.session, self.clock)
+        self.payments = PaymentRepository(self.session, self.clock)

@@ -1,10 +1,11 @@
-"""How entitlements and ledger records are shown. They hold no personal data (ids and amounts only)."""
+"""How entitlements, payments and ledger records are shown. They hold no personal data (ids and amounts only)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from services.disbursement.domain.entitlements import Entitlement
+from services.disbursement.domain.payments import Payment
 from services.disbursement.service_layer.funds import available
 
 
@@ -52,4 +53,23 @@ def transfer_view(row: dict[str, Any], account_id: str) -> dict[str, Any]:
         "expires_at": row["expires_at"],
         "reference": row["reference"],
         "created_at": row["created_at"],
+    }
+
+
+def payment_view(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "run_id": p.run_id,
+        "entitlement_id": p.entitlement_id,
+        "household_id": p.household_id,
+        "region_code": p.region_code,
+        "programme": p.programme,
+        "member_id": p.member_key or None,
+        "month": p.month,
+        "kind": p.kind,
+        "amount_fen": p.amount_fen,
+        "status": p.status.value,
+        "status_reason": p.status_reason,
+        "attempt": p.attempt,
+        "reference_id": p.reference_id,
     }

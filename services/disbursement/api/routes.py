@@ -1,27 +1,35 @@
-"""Disbursement REST API: entitlements, reserve funds and the ledger (payment runs and temporary aid
-follow, see DECISIONS.md)."""
+"""Disbursement REST API: entitlements, payment runs and payments, the payment provider's callback,
+reserve funds and the ledger (temporary aid follows, see DECISIONS.md)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 
+from services.disbursement.adapters.dci import BadSignature, ack
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
-from services.disbursement.api.presenters import account_view, entitlement_view, transfer_view
-from services.disbursement.api.schemas import TopUpIn
-from services.disbursement.service_layer import funds
+from services.disbursement.api.presenters import account_view, entitlement_view, payment_view, transfer_view
+from services.disbursement.api.schemas import PaymentRunIn, ReasonIn, TopUpIn
+from services.disbursement.domain.ledger import AccountCode
+from services.disbursement.service_layer import funds, payments
 from shared.app import runtime_of
 from shared.auth import READERS, Principal, Role, require
 from shared.commands import CommandResult, run_command
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, Unauthorized, ValidationProblem
+from shared.ids import new_record_id
+from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1")
 Reader = Annotated[Principal, Depends(require(*READERS))]
 # Funds and the ledger are the agency's books, not a household's.
 BookReader = Annotated[Principal, Depends(require(*(READERS - {Role.HOUSEHOLD})))]
 Funder = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
+# Runs are started, paused and resumed, and payments retried, by the county and the province.
+Payer = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
 TOWNSHIP_CODE = r"^\d{9}$"
+COUNTY_CODE = r"^\d{6}$"
 
 
 def uow_of(request: Request) -> DisbursementUnitOfWork:
@@ -80,6 +88,39 @@ async def top_up(
     return await run_command(request, actor, uow, action)
 
 
+@router.get("/county-funds/{region_code}", tags=["reserve funds"], summary="A county's fund for monthly payments")
+async def county_fund(
+    request: Request,
+    actor: BookReader,
+    region_code: Annotated[str, Path(pattern=COUNTY_CODE, description="A county's 6-digit region code")],
+):
+    _check_region(actor, region_code)
+    async with uow_of(request) as uow:
+        return await funds.reserve_fund(uow, region_code, AccountCode.COUNTY_FUND)
+
+
+@router.post(
+    "/county-funds/{region_code}/top-ups",
+    tags=["reserve funds"],
+    summary="Add money to a county's fund for monthly payments",
+    status_code=201,
+)
+async def county_top_up(
+    body: TopUpIn,
+    request: Request,
+    actor: Funder,
+    region_code: Annotated[str, Path(pattern=COUNTY_CODE, description="A county's 6-digit region code")],
+):
+    _check_region(actor, region_code)
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        result = await funds.top_up(uow, region_code, body.amount_fen, actor.subject, AccountCode.COUNTY_FUND)
+        return CommandResult(result, 201)
+
+    return await run_command(request, actor, uow, action)
+
+
 async def _account(request: Request, actor: Principal, account_id: str) -> dict:
     async with uow_of(request) as uow:
         account = await uow.ledger.account(account_id)
@@ -114,3 +155,171 @@ async def ledger_statement(
         "items": items,
         "next_after": items[-1]["sequence"] if len(rows) > limit else None,
     }
+
+
+# Payment runs and payments
+
+
+def _start(request: Request, run_id: str) -> None:
+    payments.run_runner(runtime_of(request)).start(run_id, current_trace().traceparent)
+
+
+@router.post(
+    "/payment-runs",
+    tags=["payments"],
+    summary="Pay a county's entitlements for a month (one run at a time per county and month)",
+    status_code=202,
+)
+async def post_payment_run(body: PaymentRunIn, request: Request, actor: Payer):
+    _check_region(actor, body.region_code)
+    uow = uow_of(request)
+    started: list[str] = []
+
+    async def action() -> CommandResult:
+        run = await payments.start_run(uow, body.region_code, body.month, actor.subject, current_trace().traceparent)
+        started.append(run["id"])
+        return CommandResult(run, 202, {"Location": f"/v1/payment-runs/{run['id']}"})
+
+    response = await run_command(request, actor, uow, action)
+    for run_id in started:
+        _start(request, run_id)
+    return response
+
+
+@router.get("/payment-runs", tags=["payments"], summary="Payment runs in your region, newest first")
+async def list_payment_runs(
+    request: Request,
+    actor: BookReader,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    async with uow_of(request) as uow:
+        runs = await uow.payments.runs(actor.region, month, limit)
+        return {"items": [await payments.run_view(uow, run) for run in runs]}
+
+
+async def _run(request: Request, actor: Principal, run_id: str) -> dict:
+    async with uow_of(request) as uow:
+        run = await uow.payments.run(run_id)
+        if run is None or not actor.covers_region(run["region_code"]):
+            raise NotFound(f"no payment run {run_id}")
+        return await payments.run_view(uow, run)
+
+
+@router.get("/payment-runs/{run_id}", tags=["payments"], summary="A payment run: progress, counts and amounts")
+async def get_payment_run(run_id: str, request: Request, actor: BookReader):
+    return await _run(request, actor, run_id)
+
+
+@router.get("/payment-runs/{run_id}/payments", tags=["payments"], summary="The payments of a run, in id order")
+async def run_payments(
+    run_id: str,
+    request: Request,
+    actor: BookReader,
+    status: Annotated[str | None, Query(pattern=r"^[a-z]{4,12}$")] = None,
+    after: Annotated[str, Query(max_length=36)] = "",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+):
+    await _run(request, actor, run_id)
+    async with uow_of(request) as uow:
+        found = await uow.payments.of_run(run_id, status, after, limit + 1)
+    items = [payment_view(p) for p in found[:limit]]
+    return {"items": items, "next_after": items[-1]["id"] if len(found) > limit else None}
+
+
+async def _run_command(request: Request, actor: Principal, run_id: str, change, restart: bool) -> JSONResponse:
+    await _run(request, actor, run_id)  # absent or out of scope: 404
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        return CommandResult(await change(uow))
+
+    response = await run_command(request, actor, uow, action)
+    if restart:
+        _start(request, run_id)
+    return response
+
+
+@router.post("/payment-runs/{run_id}/pause", tags=["payments"], summary="Stop a run after its current step")
+async def pause_payment_run(run_id: str, body: ReasonIn, request: Request, actor: Payer):
+    return await _run_command(
+        request, actor, run_id, lambda uow: payments.pause_run(uow, run_id, body.reason), restart=False
+    )
+
+
+@router.post("/payment-runs/{run_id}/resume", tags=["payments"], summary="Go on with a paused run")
+async def resume_payment_run(run_id: str, request: Request, actor: Payer):
+    return await _run_command(request, actor, run_id, lambda uow: payments.resume_run(uow, run_id), restart=True)
+
+
+@router.get("/households/{household_id}/payments", tags=["payments"], summary="A household's payments")
+async def household_payments(household_id: str, request: Request, actor: Reader):
+    async with uow_of(request) as uow:
+        found = await uow.payments.of_household(household_id)
+    # Absent and outside the caller's scope answer alike, so household ids cannot be probed.
+    if not found or not actor.may_see_household(household_id, found[0].region_code):
+        raise NotFound(f"no payments of household {household_id}")
+    return {"items": [payment_view(p) for p in found]}
+
+
+@router.get("/payments/{payment_id}", tags=["payments"], summary="A payment and its state")
+async def get_payment(payment_id: str, request: Request, actor: Reader):
+    async with uow_of(request) as uow:
+        payment = await uow.payments.get(payment_id)
+    if payment is None or not actor.may_see_household(payment.household_id, payment.region_code):
+        raise NotFound(f"no payment {payment_id}")
+    return payment_view(payment)
+
+
+@router.post(
+    "/payments/{payment_id}/retry",
+    tags=["payments"],
+    summary="Send a rejected or returned payment again (a new attempt with a new reference)",
+    status_code=202,
+)
+async def retry_payment(payment_id: str, body: ReasonIn, request: Request, actor: Payer):
+    async with uow_of(request) as uow:
+        payment = await uow.payments.get(payment_id)
+    if payment is None or not actor.covers_region(payment.region_code):
+        raise NotFound(f"no payment {payment_id}")
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        again = await payments.retry_payment(uow, payment_id, f"{body.reason} (by {actor.subject})")
+        return CommandResult(payment_view(again), 202)
+
+    response = await run_command(request, actor, uow, action)
+    if payment.run_id:
+        async with uow_of(request) as uow:
+            again = await uow.payments.get(payment_id)
+        if again and again.run_id:
+            _start(request, again.run_id)
+    return response
+
+
+@router.post(
+    "/provider/on-disburse",
+    tags=["provider"],
+    summary="The payment provider's DCI `/on-disburse` callback (authenticated by its Ed25519 signature)",
+    openapi_extra={"security": []},
+)
+async def on_disburse(request: Request):
+    runtime = runtime_of(request)
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ValidationProblem.field("body", "json", "the callback body is not JSON") from None
+    if not isinstance(body, dict):
+        raise ValidationProblem.field("body", "type", "a DCI message is a JSON object")
+    try:
+        payments.provider_of(runtime).verifier.verify(body, runtime.clock())
+    except BadSignature as exc:
+        raise Unauthorized(f"callback refused: {exc}") from None
+    message = body.get("message") or {}
+    statuses = message.get("disbursements_status") if isinstance(message, dict) else None
+    if not isinstance(statuses, list):
+        raise ValidationProblem.field("message.disbursements_status", "required", "a list of disbursement statuses")
+    async with uow_of(request) as uow:
+        await payments.apply_outcomes(uow, payments.outcomes_of(statuses))
+        await uow.commit()
+    return ack(runtime.clock(), new_record_id())

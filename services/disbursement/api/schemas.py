@@ -13,3 +13,16 @@ MAX_TOP_UP_FEN = 1_000_000_000
 class TopUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_fen: Annotated[int, Field(gt=0, le=MAX_TOP_UP_FEN, description="Amount in fen (1 yuan = 100 fen)")]
+
+
+class PaymentRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: Annotated[str, Field(pattern=r"^\d{6}$", description="The county paid (6-digit region code)")]
+    month: Annotated[
+        str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month paid, YYYY-MM", examples=["2026-11"])
+    ]
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=300, description="Why, for the record")]

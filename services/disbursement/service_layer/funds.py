@@ -1,4 +1,5 @@
-"""Reserve funds (备用金): each township's temporary-aid money, an account on the ledger."""
+"""Funds on the ledger: each township's temporary-aid reserve fund (备用金) and each county's fund for
+monthly entitlements. Both are funded accounts: they never go below zero."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ def available(account: dict[str, Any] | None) -> int:
     return int(account["credits_posted"] - account["debits_posted"] - account["debits_pending"])
 
 
-async def reserve_fund(uow: DisbursementUnitOfWork, region_code: str) -> dict[str, Any]:
-    identifier = account_id(AccountCode.TOWNSHIP_RESERVE, region_code)
+async def reserve_fund(
+    uow: DisbursementUnitOfWork, region_code: str, code: AccountCode = AccountCode.TOWNSHIP_RESERVE
+) -> dict[str, Any]:
+    identifier = account_id(code, region_code)
     account = await uow.ledger.account(identifier)
     return {
         "region_code": region_code,
@@ -31,9 +34,15 @@ async def reserve_fund(uow: DisbursementUnitOfWork, region_code: str) -> dict[st
     }
 
 
-async def top_up(uow: DisbursementUnitOfWork, region_code: str, amount_fen: int, actor: str) -> dict[str, Any]:
-    """Money from the province's funding account into the township's reserve fund."""
-    reserve = await open_account(uow, AccountCode.TOWNSHIP_RESERVE, region_code)
+async def top_up(
+    uow: DisbursementUnitOfWork,
+    region_code: str,
+    amount_fen: int,
+    actor: str,
+    code: AccountCode = AccountCode.TOWNSHIP_RESERVE,
+) -> dict[str, Any]:
+    """Money from the province's funding account into a township's reserve or a county's fund."""
+    reserve = await open_account(uow, code, region_code)
     funding = await open_account(uow, AccountCode.FUNDING, region_code[:2])
     transfer = await create_transfer(
         uow,
@@ -45,7 +54,7 @@ async def top_up(uow: DisbursementUnitOfWork, region_code: str, amount_fen: int,
             reference=f"top-up by {actor}",
         ),
     )
-    fund = await reserve_fund(uow, region_code)
+    fund = await reserve_fund(uow, region_code, code)
     uow.emit(
         ReserveFundToppedUp(
             region_code=region_code,
@@ -54,6 +63,7 @@ async def top_up(uow: DisbursementUnitOfWork, region_code: str, amount_fen: int,
             amount_fen=amount_fen,
             balance_fen=fund["balance_fen"],
             actor=actor,
+            fund=code.value,
         ),
         subject=region_code,
     )

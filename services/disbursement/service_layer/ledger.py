@@ -69,3 +69,36 @@ def _same_or_refused(existing: Transfer, transfer: Transfer) -> Transfer:
     raise TransferRefused(
         "exists_with_different_fields", f"transfer {transfer.id} exists with other fields; a transfer id is used once"
     )
+
+
+async def create_transfers(uow: DisbursementUnitOfWork, transfers: list[Transfer]) -> None:
+    """Many transfers in one go (a batch of payments), with the rules of `create_transfer`: ids already
+    made with the same fields are skipped, with other fields refused; the balance rule is the
+    database's. Accounts are opened by the caller."""
+    if not transfers:
+        return
+    existing = await uow.ledger.transfers([t.id for t in transfers])
+    new = []
+    for transfer in transfers:
+        if transfer.id in existing:
+            _same_or_refused(existing[transfer.id][0], transfer)
+        else:
+            new.append(transfer)
+    pendings = await uow.ledger.transfers([t.pending_id for t in new if t.pending_id])
+    now = uow.now()
+    moves = []
+    for transfer in new:
+        pending = pendings.get(transfer.pending_id) if transfer.pending_id else None
+        moves += movements(
+            transfer,
+            pending[0] if pending else None,
+            pending[1]["pending_state"] if pending else None,
+            now,
+            pending[1]["expires_at"] if pending else None,
+        )
+    try:
+        await uow.ledger.append_many(new, moves, now)
+    except BalanceRuleBroken as exc:
+        raise TransferRefused(
+            "exceeds_credits", f"account {exc} would be overdrawn (pending reservations count)"
+        ) from None
