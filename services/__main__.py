@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import subprocess
+import sys
 
 import uvicorn
 
@@ -18,6 +20,7 @@ from shared.tracing import configure_logging
 log = logging.getLogger("embedded")
 HOST = os.environ.get("EMBEDDED_HOST", "127.0.0.1")
 BASE_PORT = int(os.environ.get("EMBEDDED_BASE_PORT", "8001"))
+BANK_PORT = int(os.environ.get("EMBEDDED_BANK_PORT", "8090"))
 
 
 def _services():
@@ -44,6 +47,9 @@ async def main() -> None:
     if platform.kafka_bootstrap_servers:
         raise SystemExit("embedded mode uses the in-process bus; unset KAFKA_BOOTSTRAP_SERVERS")
     bus = InProcessBus(max_attempts=platform.consumer_max_attempts)
+    # The payment provider stand-in, its own process as in every deployment; payments reach it over HTTP
+    # and its callbacks reach the disbursement service the same way.
+    bank = start_bank_simulator(platform)
     servers, runtimes = [], []
     for offset, (name, build_runtime, create_app, _) in enumerate(_services()):
         settings = ServiceSettings.load(name)
@@ -75,13 +81,29 @@ async def main() -> None:
     print("\nJilin social-assistance backend (embedded mode: SQLite + in-process bus)", flush=True)
     for name, port, _ in servers:
         print(f"  {name:<14} http://{HOST}:{port}/docs", flush=True)
+    print(f"  {'bank simulator':<14} http://{HOST}:{BANK_PORT}/docs (the payment provider, DCI)", flush=True)
     print(
         f"\nDevelopment token (province operator, personal data visible):\n  {admin}\n"
         f"Other roles: uv run python -m shared.auth --role county_operator --region 220122\n",
         flush=True,
     )
-    await asyncio.gather(*serving)
-    await bus.stop()
+    try:
+        await asyncio.gather(*serving)
+    finally:
+        await bus.stop()
+        bank.terminate()
+
+
+def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
+    names = [name for name, *_ in _services()]
+    os.environ.setdefault("PROVIDER_URL", f"http://{HOST}:{BANK_PORT}")
+    os.environ.setdefault(
+        "DISBURSEMENT_CALLBACK_URL",
+        f"http://{HOST}:{BASE_PORT + names.index('disbursement')}/v1/provider/on-disburse",
+    )
+    platform.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "services.bank_simulator", "--host", HOST, "--port", str(BANK_PORT)]
+    return subprocess.Popen([*command, "--state", str(platform.data_dir / "bank-simulator.db")])
 
 
 if __name__ == "__main__":

@@ -229,8 +229,7 @@ class BankSimulator:
         self.state_file, self.port, self.process = state_file, free_port(), None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
-        import asyncio
+    def launch(self) -> None:
         import subprocess
         import sys
 
@@ -239,6 +238,11 @@ class BankSimulator:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+
+    async def start(self) -> None:
+        import asyncio
+
+        self.launch()
         async with httpx.AsyncClient() as client:
             for _ in range(200):
                 try:

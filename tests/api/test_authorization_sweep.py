@@ -7,11 +7,14 @@ Expectations, for each route:
 - a role the route does not admit → 403, in scope or out of it;
 - an admitted role in scope → neither 401 nor 403 (the request may still be refused on its merits);
 - an admitted role out of scope → never a success that shows or changes the in-scope data: 403/404,
-  or, for collections, a success that does not contain it. Exceptions are named in OUT_OF_SCOPE_SUCCESS.
+  or, for collections, a success that does not contain it. Exceptions are named in OUT_OF_SCOPE_SUCCESS;
+- a route authenticated by a message signature instead (the payment provider's callback) → 401 for
+  every bearer token: no role stands in for the signature.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +56,8 @@ class Target:
     job_id: str
     import_id: str
     account_id: str
+    run_id: str
+    payment_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -63,7 +68,9 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{income_id}", t.income_id)
         .replace("{decision_id}", t.decision_id)
         .replace("{account_id}", t.account_id)
-        .replace("{region_code}", TOWNSHIP)
+        .replace("{run_id}", t.run_id)
+        .replace("{payment_id}", t.payment_id)
+        .replace("{region_code}", IN_REGION if path.startswith("/v1/county-funds") else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
     income = {"type": "wages", "amount_fen": 1000, "period": "month", "effective_from": "2026-01-01"}
@@ -111,12 +118,21 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         },
         ("POST", "/v1/jobs"): {"json": {"region_prefix": IN_REGION, "reason": "sweep"}},
         ("POST", "/v1/reserve-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
+        ("POST", "/v1/county-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
+        ("POST", "/v1/payment-runs"): {"json": {"region_code": IN_REGION, "month": "2026-07"}},
+        ("POST", "/v1/payment-runs/{run_id}/pause"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/payment-runs/{run_id}/resume"): {},
+        ("POST", "/v1/payments/{payment_id}/retry"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/provider/on-disburse"): {"json": {"header": {}, "message": {"disbursements_status": []}}},
     }
     if method == "GET":
         return filled, {}
     if (method, path) not in bodies:
         raise LookupError(f"no sample request for {method} {path}: add one to the sweep")
     return filled, bodies[(method, path)]
+
+
+SIGNED: frozenset[Role] = frozenset()  # admits no role: only a valid message signature
 
 
 def routes(app) -> list[tuple[str, str, frozenset[Role]]]:
@@ -127,6 +143,8 @@ def routes(app) -> list[tuple[str, str, frozenset[Role]]]:
         allowed = next(
             (d.call.allowed_roles for d in route.dependant.dependencies if hasattr(d.call, "allowed_roles")), None
         )
+        if any(hasattr(d.call, "authenticates_by") for d in route.dependant.dependencies):
+            allowed = SIGNED
         assert allowed is not None, f"{route.path} has no authorization dependency"
         found += [(method, route.path, allowed) for method in sorted(route.methods)]
     return found
@@ -182,6 +200,22 @@ async def target(system) -> Target:
     assert topped_up.status_code == 201, topped_up.text
     entitled = await services["disbursement"].http.get(f"/v1/households/{created['id']}/entitlements", headers=county)
     assert entitled.status_code == 200, entitled.text  # in-scope reads are swept against real data
+    # A payment run whose payment cannot reach a provider (none listens here): its outcome is unknown.
+    funded = await services["disbursement"].http.post(
+        f"/v1/county-funds/{IN_REGION}/top-ups", headers=county, json={"amount_fen": 10_000_000}
+    )
+    assert funded.status_code == 201, funded.text
+    run = (
+        await services["disbursement"].http.post(
+            "/v1/payment-runs", headers=county, json={"region_code": IN_REGION, "month": "2026-07"}
+        )
+    ).json()
+    for _ in range(100):
+        paid = await services["disbursement"].http.get(f"/v1/households/{created['id']}/payments", headers=county)
+        if paid.status_code == 200 and paid.json()["items"][0]["status"] == "unknown":
+            break
+        await asyncio.sleep(0.05)
+    assert paid.status_code == 200, paid.text
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -190,6 +224,8 @@ async def target(system) -> Target:
         job["id"],
         upload["id"],
         topped_up.json()["account_id"],
+        run["id"],
+        paid.json()["items"][0]["id"],
     )
 
 
@@ -225,6 +261,9 @@ async def test_every_route_every_role_in_and_out_of_scope(system, target, servic
                 status, where = response.status_code, f"{method} {path} as {role.value} {scope} of scope"
                 if status >= 500:
                     failures.append(f"{where}: {status} {response.text[:200]}")
+                elif allowed is SIGNED:
+                    if status != 401:
+                        failures.append(f"{where}: {status}, expected 401 (a token is no signature)")
                 elif role not in allowed:
                     if status != 403:
                         failures.append(f"{where}: {status}, expected 403 (role not admitted)")
@@ -247,7 +286,7 @@ def test_every_write_route_has_a_sample_request():
     from services.eligibility.app import create_app as eligibility_app
     from services.registry.app import create_app as registry_app
 
-    dummy = Target(*(["x"] * 7))
+    dummy = Target(*(["x"] * 9))
     for app in (registry_app(), eligibility_app(), disbursement_app()):
         for method, path, _ in routes(app):
             sample(method, path, dummy)

@@ -114,7 +114,9 @@ async def test_a_run_pays_everyone_due_exactly_once_and_a_rerun_pays_no_one_agai
     assert (await bank.control("GET", "/simulator/state"))["instructions"] == before + 3
 
     for entitlement in ended + later:
-        response = await paying.http.get(f"/v1/households/{entitlement.household_id}/payments", headers=operator(county))
+        response = await paying.http.get(
+            f"/v1/households/{entitlement.household_id}/payments", headers=operator(county)
+        )
         assert response.status_code == 404  # nothing paid to an ended or not yet begun entitlement
     [payment] = (
         await paying.http.get(f"/v1/households/{due[1].household_id}/payments", headers=operator(county))
@@ -153,7 +155,9 @@ async def test_a_second_run_while_one_is_unfinished_is_refused(paying, bank):
     assert response.status_code == 409
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["type"].endswith("run-in-progress")
-    await paying.http.post(f"/v1/payment-runs/{run['id']}/pause", json={"reason": "test over"}, headers=operator(county))
+    await paying.http.post(
+        f"/v1/payment-runs/{run['id']}/pause", json={"reason": "test over"}, headers=operator(county)
+    )
 
 
 async def test_a_county_fund_short_of_money_pauses_the_run_until_topped_up(paying, bank):
@@ -276,11 +280,18 @@ async def test_a_callback_without_a_valid_signature_is_refused_and_changes_nothi
     reference = f"{entitlement.id}.202611.1"
     forged = {
         "signature": 'Signature kidId="bank-simulator|k1|ed25519", created="1", expires="9999999999", signature="AAAA"',
-        "header": {"message_id": "1", "message_ts": "2026-11-25T00:00:00Z", "action": "on-disburse", "status": "succ",
-                   "sender_id": "bank-simulator"},
+        "header": {
+            "message_id": "1",
+            "message_ts": "2026-11-25T00:00:00Z",
+            "action": "on-disburse",
+            "status": "succ",
+            "sender_id": "bank-simulator",
+        },
         "message": {
             "transaction_id": "t",
-            "disbursements_status": [{"reference_id": reference, "timestamp": "2026-11-25T00:00:00Z", "status": "succ"}],
+            "disbursements_status": [
+                {"reference_id": reference, "timestamp": "2026-11-25T00:00:00Z", "status": "succ"}
+            ],
         },
     }
     for body in (forged, {k: v for k, v in forged.items() if k != "signature"}):
@@ -291,7 +302,9 @@ async def test_a_callback_without_a_valid_signature_is_refused_and_changes_nothi
         await paying.http.get(f"/v1/households/{entitlement.household_id}/payments", headers=operator(county))
     ).json()["items"]
     assert payment["status"] == "submitted"
-    await paying.http.post(f"/v1/payment-runs/{run['id']}/pause", json={"reason": "test over"}, headers=operator(county))
+    await paying.http.post(
+        f"/v1/payment-runs/{run['id']}/pause", json={"reason": "test over"}, headers=operator(county)
+    )
 
 
 def dci_validator(path: str, kind: str) -> OAS30Validator:
