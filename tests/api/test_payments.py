@@ -7,17 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import signal
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.entitlements import Entitlement, EntitlementStatus
+from shared.config import ServiceSettings
 from shared.ids import new_record_id
-from tests.conftest import auth, published
+from tests.conftest import auth, free_port, published
 
 MONTH = "2026-11"
 # Counties no other test uses: each test pays its own.
@@ -354,3 +361,111 @@ async def test_every_message_both_sides_sent_is_valid_under_the_dci_spec(paying,
     for message in messages:
         errors = [e.message for e in validators[(message["path"], message["kind"])].iter_errors(message["body"])]
         assert errors == [], (message["path"], message["kind"], errors)
+
+
+class DisbursementProcess:
+    """The disbursement service as its own process (`python -m services.disbursement serve`), so a test
+    can SIGKILL it at the worst moment."""
+
+    def __init__(self, database_url: str, bank_url: str, **settings: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = os.environ | {
+            "DISBURSEMENT_DATABASE_URL": database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": "",
+            "PROVIDER_URL": bank_url,
+            "DISBURSEMENT_CALLBACK_URL": f"{self.url}/v1/provider/on-disburse",
+            "PAYMENT_POLL_SECONDS": "0.1",
+            "STATUS_QUERY_AFTER_SECONDS": "1",
+            "LOG_FORMAT": "json",
+        }
+        self.env.pop("KAFKA_BOOTSTRAP_SERVERS")
+        self.settings = settings
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self, **settings: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.disbursement", "serve", "--port", str(self.port)],
+            env=self.env | settings,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def start(self, **settings: str) -> None:
+        self.launch(**settings)
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+        raise RuntimeError("the disbursement service did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+async def test_killed_between_the_providers_acceptance_and_the_local_commit_nobody_is_paid_twice(databases, bank):
+    from services.disbursement.app import build_runtime
+    from services.disbursement.domain.ledger import AccountCode
+    from services.disbursement.service_layer import funds
+
+    url = await databases.create("disbursement")
+    runtime = build_runtime(ServiceSettings.load("disbursement", database_url=url, kafka_bootstrap_servers=None))
+    county = next(FRESH_COUNTIES)
+    due = await entitle(SimpleNamespace(runtime=runtime), county, [10_000, 20_000, 30_000])
+    async with DisbursementUnitOfWork(runtime) as uow:
+        await funds.top_up(uow, county, 60_000, "test", AccountCode.COUNTY_FUND)
+        await uow.commit()
+    before = await bank.control("GET", "/simulator/state")
+
+    # The bank takes the batch and holds its answer; we wait for it far longer than it takes to kill us.
+    await bank.configure(hold_response_ms=5_000)
+    service = DisbursementProcess(url, bank.url)
+    await service.start(PROVIDER_TIMEOUT_SECONDS="60")
+    try:
+        async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+            response = await http.post(
+                "/v1/payment-runs", json={"region_code": county, "month": MONTH}, headers=operator(county)
+            )
+            assert response.status_code == 202, response.text
+            run_id = response.json()["id"]
+            for _ in range(200):
+                if (await bank.control("GET", "/simulator/state"))["instructions"] == before["instructions"] + 3:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the bank never accepted the batch")
+        service.kill()  # the provider has accepted; our "submitted" is not committed
+
+        async with DisbursementUnitOfWork(runtime) as uow:
+            payments = [p for e in due for p in await uow.payments.of_household(e.household_id)]
+        assert {p.status.value for p in payments} == {"submitting"}
+
+        await bank.configure()
+        await service.start(PROVIDER_TIMEOUT_SECONDS="1")  # "submitting" past 2 × timeout: interrupted
+        async with httpx.AsyncClient(base_url=service.url, timeout=10) as http:
+            for _ in range(300):
+                run = (await http.get(f"/v1/payment-runs/{run_id}", headers=operator(county))).json()
+                if run["status"] == "completed":
+                    break
+                await asyncio.sleep(0.1)
+        assert run["status"] == "completed" and run["counts"] == {"paid": 3}, run
+        after = await bank.control("GET", "/simulator/state")
+        assert after["instructions"] == before["instructions"] + 3
+        assert after["disburse_messages"] == before["disburse_messages"] + 1  # never sent again
+        assert after["duplicates_refused"] == before["duplicates_refused"]
+        async with DisbursementUnitOfWork(runtime) as uow:
+            paid = await uow.ledger.account(f"paid:{county}")
+        assert paid is not None and paid["credits_posted"] == 60_000 and paid["credits_pending"] == 0
+    finally:
+        service.stop()
+        await runtime.db.dispose()
