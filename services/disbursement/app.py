@@ -43,4 +43,5 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
         manage_bus=manage_bus,
         domain_errors=DOMAIN_ERRORS,
         on_startup=on_startup,
+        uploads={"/v1/reconciliations": runtime.settings.max_upload_bytes},
     )

@@ -100,3 +100,30 @@ class PaymentRunPaused(PaymentRunEvent):
 @event("disbursement.payment_run.completed", topic=PAYMENTS_TOPIC)
 class PaymentRunCompleted(PaymentRunEvent):
     """Every payment of the run has a final outcome."""
+
+
+@event("disbursement.reconciliation.item_flagged", topic=PAYMENTS_TOPIC)
+class ReconciliationItemFlagged(EventPayload):
+    """A statement line or payment that needs an operator: missing, unknown_reference, amount_mismatch,
+    duplicate or status_mismatch. Keyed by household where there is one, else by region."""
+
+    reconciliation_id: str
+    region_code: str
+    month: str
+    kind: str
+    reference_id: str | None
+    payment_id: str | None
+    household_id: str | None
+    detail: str
+    statement_amount_fen: int | None
+    payment_amount_fen: int | None
+
+
+@event("disbursement.reconciliation.completed", topic=PAYMENTS_TOPIC)
+class ReconciliationCompleted(EventPayload):
+    reconciliation_id: str
+    region_code: str
+    month: str
+    lines: int
+    counts: dict[str, int]
+    settled: int

@@ -469,3 +469,98 @@ async def test_killed_between_the_providers_acceptance_and_the_local_commit_nobo
     finally:
         service.stop()
         await runtime.db.dispose()
+
+
+async def test_reconciliation_finds_planted_defects_and_settles_unknown_payments_from_the_statement(paying, bank):
+    from services.disbursement.service_layer import payments
+    from shared.tracing import current_trace
+
+    county = next(FRESH_COUNTIES)
+    settled, missing, mismatched, doubled = await entitle(paying, county, [10_000, 20_000, 30_000, 40_000])
+    await fund(paying, county, 100_000)
+    # A run driven step by step (no background worker): the bank takes the batch, answers after our
+    # timeout and calls nobody back, so every payment's outcome is unknown.
+    async with DisbursementUnitOfWork(paying.runtime) as uow:
+        run = await payments.start_run(uow, county, MONTH, "test", current_trace().traceparent)
+        await uow.commit()
+    async with DisbursementUnitOfWork(paying.runtime) as uow:
+        await payments.schedule_batch(paying.runtime, await uow.payments.run(run["id"]))
+    await bank.configure(hold_response_ms=2_500, callbacks=False)
+    async with DisbursementUnitOfWork(paying.runtime) as uow:
+        await payments.submit_batch(paying.runtime, await uow.payments.run(run["id"]))
+    await asyncio.sleep(1)  # the bank finishes what it took
+
+    async def statuses() -> dict[str, str]:
+        found = {}
+        for e in (settled, missing, mismatched, doubled):
+            [p] = (await paying.http.get(f"/v1/households/{e.household_id}/payments", headers=operator(county))).json()[
+                "items"
+            ]
+            found[e.id] = p["status"]
+        return found
+
+    assert set((await statuses()).values()) == {"unknown"}
+
+    statement = (await bank.control("GET", "/statement.csv")).text.splitlines()
+    header, lines = statement[0], statement[1:]
+    ours = {
+        e.id: next(line for line in lines if line.startswith(f"{e.id}.202611.1,"))
+        for e in (settled, missing, mismatched, doubled)
+    }
+    # Other counties' payments of this service: on the statement, but left to their own reconciliation.
+    async with DisbursementUnitOfWork(paying.runtime) as uow:
+        known = await uow.payments.by_references([line.split(",")[0] for line in lines])
+    others = [line for line in lines if line not in ours.values() and line.split(",")[0] in known]
+    planted = [
+        header,
+        *others,
+        ours[settled.id],
+        ours[mismatched.id].replace(",300.00,", ",300.01,"),
+        ours[doubled.id],
+        ours[doubled.id],
+        "never-sent.202611.1,tx,5.00,CNY,paid,,2026-11-25T00:00:00Z",
+    ]
+    csv_headers = operator(county) | {"content-type": "text/csv"}
+    url = f"/v1/reconciliations?region_code={county}&month={MONTH}"
+
+    # Bad input first: a clear problem naming the line and field, and nothing settled.
+    broken = await paying.http.post(url, content="\n".join([*planted, "x.1,tx,12.345,CNY,paid,,"]), headers=csv_headers)
+    assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
+    assert broken.json()["errors"][0]["field"] == f"line {len(planted) + 1}: amount"
+    wrong_type = await paying.http.post(url, content="\n".join(planted), headers=operator(county))
+    assert wrong_type.status_code == 415
+    assert set((await statuses()).values()) == {"unknown"}
+
+    response = await paying.http.post(url, content="\n".join(planted), headers=csv_headers)
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["counts"] == {
+        "paid": 2,
+        "amount_mismatch": 1,
+        "duplicate": 1,
+        "unknown_reference": 1,
+        "missing": 1,
+    }
+    assert report["settled"] == 2
+    by_kind = {item["kind"]: item for item in report["items"] if item["kind"] != "paid"}
+    assert by_kind["missing"]["payment_id"] and by_kind["missing"]["household_id"] == missing.household_id
+    assert (by_kind["amount_mismatch"]["statement_amount_fen"], by_kind["amount_mismatch"]["payment_amount_fen"]) == (
+        30_001,
+        30_000,
+    )
+    assert by_kind["duplicate"]["household_id"] == doubled.household_id
+    assert await statuses() == {settled.id: "paid", missing.id: "unknown", mismatched.id: "unknown", doubled.id: "paid"}
+
+    flagged = [e for e in await published(paying) if kind_of(e) == "item_flagged"]
+    assert sorted(e.data["kind"] for e in flagged if e.data["reconciliation_id"] == report["id"]) == [
+        "amount_mismatch",
+        "duplicate",
+        "missing",
+        "unknown_reference",
+    ]
+    again = await paying.http.get(f"/v1/reconciliations/{report['id']}?kind=missing", headers=operator(county))
+    assert [item["kind"] for item in again.json()["items"]] == ["missing"]
+    other_county = await paying.http.get(
+        f"/v1/reconciliations/{report['id']}", headers=auth("county_operator", "220999")
+    )
+    assert other_county.status_code == 404

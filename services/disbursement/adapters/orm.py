@@ -4,6 +4,7 @@ the ledger."""
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -177,3 +178,31 @@ payment_references = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_payment_references_payment", payment_references.c.payment_id)
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),
+    Column("month", Code(7), nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("counts", JSON, nullable=False),  # items by kind
+    Column("settled", Integer, nullable=False),  # payments whose outcome the statement settled
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reconciliation_items = Table(
+    "reconciliation_items",
+    metadata,
+    Column("reconciliation_id", Code(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("reference_id", Code(80)),
+    Column("payment_id", Code(36)),
+    Column("household_id", Code(36)),
+    Column("detail", String(300), nullable=False),
+    Column("statement_amount_fen", BigInteger),
+    Column("payment_amount_fen", BigInteger),
+    Column("line", Integer),
+)

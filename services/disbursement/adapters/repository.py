@@ -450,6 +450,13 @@ class PaymentRepository:
         )
         return [_payment(row) for row in rows]
 
+    async def of_county_month(self, county: str, month: str) -> list[Payment]:
+        p = orm.payments.c
+        rows = await self.session.execute(
+            select(orm.payments).where(p.region_code.startswith(county), p.month == month).order_by(p.id)
+        )
+        return [_payment(row) for row in rows]
+
     async def of_run(self, run_id: str, status: str | None, after_id: str, limit: int) -> list[Payment]:
         p = orm.payments.c
         query = select(orm.payments).where(p.run_id == run_id, p.id > after_id)
@@ -536,3 +543,30 @@ def _payment(row: Any) -> Payment:
         status_reason=row.status_reason,
         batch_id=row.batch_id,
     )
+
+
+class ReconciliationRepository:
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    async def add(self, reconciliation: dict[str, Any], items: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(orm.reconciliations.insert().values(**reconciliation))
+        await insert_many(
+            self.session,
+            orm.reconciliation_items,
+            [{"reconciliation_id": reconciliation["id"], "position": n} | item for n, item in enumerate(items)],
+        )
+
+    async def get(self, reconciliation_id: str) -> dict[str, Any] | None:
+        row = (
+            await self.session.execute(select(orm.reconciliations).where(orm.reconciliations.c.id == reconciliation_id))
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def items(self, reconciliation_id: str, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        i = orm.reconciliation_items.c
+        query = select(orm.reconciliation_items).where(i.reconciliation_id == reconciliation_id)
+        if kind:
+            query = query.where(i.kind == kind)
+        rows = await self.session.execute(query.order_by(i.position).limit(limit))
+        return [{k: v for k, v in row._mapping.items() if k != "reconciliation_id"} for row in rows]

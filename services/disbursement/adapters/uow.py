@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from services.disbursement.adapters.repository import EntitlementRepository, LedgerRepository, PaymentRepository
+from services.disbursement.adapters.repository import (
+    EntitlementRepository,
+    LedgerRepository,
+    PaymentRepository,
+    ReconciliationRepository,
+)
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
 
@@ -11,6 +16,7 @@ class DisbursementUnitOfWork(UnitOfWork):
     entitlements: EntitlementRepository
     ledger: LedgerRepository
     payments: PaymentRepository
+    reconciliations: ReconciliationRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -22,3 +28,4 @@ class DisbursementUnitOfWork(UnitOfWork):
         self.entitlements = EntitlementRepository(self.session, self.clock)
         self.ledger = LedgerRepository(self.session, self.clock)
         self.payments = PaymentRepository(self.session, self.clock)
+        self.reconciliations = ReconciliationRepository(self.session, self.clock)

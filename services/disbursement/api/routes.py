@@ -13,12 +13,13 @@ from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.api.presenters import account_view, entitlement_view, payment_view, transfer_view
 from services.disbursement.api.schemas import PaymentRunIn, ReasonIn, TopUpIn
 from services.disbursement.domain.ledger import AccountCode
-from services.disbursement.service_layer import funds, payments
+from services.disbursement.service_layer import funds, payments, reconciliation
 from shared.app import runtime_of
 from shared.auth import READERS, Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, Unauthorized, ValidationProblem
 from shared.ids import new_record_id
+from shared.limits import UnsupportedMediaType
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1")
@@ -333,3 +334,56 @@ async def on_disburse(request: Request, body: Annotated[dict, Depends(provider_s
         await payments.apply_outcomes(uow, payments.outcomes_of(statuses))
         await uow.commit()
     return ack(runtime_of(request).clock(), new_record_id())
+
+
+# Reconciliation
+
+STATEMENT_BODY = {
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "required": True,
+    "description": "The provider's statement: CSV with reference_id, amount (yuan), status "
+    "(paid | rejected | pending | returned), optional reason and value_date",
+}
+
+
+@router.post(
+    "/reconciliations",
+    tags=["reconciliation"],
+    summary="Reconcile a provider statement (CSV) with a county's payments of a month",
+    status_code=201,
+    openapi_extra={"requestBody": STATEMENT_BODY},
+)
+async def post_reconciliation(
+    request: Request,
+    actor: Payer,
+    region_code: Annotated[str, Query(pattern=COUNTY_CODE, description="The county reconciled")],
+    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month reconciled, YYYY-MM")],
+):
+    _check_region(actor, region_code)
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/csv":
+        raise UnsupportedMediaType("send the statement as text/csv", ["text/csv"])
+    try:
+        statement = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationProblem.field("body", "utf8", "the statement must be UTF-8 text") from None
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        report = await reconciliation.reconcile_statement(uow, region_code, month, statement, actor.subject)
+        return CommandResult(report, 201, {"Location": f"/v1/reconciliations/{report['id']}"})
+
+    return await run_command(request, actor, uow, action)
+
+
+@router.get("/reconciliations/{reconciliation_id}", tags=["reconciliation"], summary="A reconciliation report")
+async def get_reconciliation(
+    reconciliation_id: str,
+    request: Request,
+    actor: BookReader,
+    kind: Annotated[str | None, Query(pattern=r"^[a-z_]{4,20}$", description="Only items of this kind")] = None,
+):
+    async with uow_of(request) as uow:
+        report = await reconciliation.reconciliation_view(uow, reconciliation_id, kind)
+    if not actor.covers_region(report["region_code"]):
+        raise NotFound(f"no reconciliation {reconciliation_id}")
+    return report
