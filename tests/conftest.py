@@ -185,6 +185,15 @@ async def whole_system(databases, now, names=("registry", "eligibility", "disbur
                 name, database_url=await databases.create(name), kafka_bootstrap_servers=None
             )
             started[name] = await start_service(create, runtime, settings, bus=bus)
+        if "disbursement" in started and "eligibility" in started:
+            from services.disbursement.adapters.standards import StandardsClient
+
+            # Disbursement reads the urban dibao standard from eligibility's API, here in process.
+            started["disbursement"][0].runtime.caches["standards"] = StandardsClient(
+                "http://eligibility",
+                token("service", "22"),
+                transport=httpx.ASGITransport(app=started["eligibility"][0].app),
+            )
         await bus.start()  # started after every service subscribed, as the embedded runner does
         yield {name: service for name, (service, _) in started.items()}, bus
     finally:

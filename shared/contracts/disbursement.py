@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shared.events import EventPayload, event
 
 PAYMENTS_TOPIC = "disbursement.payments"
@@ -127,3 +129,76 @@ class ReconciliationCompleted(EventPayload):
     lines: int
     counts: dict[str, int]
     settled: int
+
+
+class AidEvent(EventPayload):
+    """A temporary-aid application moved. Keyed by household; `step` names what happened."""
+
+    application_id: str
+    household_id: str
+    region_code: str
+    kind: str
+    cause: str
+    fast_track: bool
+    status: str
+    step: str
+    actor: str
+    requested_amount_fen: int
+    approved_amount_fen: int | None = None
+    deadline: datetime | None = None
+    reason: str | None = None
+
+
+@event("disbursement.aid.submitted", topic=AID_TOPIC)
+class AidSubmitted(AidEvent):
+    """An application was received."""
+
+
+@event("disbursement.aid.reviewed", topic=AID_TOPIC)
+class AidReviewed(AidEvent):
+    """The village reviewed it."""
+
+
+@event("disbursement.aid.township_recognised", topic=AID_TOPIC)
+class AidTownshipRecognised(AidEvent):
+    """The township recognised a case the county approves (one-case-one-discussion or over its cap)."""
+
+
+@event("disbursement.aid.approved", topic=AID_TOPIC)
+class AidApproved(AidEvent):
+    """Approved: the amount is reserved in the township's reserve fund and paid at once."""
+
+
+@event("disbursement.aid.rejected", topic=AID_TOPIC)
+class AidRejected(AidEvent):
+    """Refused (or, approved and unpaid, withdrawn: the reservation is released)."""
+
+
+@event("disbursement.aid.paid", topic=AID_TOPIC)
+class AidPaid(AidEvent):
+    """The provider confirmed the payment."""
+
+
+@event("disbursement.aid.filed", topic=AID_TOPIC)
+class AidFiled(AidEvent):
+    """The county recorded the case (备案)."""
+
+
+@event("disbursement.aid.deadline_at_risk", topic=AID_TOPIC)
+class AidDeadlineAtRisk(AidEvent):
+    """A same-day case is approved but not yet paid, and its deadline is near."""
+
+
+@event("disbursement.aid.deadline_missed", topic=AID_TOPIC)
+class AidDeadlineMissed(AidEvent):
+    """A same-day case was not paid by 23:59:59 local time of its approval day."""
+
+
+@event("disbursement.fund.low_balance", topic=FUNDS_TOPIC)
+class ReserveFundLow(EventPayload):
+    """A township's reserve fund fell below its low-balance threshold (reservations counted)."""
+
+    region_code: str
+    account_id: str
+    balance_fen: int
+    threshold_fen: int

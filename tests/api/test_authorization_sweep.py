@@ -58,6 +58,7 @@ class Target:
     account_id: str
     run_id: str
     payment_id: str
+    application_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -70,6 +71,7 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{account_id}", t.account_id)
         .replace("{run_id}", t.run_id)
         .replace("{payment_id}", t.payment_id)
+        .replace("{application_id}", t.application_id)
         .replace("{region_code}", IN_REGION if path.startswith("/v1/county-funds") else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
@@ -123,6 +125,24 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         ("POST", "/v1/payment-runs/{run_id}/pause"): {"json": {"reason": "sweep"}},
         ("POST", "/v1/payment-runs/{run_id}/resume"): {},
         ("POST", "/v1/payments/{payment_id}/retry"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/aid-applications"): {
+            "json": {
+                "household_id": t.household_id,
+                "kind": "emergency",
+                "cause": "illness",
+                "requested_amount_fen": 100,
+                "commitment": "承诺",
+            }
+        },
+        ("POST", "/v1/aid-applications/{application_id}/review"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/aid-applications/{application_id}/approve"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/aid-applications/{application_id}/reject"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/aid-applications/{application_id}/file"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/reconciliations"): {
+            "content": b"reference_id,amount,status\n",
+            "headers": {"content-type": "text/csv"},
+            "params": {"region_code": IN_REGION, "month": "2026-07"},
+        },
         ("POST", "/v1/provider/on-disburse"): {"json": {"header": {}, "message": {"disbursements_status": []}}},
     }
     if method == "GET":
@@ -216,6 +236,18 @@ async def target(system) -> Target:
             break
         await asyncio.sleep(0.05)
     assert paid.status_code == 200, paid.text
+    applied = await services["disbursement"].http.post(
+        "/v1/aid-applications",
+        headers=county,
+        json={
+            "household_id": created["id"],
+            "kind": "expense",
+            "cause": "illness",
+            "requested_amount_fen": 100,
+            "commitment": "承诺",
+        },
+    )
+    assert applied.status_code == 201, applied.text
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -226,6 +258,7 @@ async def target(system) -> Target:
         topped_up.json()["account_id"],
         run["id"],
         paid.json()["items"][0]["id"],
+        applied.json()["id"],
     )
 
 
@@ -286,7 +319,7 @@ def test_every_write_route_has_a_sample_request():
     from services.eligibility.app import create_app as eligibility_app
     from services.registry.app import create_app as registry_app
 
-    dummy = Target(*(["x"] * 9))
+    dummy = Target(*(["x"] * 10))
     for app in (registry_app(), eligibility_app(), disbursement_app()):
         for method, path, _ in routes(app):
             sample(method, path, dummy)

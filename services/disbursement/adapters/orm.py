@@ -206,3 +206,56 @@ reconciliation_items = Table(
     Column("payment_amount_fen", BigInteger),
     Column("line", Integer),
 )
+
+# What this service knows of each household, from the registry's events: where it is and how many
+# members it has (the fast-track amount counts them). No personal data.
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),
+    Column("active_members", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+aid_applications = Table(
+    "aid_applications",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("household_id", Code(36), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("cause", String(10), nullable=False),
+    Column("requested_amount_fen", BigInteger, nullable=False),
+    Column("approved_amount_fen", BigInteger),
+    Column("fast_track", Boolean, nullable=False),
+    Column("one_case_one_discussion", Boolean, nullable=False),
+    Column("commitment", String(500), nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("approval_level", String(10)),  # township | county, fixed when the township approves
+    Column("township_approved_by", String(120)),
+    Column("decision", JSON),  # the amount's basis: standard, members, cap, sources
+    Column("deadline", DateTime(timezone=True)),
+    Column("deadline_warned", String(10)),  # at_risk | missed, once each
+    Column("reservation_id", Code(80)),
+    Column("payment_id", Code(36)),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("requested_amount_fen >= 0", name="ck_aid_requested_amount"),
+)
+Index("ix_aid_household", aid_applications.c.household_id)
+Index("ix_aid_deadline", aid_applications.c.status, aid_applications.c.deadline)
+
+aid_steps = Table(
+    "aid_steps",
+    metadata,
+    Column("application_id", Code(36), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("step", String(20), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("role", String(30), nullable=False),
+    Column("reason", String(500)),
+    Column("at", DateTime(timezone=True), nullable=False),
+)

@@ -431,11 +431,18 @@ class PaymentRepository:
         return {reference: payments[pid] for reference, pid in owners.items() if pid in payments}
 
     async def claim(
-        self, run_id: str, statuses: Sequence[PaymentStatus], limit: int, *, changed_before: datetime | None = None
+        self,
+        run_id: str | None,
+        statuses: Sequence[PaymentStatus],
+        limit: int,
+        *,
+        changed_before: datetime | None = None,
     ) -> list[Payment]:
-        """Payments of a run in `statuses`, locked; rows another worker holds are skipped."""
+        """Payments of a run (None: payments outside runs, i.e. temporary aid) in `statuses`, locked; rows
+        another worker holds are skipped."""
         p = orm.payments.c
-        query = select(orm.payments).where(p.run_id == run_id, p.status.in_([s.value for s in statuses]))
+        of_run = p.run_id.is_(None) if run_id is None else p.run_id == run_id
+        query = select(orm.payments).where(of_run, p.status.in_([s.value for s in statuses]))
         if changed_before is not None:
             query = query.where(p.status_changed_at < changed_before)
         query = query.order_by(p.id).limit(limit)
@@ -570,3 +577,115 @@ class ReconciliationRepository:
             query = query.where(i.kind == kind)
         rows = await self.session.execute(query.order_by(i.position).limit(limit))
         return [{k: v for k, v in row._mapping.items() if k != "reconciliation_id"} for row in rows]
+
+
+class HouseholdDirectory:
+    """Where each household is and how many active members it has, kept from the registry's events."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def record(self, households: Sequence[dict[str, Any]]) -> None:
+        """Upsert, keeping the newest version of each household (events may arrive late or twice)."""
+        newest: dict[str, dict[str, Any]] = {}
+        for household in households:
+            known = newest.get(household["household_id"])
+            if known is None or household["version"] > known["version"]:
+                newest[household["household_id"]] = household
+        if not newest:
+            return
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(orm.households).values(list(newest.values()))
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["household_id"],
+                set_={
+                    "region_code": statement.excluded.region_code,
+                    "active_members": statement.excluded.active_members,
+                    "version": statement.excluded.version,
+                },
+                where=orm.households.c.version < statement.excluded.version,
+            )
+        )
+
+    async def get(self, household_id: str) -> dict[str, Any] | None:
+        row = (
+            await self.session.execute(select(orm.households).where(orm.households.c.household_id == household_id))
+        ).first()
+        return dict(row._mapping) if row else None
+
+
+class AidRepository:
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    async def add(self, application: dict[str, Any]) -> None:
+        await self.session.execute(orm.aid_applications.insert().values(**application))
+
+    async def get(self, application_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        query = select(orm.aid_applications).where(orm.aid_applications.c.id == application_id)
+        if lock and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).first()
+        return dict(row._mapping) if row else None
+
+    async def by_payment(self, payment_ids: Sequence[str]) -> list[dict[str, Any]]:
+        if not payment_ids:
+            return []
+        a = orm.aid_applications.c
+        query = select(orm.aid_applications).where(a.payment_id.in_(list(payment_ids)))
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return [dict(row._mapping) for row in await self.session.execute(query)]
+
+    async def update(self, application_id: str, **values: Any) -> None:
+        await self.session.execute(
+            update(orm.aid_applications)
+            .where(orm.aid_applications.c.id == application_id)
+            .values(**values, updated_at=self.clock())
+        )
+
+    async def add_step(self, application_id: str, step: str, actor: str, role: str, reason: str | None) -> None:
+        s = orm.aid_steps.c
+        position = (
+            await self.session.execute(select(func.count()).where(s.application_id == application_id))
+        ).scalar_one()
+        await self.session.execute(
+            orm.aid_steps.insert().values(
+                application_id=application_id,
+                position=position,
+                step=step,
+                actor=actor,
+                role=role,
+                reason=reason,
+                at=self.clock(),
+            )
+        )
+
+    async def steps(self, application_id: str) -> list[dict[str, Any]]:
+        s = orm.aid_steps.c
+        rows = await self.session.execute(
+            select(orm.aid_steps).where(s.application_id == application_id).order_by(s.position)
+        )
+        return [{k: v for k, v in row._mapping.items() if k != "application_id"} for row in rows]
+
+    async def of_household(self, household_id: str) -> list[dict[str, Any]]:
+        a = orm.aid_applications.c
+        rows = await self.session.execute(
+            select(orm.aid_applications).where(a.household_id == household_id).order_by(a.created_at.desc())
+        )
+        return [dict(row._mapping) for row in rows]
+
+    async def awaiting_payment_with_deadline(self, before: datetime) -> list[dict[str, Any]]:
+        """Approved, unpaid applications whose deadline falls before `before`, locked (skipping rows
+        another worker holds)."""
+        a = orm.aid_applications.c
+        query = (
+            select(orm.aid_applications)
+            .where(a.status == "approved", a.deadline.is_not(None), a.deadline < before)
+            .order_by(a.deadline)
+            .limit(500)
+        )
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [dict(row._mapping) for row in await self.session.execute(query)]

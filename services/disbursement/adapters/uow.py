@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from services.disbursement.adapters.repository import (
+    AidRepository,
     EntitlementRepository,
+    HouseholdDirectory,
     LedgerRepository,
     PaymentRepository,
     ReconciliationRepository,
@@ -17,6 +19,8 @@ class DisbursementUnitOfWork(UnitOfWork):
     ledger: LedgerRepository
     payments: PaymentRepository
     reconciliations: ReconciliationRepository
+    households: HouseholdDirectory
+    aid: AidRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -29,3 +33,5 @@ class DisbursementUnitOfWork(UnitOfWork):
         self.ledger = LedgerRepository(self.session, self.clock)
         self.payments = PaymentRepository(self.session, self.clock)
         self.reconciliations = ReconciliationRepository(self.session, self.clock)
+        self.households = HouseholdDirectory(self.session)
+        self.aid = AidRepository(self.session, self.clock)

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from services.disbursement.adapters.dci import BadSignature, ack
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.api.presenters import account_view, entitlement_view, payment_view, transfer_view
-from services.disbursement.api.schemas import PaymentRunIn, ReasonIn, TopUpIn
+from services.disbursement.api.schemas import AidApplicationIn, PaymentRunIn, ReasonIn, TopUpIn
 from services.disbursement.domain.ledger import AccountCode
-from services.disbursement.service_layer import funds, payments, reconciliation
+from services.disbursement.service_layer import aid, funds, payments, reconciliation
 from shared.app import runtime_of
 from shared.auth import READERS, Principal, Role, require
 from shared.commands import CommandResult, run_command
@@ -29,6 +29,28 @@ BookReader = Annotated[Principal, Depends(require(*(READERS - {Role.HOUSEHOLD}))
 Funder = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
 # Runs are started, paused and resumed, and payments retried, by the county and the province.
 Payer = Annotated[Principal, Depends(require(Role.PROVINCE_OPERATOR, Role.COUNTY_OPERATOR, Role.ADMIN))]
+# Temporary aid: who may apply, review (the village), approve (the township; the county for its cases),
+# refuse, and file (the county's record, 备案).
+Applicant = Annotated[
+    Principal,
+    Depends(
+        require(
+            Role.HOUSEHOLD,
+            Role.VILLAGE_CADRE,
+            Role.TOWNSHIP_OFFICER,
+            Role.COUNTY_OPERATOR,
+            Role.PROVINCE_OPERATOR,
+            Role.PROVINCIAL_SYSTEM,
+            Role.ADMIN,
+        )
+    ),
+]
+Reviewer = Annotated[Principal, Depends(require(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.ADMIN))]
+Approver = Annotated[Principal, Depends(require(Role.TOWNSHIP_OFFICER, Role.COUNTY_OPERATOR, Role.ADMIN))]
+Refuser = Annotated[
+    Principal, Depends(require(Role.VILLAGE_CADRE, Role.TOWNSHIP_OFFICER, Role.COUNTY_OPERATOR, Role.ADMIN))
+]
+Filer = Annotated[Principal, Depends(require(Role.COUNTY_OPERATOR, Role.ADMIN))]
 TOWNSHIP_CODE = r"^\d{9}$"
 COUNTY_CODE = r"^\d{6}$"
 
@@ -387,3 +409,90 @@ async def get_reconciliation(
     if not actor.covers_region(report["region_code"]):
         raise NotFound(f"no reconciliation {reconciliation_id}")
     return report
+
+
+# Temporary aid
+
+
+@router.post(
+    "/aid-applications",
+    tags=["temporary aid"],
+    summary="Apply for temporary aid (临时救助), from the mobile front end or by an operator",
+    status_code=201,
+)
+async def post_aid_application(body: AidApplicationIn, request: Request, actor: Applicant):
+    if body.fast_track and not body.commitment.strip():
+        raise ValidationProblem.field("commitment", "required", "fast track rests on the applicant's commitment")
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        application = await aid.submit(uow, body.model_dump(), actor)
+        return CommandResult(application, 201, {"Location": f"/v1/aid-applications/{application['id']}"})
+
+    return await run_command(request, actor, uow, action)
+
+
+@router.get(
+    "/aid-applications/{application_id}", tags=["temporary aid"], summary="An application, its steps and payment"
+)
+async def get_aid_application(application_id: str, request: Request, actor: Reader):
+    async with uow_of(request) as uow:
+        application = await aid.view(uow, application_id)
+    if not actor.may_see_household(application["household_id"], application["region_code"]):
+        raise NotFound(f"no aid application {application_id}")
+    return application
+
+
+@router.get("/households/{household_id}/aid-applications", tags=["temporary aid"], summary="A household's applications")
+async def household_aid_applications(household_id: str, request: Request, actor: Reader):
+    async with uow_of(request) as uow:
+        found = await uow.aid.of_household(household_id)
+    if not found or not actor.may_see_household(household_id, found[0]["region_code"]):
+        raise NotFound(f"no aid applications of household {household_id}")
+    return {"items": [{k: v for k, v in a.items() if k != "deadline_warned"} for a in found]}
+
+
+async def _aid_step(request: Request, actor: Principal, change) -> JSONResponse:
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        return CommandResult(await change(uow))
+
+    return await run_command(request, actor, uow, action)
+
+
+@router.post("/aid-applications/{application_id}/review", tags=["temporary aid"], summary="The village's review")
+async def review_aid(application_id: str, body: ReasonIn, request: Request, actor: Reviewer):
+    return await _aid_step(request, actor, lambda uow: aid.review(uow, application_id, actor, body.reason))
+
+
+@router.post(
+    "/aid-applications/{application_id}/approve",
+    tags=["temporary aid"],
+    summary="Approve: the township (and, for its cases, the county); reserves the money and pays it at once",
+)
+async def approve_aid(application_id: str, body: ReasonIn, request: Request, actor: Approver):
+    runtime = runtime_of(request)
+    uow = uow_of(request)
+    sent: list[str] = []
+
+    async def action() -> CommandResult:
+        application, payment_id = await aid.approve(runtime, uow, application_id, actor, body.reason)
+        if payment_id:
+            sent.append(payment_id)
+        return CommandResult(application)
+
+    response = await run_command(request, actor, uow, action)
+    for payment_id in sent:  # paid at once, not on the next pass of the watch
+        runtime.spawn(payments.send(runtime, [payment_id]), name=f"aid-payment:{payment_id}")
+    return response
+
+
+@router.post("/aid-applications/{application_id}/reject", tags=["temporary aid"], summary="Refuse an application")
+async def reject_aid(application_id: str, body: ReasonIn, request: Request, actor: Refuser):
+    return await _aid_step(request, actor, lambda uow: aid.reject(uow, application_id, actor, body.reason))
+
+
+@router.post("/aid-applications/{application_id}/file", tags=["temporary aid"], summary="The county's record (备案)")
+async def file_aid(application_id: str, body: ReasonIn, request: Request, actor: Filer):
+    return await _aid_step(request, actor, lambda uow: aid.file(uow, application_id, actor, body.reason))

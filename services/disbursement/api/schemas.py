@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.disbursement.domain.aid import AidCause, AidKind
+
 # A top-up above this is refused as a likely typing error (ten million yuan); larger allocations go in parts.
 MAX_TOP_UP_FEN = 1_000_000_000
 
@@ -26,3 +28,17 @@ class PaymentRunIn(BaseModel):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(min_length=1, max_length=300, description="Why, for the record")]
+
+
+class AidApplicationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    kind: AidKind
+    cause: AidCause
+    requested_amount_fen: Annotated[int, Field(ge=0, le=MAX_TOP_UP_FEN, description="Amount asked for, in fen")]
+    fast_track: bool = False
+    one_case_one_discussion: bool = Field(False, description="A case no rule covers (一事一议): the county approves")
+    commitment: Annotated[
+        str, Field(min_length=1, max_length=500, description="The applicant's personal commitment (承诺)")
+    ]
+    evidence: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=20)] = []

@@ -1,4 +1,5 @@
-"""Event handlers of the disbursement service: decisions become entitlements."""
+"""Event handlers of the disbursement service: decisions become entitlements; the registry's household
+events keep the household directory (region, active members)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.entitlements import DecisionFacts, Entitlement, apply_decision
 from shared.app import ServiceRuntime
 from shared.contracts.eligibility import DecisionChanged
+from shared.contracts.registry import HouseholdEvent
 from shared.dispatch import EventHandlers, dispatcher, takes_batches
 from shared.events import Envelope
 from shared.ids import new_record_id
@@ -46,10 +48,25 @@ async def decisions_changed(uow: DisbursementUnitOfWork, events: list[tuple[Enve
     await uow.entitlements.save_many([version for versions in changed.values() for version in versions])
 
 
+@takes_batches
+async def households_changed(uow: DisbursementUnitOfWork, events: list[tuple[Envelope, HouseholdEvent]]) -> None:
+    await uow.households.record(
+        [
+            {
+                "household_id": payload.household_id,
+                "region_code": payload.region_code,
+                "active_members": sum(1 for m in payload.facts.members if m.active),
+                "version": payload.version,
+            }
+            for _, payload in events
+        ]
+    )
+
+
 # The one map of what this service does with the events it consumes.
-EVENT_HANDLERS: EventHandlers = {DecisionChanged: decisions_changed}
+EVENT_HANDLERS: EventHandlers = {DecisionChanged: decisions_changed, HouseholdEvent: households_changed}
 
 
 def decisions_consumer(runtime: ServiceRuntime) -> Callable[[Sequence[Envelope]], Awaitable[None]]:
-    """The batch handler of the decisions topic: a partition's events in one transaction."""
+    """The batch handler of the decisions and registry topics: a partition's events in one transaction."""
     return dispatcher(CONSUMER, lambda: DisbursementUnitOfWork(runtime), EVENT_HANDLERS)

@@ -314,18 +314,35 @@ def _instruction(payment: Payment) -> dict[str, Any]:
 
 
 async def submit_batch(runtime: ServiceRuntime, run: dict[str, Any]) -> None:
-    """Send the next batch of scheduled payments. "submitting" and the money in flight are committed
-    first; the provider's answer is recorded after: ACK → submitted, no answer → unknown (never resent
-    blind), a refusal of the whole message → back to scheduled and the run paused (nothing was taken)."""
+    """Send the next batch of a run's scheduled payments (see `send`); none left: the run awaits outcomes."""
     size = provider_settings(runtime).payment_batch_size
-    batch_id = new_record_id()
     async with DisbursementUnitOfWork(runtime) as uow:
         claimed = await uow.payments.claim(run["id"], [PaymentStatus.SCHEDULED], size)
         if not claimed:
             await uow.payments.update_run(run["id"], status=RunStatus.AWAITING.value)
             await uow.commit()
             return
-        sending = [replace(p, status=PaymentStatus.SUBMITTING, batch_id=batch_id) for p in claimed]
+    if await send(runtime, [p.id for p in claimed]) == "refused":
+        async with DisbursementUnitOfWork(runtime) as uow:
+            await _pause(uow, run, "the provider refused the batch (see the payments' reason)")
+            await uow.commit()
+
+
+async def send(runtime: ServiceRuntime, payment_ids: Sequence[str]) -> str | None:
+    """Send scheduled payments to the provider as one batch. "submitting" and the money in flight are
+    committed first; the provider's answer is recorded after: ACK → submitted, no answer → unknown (never
+    resent blind), a refusal of the whole message → back to scheduled (nothing was taken). Returns
+    "refused" in that last case."""
+    batch_id = new_record_id()
+    async with DisbursementUnitOfWork(runtime) as uow:
+        current = await uow.payments.get_many(payment_ids, lock=True)
+        sending = [
+            replace(p, status=PaymentStatus.SUBMITTING, batch_id=batch_id)
+            for p in current.values()
+            if p.status == PaymentStatus.SCHEDULED
+        ]
+        if not sending:
+            return None
         await uow.payments.save_changes(sending)
         await create_transfers(uow, [_in_flight(p) for p in sending])
         await uow.commit()
@@ -351,9 +368,8 @@ async def submit_batch(runtime: ServiceRuntime, run: dict[str, Any]) -> None:
         if outcome != PaymentStatus.SCHEDULED:
             for payment in moved:
                 emit(uow, payment)
-        else:
-            await _pause(uow, run, reason or "the provider refused the batch")
         await uow.commit()
+    return "refused" if outcome == PaymentStatus.SCHEDULED else None
 
 
 def _in_flight(payment: Payment) -> Transfer:
@@ -413,6 +429,11 @@ async def apply_outcomes(uow: DisbursementUnitOfWork, outcomes: Sequence[Outcome
     await create_transfers(uow, transfers)
     for payment in changed.values():
         emit(uow, payment)
+    aid_paid = [p.id for p in changed.values() if p.kind == "emergency" and p.status == PaymentStatus.PAID]
+    if aid_paid:
+        from services.disbursement.service_layer.aid import payments_confirmed  # aid builds on payments
+
+        await payments_confirmed(uow, aid_paid)
     return list(changed.values())
 
 
@@ -437,17 +458,16 @@ def outcomes_of(statuses: Sequence[dict[str, Any]]) -> list[Outcome]:
     return found
 
 
-async def settle_run(runtime: ServiceRuntime, run: dict[str, Any]) -> bool:
-    """One pass over a run waiting for outcomes: interrupted submissions become unknown, the provider is
-    asked about unknown and long-silent payments, stuck ones are reported, and the run completes when
-    every payment has a final outcome. Returns True when there is still something to wait for."""
+async def settle_payments(runtime: ServiceRuntime, run_id: str | None) -> None:
+    """Interrupted submissions become unknown; the provider is asked about unknown and long-silent
+    payments (of a run, or None: those outside runs)."""
     settings = provider_settings(runtime)
     size = settings.payment_batch_size
     now = runtime.clock()
     async with DisbursementUnitOfWork(runtime) as uow:
         # "submitting" longer than any answer can take: the process sending it died. Unknown, not resent.
         interrupted = await uow.payments.claim(
-            run["id"],
+            run_id,
             [PaymentStatus.SUBMITTING],
             size,
             changed_before=now - timedelta(seconds=2 * settings.provider_timeout_seconds),
@@ -461,14 +481,35 @@ async def settle_run(runtime: ServiceRuntime, run: dict[str, Any]) -> bool:
         await uow.commit()
 
     async with DisbursementUnitOfWork(runtime) as uow:
-        ask = await uow.payments.claim(run["id"], [PaymentStatus.UNKNOWN], size) + await uow.payments.claim(
-            run["id"],
+        ask = await uow.payments.claim(run_id, [PaymentStatus.UNKNOWN], size) + await uow.payments.claim(
+            run_id,
             [PaymentStatus.SUBMITTED],
             size,
             changed_before=now - timedelta(seconds=settings.status_query_after_seconds),
         )
     if ask:
         await query_status(runtime, ask)
+
+
+async def send_outside_runs(runtime: ServiceRuntime) -> None:
+    """Send scheduled payments that belong to no run (temporary aid), and settle those in flight."""
+    async with DisbursementUnitOfWork(runtime) as uow:
+        scheduled = await uow.payments.claim(
+            None, [PaymentStatus.SCHEDULED], provider_settings(runtime).payment_batch_size
+        )
+    if scheduled:
+        await send(runtime, [p.id for p in scheduled])
+    await settle_payments(runtime, None)
+
+
+async def settle_run(runtime: ServiceRuntime, run: dict[str, Any]) -> bool:
+    """One pass over a run waiting for outcomes: interrupted submissions become unknown, the provider is
+    asked about unknown and long-silent payments, stuck ones are reported, and the run completes when
+    every payment has a final outcome. Returns True when there is still something to wait for."""
+    settings = provider_settings(runtime)
+    size = settings.payment_batch_size
+    now = runtime.clock()
+    await settle_payments(runtime, run["id"])
 
     async with DisbursementUnitOfWork(runtime) as uow:
         stuck = await uow.payments.claim(
