@@ -63,6 +63,9 @@ IDEMPOTENCY_KEY = {
 }
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/asyncapi.json"}
 NO_IDEMPOTENCY = "x-no-idempotency-key"  # openapi_extra of a write that stores nothing (a dry run)
+# An operation whose body names a resource (e.g. a household) that may not exist, or not in the caller's
+# scope: it answers 404 like a path would (`openapi_extra={BODY_NAMES_RESOURCE: True}`).
+BODY_NAMES_RESOURCE = "x-body-names-resource"
 
 
 def _problem_response(description: str) -> dict[str, Any]:
@@ -77,7 +80,7 @@ def _problems_of(path: str, method: str, operation: dict[str, Any]) -> list[str]
         return ["500"] + (["503"] if path == "/readyz" else [])
     codes = ["401", "403", "500", "503"]
     names = {p["name"] for p in operation.get("parameters", [])}
-    if any(p["in"] == "path" for p in operation.get("parameters", [])):
+    if any(p["in"] == "path" for p in operation.get("parameters", [])) or operation.pop(BODY_NAMES_RESOURCE, False):
         codes.append("404")
     if operation.get("parameters") or "requestBody" in operation:
         codes.append("422")

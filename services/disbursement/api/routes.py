@@ -20,6 +20,7 @@ from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, Unauthorized, ValidationProblem
 from shared.ids import new_record_id
 from shared.limits import UnsupportedMediaType
+from shared.openapi import BODY_NAMES_RESOURCE
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1")
@@ -419,6 +420,7 @@ async def get_reconciliation(
     tags=["temporary aid"],
     summary="Apply for temporary aid (临时救助), from the mobile front end or by an operator",
     status_code=201,
+    openapi_extra={BODY_NAMES_RESOURCE: True},
 )
 async def post_aid_application(body: AidApplicationIn, request: Request, actor: Applicant):
     if body.fast_track and not body.commitment.strip():

@@ -91,13 +91,14 @@ def amount_text(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
+AMOUNT = re.compile(r"^\d{1,13}(\.\d{1,2})?$")  # DCI's `Amount`, the decimals optional
+
+
 def fen_of(amount: str) -> int:
-    """A DCI `Amount` string back to fen; ValueError if it has more than two decimals or is not a number."""
-    value = Decimal(amount)
-    fen = value * 100
-    if fen != fen.to_integral_value() or value < 0:
+    """A DCI `Amount` string back to fen; ValueError unless it is yuan with at most two decimals."""
+    if not isinstance(amount, str) or not AMOUNT.match(amount):
         raise ValueError(f"{amount!r} is not an amount in yuan with at most two decimals")
-    return int(fen)
+    return int(Decimal(amount) * 100)
 
 
 @dataclass(frozen=True)
