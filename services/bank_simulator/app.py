@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,19 @@ class Simulator:
         self.messages.append({"direction": direction, "path": path, "kind": kind, "body": body})
         del self.messages[:-2000]
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def known(self, references: list[str]) -> set[str]:
+        return {row["reference_id"] for row in self.rows_of(references)}
+
     def rejects(self, reference_id: str) -> bool:
         share = int.from_bytes(hashlib.sha256(reference_id.encode()).digest()[:4], "big") / 2**32
         return share < self.faults.reject_rate
@@ -93,6 +108,11 @@ class Simulator:
         cursor = self.db.execute(f"SELECT * FROM instructions WHERE {where} ORDER BY received_at, reference_id", params)
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def rows_of(self, references: list[str]) -> list[dict[str, Any]]:
+        return (
+            self.rows(f"reference_id IN ({','.join('?' * len(references))})", tuple(references)) if references else []
+        )
 
     def status_item(self, row: dict[str, Any]) -> dict[str, Any]:
         item = {
@@ -116,16 +136,19 @@ class Simulator:
     async def settle_and_call_back(self, references: list[str], duplicates: list[dict[str, Any]]) -> None:
         await asyncio.sleep(self.faults.callback_delay_ms / 1000)
         now = timestamp(datetime.now(UTC))
-        for reference in references:
-            rejected = self.rejects(reference)
-            self.db.execute(
+        with self.transaction():
+            self.db.executemany(
                 "UPDATE instructions SET status=?, reason=?, settled_at=? WHERE reference_id=? AND status='pdng'",
-                ("rjct" if rejected else "succ", "rjct.payee_fa.invalid" if rejected else None, now, reference),
+                [
+                    ("rjct", "rjct.payee_fa.invalid", now, r) if self.rejects(r) else ("succ", None, now, r)
+                    for r in references
+                ],
             )
         if not self.faults.callbacks:
             return
-        placeholders = ",".join("?" * len(references))
-        rows = self.rows(f"reference_id IN ({placeholders})", tuple(references)) if references else []
+        rows = [
+            row for start in range(0, len(references), 500) for row in self.rows_of(references[start : start + 500])
+        ]
         by_target: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for row in rows:
             by_target.setdefault((row["callback_url"], row["receiver_id"]), []).append(row)
@@ -185,11 +208,12 @@ def create_app() -> FastAPI:
             return _unauthorised(str(exc))
         header, message = body["header"], body.get("message") or {}
         simulator.counters["disburse_messages"] += 1
-        accepted, duplicates = [], []
-        for item in message.get("disbursements", []):
+        accepted, duplicates, rows = [], [], []
+        items = list(message.get("disbursements", []))
+        known = simulator.known([item["reference_id"] for item in items])
+        for item in items:
             reference = item["reference_id"]
-            known = simulator.rows("reference_id=?", (reference,))
-            if known:  # the same reference again: refused, and the first instruction stands
+            if reference in known:  # the same reference again: refused, and the first instruction stands
                 simulator.counters["duplicates_refused"] += 1
                 duplicates.append(
                     {
@@ -201,8 +225,8 @@ def create_app() -> FastAPI:
                     }
                 )
                 continue
-            simulator.db.execute(
-                "INSERT INTO instructions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            known.add(reference)
+            rows.append(
                 (
                     reference,
                     message["transaction_id"],
@@ -216,9 +240,11 @@ def create_app() -> FastAPI:
                     header["sender_id"],
                     timestamp(now),
                     None,
-                ),
+                )
             )
             accepted.append(reference)
+        with simulator.transaction():  # the whole message is kept, or none of it
+            simulator.db.executemany("INSERT INTO instructions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         if simulator.faults.crash_after_accept:
             log.error("crash switch: accepted %d instructions, dying without an answer", len(accepted))
             os._exit(1)
@@ -241,7 +267,7 @@ def create_app() -> FastAPI:
         simulator.counters["status_queries"] += 1
         query = (body.get("message") or {}).get("txnstatus_request") or {}
         references = list(query.get("attribute_value") or [])
-        known = {r["reference_id"]: r for r in simulator.rows()} if references else {}
+        known = {r["reference_id"]: r for r in simulator.rows_of(references)}
         items = []
         for reference in references:
             row = known.get(reference)
