@@ -38,7 +38,7 @@ from tests.conftest import free_port
 
 RESULTS = Path(__file__).parent / "results"
 PG = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://assistance:assistance@127.0.0.1:55432/postgres")
-COUNTY = "220122"
+COUNTY = "229901"  # a county no other data uses (the service also consumes whatever the broker holds)
 MONTH = "2026-11"
 
 
@@ -128,6 +128,8 @@ async def main(count: int) -> None:
                 progress = (await http.get(f"/v1/payment-runs/{run['id']}")).json()
                 if progress["status"] == "completed":
                     break
+                if progress["status"] == "paused":
+                    raise RuntimeError(f"the run paused: {progress['status_reason']}")
                 await asyncio.sleep(0.5)
             run_seconds = time.perf_counter() - before["wall"]
             while await runtime.relay.publish_pending():  # every event handed to the bus
