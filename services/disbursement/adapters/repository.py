@@ -382,13 +382,11 @@ class PaymentRepository:
             return []
         now = self.clock()
         insert = pg_insert if self._postgres else sqlite_insert
+        # Parameters as a list (executemany): SQLAlchemy sends them in batches under one cached statement,
+        # instead of compiling a VALUES clause with every row's parameters each time.
         inserted = await self.session.execute(
-            insert(orm.payments)
-            .values(
-                [_payment_row(p) | {"status_changed_at": now, "created_at": now, "updated_at": now} for p in payments]
-            )
-            .on_conflict_do_nothing()
-            .returning(orm.payments.c.id)
+            insert(orm.payments).on_conflict_do_nothing().returning(orm.payments.c.id),
+            [_payment_row(p) | {"status_changed_at": now, "created_at": now, "updated_at": now} for p in payments],
         )
         ids = [row.id for row in inserted]
         kept = set(ids)
