@@ -3,7 +3,7 @@ the bank simulator (its own process, delay 0), callbacks received, ledger postin
 Kafka when TEST_KAFKA_BOOTSTRAP is set), then the bank's statement reconciled. Real PostgreSQL.
 
     uv run --group bench python -m bench.payment_run [--entitlements 20000]
-        → bench/results/payment_run_<N>.json
+        [--batch 2000] → bench/results/payment_run_<N>.json
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def start_bank(port: int, state: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def main(count: int) -> None:
+async def main(count: int, batch: int) -> None:
     from services.disbursement import app as disbursement_app
 
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
@@ -106,6 +106,7 @@ async def main(count: int) -> None:
             payment_poll_seconds=0.2,
             status_query_after_seconds=30,
             provider_timeout_seconds=30,
+            payment_batch_size=batch,
         )
         total = await seed(runtime, count)
         async with DisbursementUnitOfWork(runtime) as uow:
@@ -148,6 +149,7 @@ async def main(count: int) -> None:
         result = {
             "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "entitlements": count,
+            "batch_size": batch,
             "bus": "kafka" if kafka else "in-process",
             "paid": progress["counts"].get("paid", 0),
             "paid_fen": progress["paid_fen"],
@@ -181,4 +183,6 @@ async def main(count: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--entitlements", type=int, default=20_000)
-    asyncio.run(main(parser.parse_args().entitlements))
+    parser.add_argument("--batch", type=int, default=2000, help="payments per DCI message (PAYMENT_BATCH_SIZE)")
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments.entitlements, arguments.batch))

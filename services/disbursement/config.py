@@ -34,7 +34,7 @@ class ProviderSettings(BaseSettings):
     # Where the provider sends `/on-disburse` callbacks.
     disbursement_callback_url: str = "http://127.0.0.1:8003/v1/provider/on-disburse"
     provider_timeout_seconds: float = 10.0
-    payment_batch_size: int = 500
+    payment_batch_size: int = 2000  # payments per DCI message (bench/payment_run compares sizes)
     # How often a run waiting for outcomes looks again; how long a submitted payment may wait for its
     # callback before we ask the provider; how long in one state before a payment is reported stuck.
     payment_poll_seconds: float = 2.0
