@@ -101,6 +101,8 @@ def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
         "DISBURSEMENT_CALLBACK_URL",
         f"http://{HOST}:{BASE_PORT + names.index('disbursement')}/v1/provider/on-disburse",
     )
+    # Temporary aid reads the urban dibao standard from eligibility.
+    os.environ.setdefault("ELIGIBILITY_URL", f"http://{HOST}:{BASE_PORT + names.index('eligibility')}")
     platform.data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "services.bank_simulator", "--host", HOST, "--port", str(BANK_PORT)]
     return subprocess.Popen([*command, "--state", str(platform.data_dir / "bank-simulator.db")])

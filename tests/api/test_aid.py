@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from services.disbursement.adapters.standards import StandardsClient
+from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.aid import monthly_standard_fen
 from services.disbursement.service_layer import aid
 from services.disbursement.service_layer.handlers import decisions_consumer
@@ -334,3 +335,18 @@ async def test_bad_input_and_missing_authority_are_refused_with_nothing_written(
         "submitted",
         "reviewed",
     ]
+
+
+async def test_a_household_registered_above_township_level_cannot_be_paid_from_a_reserve_fund(paying):
+    household_id = await register(paying, next(FRESH_TOWNSHIPS))
+    # Then recorded again at county level only (the registry allows a household without its township).
+    async with DisbursementUnitOfWork(paying.runtime) as uow:
+        await uow.households.record(
+            [{"household_id": household_id, "region_code": COUNTY, "active_members": 2, "version": 2}]
+        )
+        await uow.commit()
+    reviewed = await apply_and_review(paying, COUNTY, household_id)
+    refused = await paying.http.post(
+        f"/v1/aid-applications/{reviewed['id']}/approve", json={"reason": "x"}, headers=auth("township_officer", COUNTY)
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "township_required"

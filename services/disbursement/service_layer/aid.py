@@ -134,6 +134,13 @@ async def approve(
         raise AidStepRefused("the township approves temporary aid first (003 二(五))")
     if not township_step and not actor.roles & {Role.COUNTY_OPERATOR, Role.ADMIN}:
         raise AidStepRefused("this case is approved by the county (一事一议 or over the township's cap)")
+    if len(application["region_code"]) < 9:
+        raise ValidationProblem.field(
+            "household_id",
+            "township_required",
+            f"the household is registered at {application['region_code']}, not in a township: temporary aid is "
+            "approved by a township and paid from its reserve fund; record the household's township first",
+        )
     today = runtime.today()
     if township_step:
         decision = await _decide_amount(runtime, uow, application, today)
