@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -216,3 +216,36 @@ async def test_racing_reservations_never_overdraw_a_reserve_fund(disbursement):
         )
     assert account["debits_pending"] == 900 and account["credits_posted"] - account["debits_pending"] == 100
     assert transfers == 3  # a refused transfer left nothing behind
+
+
+async def test_a_pending_transfer_past_its_timeout_expires_and_releases_its_money(disbursement):
+    reserve, flight = await _funded_reserve(disbursement, 1_000)
+    async with DisbursementUnitOfWork(disbursement.runtime) as uow:
+        await ledger.create_transfer(
+            uow, Transfer(f"hold-{reserve}", reserve, flight, 600, TransferKind.PENDING, timeout_seconds=60)
+        )
+        await uow.commit()
+    async with DisbursementUnitOfWork(disbursement.runtime) as uow:
+        assert await ledger.expire_pending_transfers(uow) == []  # not yet
+        assert (await uow.ledger.account(reserve))["debits_pending"] == 600
+    clock = disbursement.runtime.clock
+    later = clock() + timedelta(seconds=61)
+    disbursement.runtime.clock = lambda: later
+    try:
+        async with DisbursementUnitOfWork(disbursement.runtime) as uow:
+            assert await ledger.expire_pending_transfers(uow) == [f"hold-{reserve}"]
+            await uow.commit()
+        async with DisbursementUnitOfWork(disbursement.runtime) as uow:
+            account = await uow.ledger.account(reserve)
+            assert (account["debits_pending"], account["credits_posted"]) == (0, 1_000)
+            with pytest.raises(TransferRefused) as refused:
+                await ledger.create_transfer(
+                    uow,
+                    Transfer(
+                        f"post-{reserve}", reserve, flight, 0, TransferKind.POST_PENDING, pending_id=f"hold-{reserve}"
+                    ),
+                )
+            assert refused.value.code == "pending_transfer_expired"
+            assert await ledger.expire_pending_transfers(uow) == []  # expired once
+    finally:
+        disbursement.runtime.clock = clock

@@ -255,6 +255,39 @@ class LedgerRepository:
                     raise BalanceRuleBroken(account) from None
                 raise
 
+    async def expired_pending(self, now: datetime, limit: int) -> list[Transfer]:
+        """Pending transfers past their timeout, still pending, locked (rows other workers hold skipped)."""
+        t = orm.ledger_transfers.c
+        query = (
+            select(orm.ledger_transfers)
+            .where(t.pending_state == PendingState.PENDING.value, t.expires_at.is_not(None), t.expires_at <= now)
+            .order_by(t.expires_at)
+            .limit(limit)
+        )
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_transfer(row)[0] for row in await self.session.execute(query)]
+
+    async def expire(self, transfers: Sequence[Transfer], moves: Sequence[Movement]) -> None:
+        """Mark pending transfers expired and release what they held (no new transfer: TigerBeetle's way)."""
+        if not transfers:
+            return
+        await self.session.execute(
+            update(orm.ledger_transfers)
+            .where(orm.ledger_transfers.c.id.in_([t.id for t in transfers]))
+            .values(pending_state=PendingState.EXPIRED.value)
+        )
+        totals: dict[tuple[str, str], int] = {}
+        for move in moves:
+            totals[(move.account_id, move.column)] = totals.get((move.account_id, move.column), 0) + move.amount_fen
+        a = orm.ledger_accounts.c
+        for account, columns in _by_account(totals).items():
+            await self.session.execute(
+                update(orm.ledger_accounts)
+                .where(a.id == account)
+                .values({a[column]: a[column] + amount for column, amount in columns.items()})
+            )
+
     async def statement(self, account_id: str, after_sequence: int, limit: int) -> list[dict[str, Any]]:
         t = orm.ledger_transfers.c
         rows = await self.session.execute(

@@ -21,7 +21,7 @@ from services.disbursement.domain import aid as rules
 from services.disbursement.domain.ledger import AccountCode, Transfer, TransferKind, account_id
 from services.disbursement.domain.payments import Payment, PaymentStatus, reference_id
 from services.disbursement.service_layer.funds import available
-from services.disbursement.service_layer.ledger import create_transfer, open_account
+from services.disbursement.service_layer.ledger import create_transfer, expire_pending_transfers, open_account
 from services.disbursement.service_layer.payments import emit as emit_payment
 from services.disbursement.service_layer.payments import provider_settings, send_outside_runs
 from shared.app import ServiceRuntime
@@ -361,13 +361,16 @@ async def view(uow: DisbursementUnitOfWork, application_id: str) -> dict[str, An
 
 def aid_watch(runtime: ServiceRuntime) -> Callable[[], Coroutine[Any, Any, None]]:
     """The background loop of temporary aid: send what is approved, settle what is in flight, watch the
-    same-day deadlines."""
+    same-day deadlines; and expire the ledger's pending transfers past their timeout."""
 
     async def loop() -> None:
         while True:
             try:
                 await send_outside_runs(runtime)
                 await check_deadlines(runtime, runtime.clock())
+                async with DisbursementUnitOfWork(runtime) as uow:
+                    if await expire_pending_transfers(uow):
+                        await uow.commit()
             except Exception:
                 log.exception("temporary-aid watch failed; trying again")
             await asyncio.sleep(provider_settings(runtime).payment_poll_seconds)

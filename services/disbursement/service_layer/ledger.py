@@ -11,6 +11,7 @@ from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.ledger import (
     FUNDED,
     AccountCode,
+    Movement,
     Transfer,
     TransferRefused,
     account_id,
@@ -102,3 +103,19 @@ async def create_transfers(uow: DisbursementUnitOfWork, transfers: list[Transfer
         raise TransferRefused(
             "exceeds_credits", f"account {exc} would be overdrawn (pending reservations count)"
         ) from None
+
+
+async def expire_pending_transfers(uow: DisbursementUnitOfWork, limit: int = 500) -> list[str]:
+    """Pending transfers whose timeout has passed expire: what they reserved is released and a later post
+    or void is refused (`pending_transfer_expired`). Returns the ids expired."""
+    expired = await uow.ledger.expired_pending(uow.now(), limit)
+    moves = [
+        move
+        for t in expired
+        for move in (
+            Movement(t.debit_account_id, "debits_pending", -t.amount_fen),
+            Movement(t.credit_account_id, "credits_pending", -t.amount_fen),
+        )
+    ]
+    await uow.ledger.expire(expired, moves)
+    return [t.id for t in expired]
