@@ -40,6 +40,7 @@ class ProviderSettings(BaseSettings):
     payment_poll_seconds: float = 2.0
     status_query_after_seconds: float = 60.0
     payment_stuck_after_seconds: float = 6 * 3600.0
+    run_stuck_after_seconds: float = 24 * 3600.0
     # Eligibility, for the urban dibao standard temporary aid is measured against, and the bearer token
     # this service presents there (a development token is minted when none is set).
     eligibility_url: str = "http://127.0.0.1:8002"

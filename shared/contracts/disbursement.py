@@ -99,6 +99,11 @@ class PaymentRunPaused(PaymentRunEvent):
     """A run stopped: by an operator, or because the county fund cannot cover it (`reason`)."""
 
 
+@event("disbursement.payment_run.stuck", topic=PAYMENTS_TOPIC)
+class PaymentRunStuck(PaymentRunEvent):
+    """A run has waited too long in one state (`reason`); an operator should look."""
+
+
 @event("disbursement.payment_run.completed", topic=PAYMENTS_TOPIC)
 class PaymentRunCompleted(PaymentRunEvent):
     """Every payment of the run has a final outcome."""

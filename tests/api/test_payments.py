@@ -564,3 +564,31 @@ async def test_reconciliation_finds_planted_defects_and_settles_unknown_payments
         f"/v1/reconciliations/{report['id']}", headers=auth("county_operator", "220999")
     )
     assert other_county.status_code == 404
+
+
+async def test_a_payment_and_a_run_waiting_past_their_deadlines_are_reported_stuck_once(paying, bank):
+    settings = paying.runtime.caches["provider_settings"]
+    county = next(FRESH_COUNTIES)
+    [entitlement] = await entitle(paying, county, [4_000])
+    await fund(paying, county, 4_000)
+    await bank.configure(callbacks=False)  # the bank stays silent, and we do not ask within the test
+    saved = settings.model_dump()
+    settings.status_query_after_seconds = 3600
+    settings.payment_stuck_after_seconds = settings.run_stuck_after_seconds = 0.3
+    try:
+        run = await start_run(paying, county)
+        await run_until(paying, run["id"], county, "awaiting")
+        await asyncio.sleep(1.5)  # several passes of the run's watch
+        events = await published(paying)
+        stuck_payments = [e for e in events if kind_of(e) == "stuck" and e.subject == entitlement.household_id]
+        stuck_runs = [e for e in events if "payment_run.stuck" in e.type and e.data["run_id"] == run["id"]]
+        assert len(stuck_payments) == 1 and len(stuck_runs) == 1
+        assert stuck_payments[0].data["status"] == "submitted"
+        progress = (await paying.http.get(f"/v1/payment-runs/{run['id']}", headers=operator(county))).json()
+        assert progress["status"] == "awaiting" and progress["status_reason"].startswith("stuck")
+    finally:
+        for name in ("status_query_after_seconds", "payment_stuck_after_seconds", "run_stuck_after_seconds"):
+            setattr(settings, name, saved[name])
+        await paying.http.post(
+            f"/v1/payment-runs/{run['id']}/pause", json={"reason": "test over"}, headers=operator(county)
+        )

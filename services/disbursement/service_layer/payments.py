@@ -525,6 +525,26 @@ async def settle_run(runtime: ServiceRuntime, run: dict[str, Any]) -> bool:
             emit(uow, payment, events.PaymentStuck)
         counts, amounts = await uow.payments.run_totals(run["id"])
         waiting = sum(counts.get(s.value, 0) for s in OPEN)
+        since = run["updated_at"] if run["updated_at"].tzinfo else run["updated_at"].replace(tzinfo=now.tzinfo)
+        if (
+            waiting
+            and not (run["status_reason"] or "").startswith("stuck")
+            and now - since > timedelta(seconds=settings.run_stuck_after_seconds)
+        ):
+            reason = f"stuck: {run['status']} with {waiting} payments without an outcome"
+            await uow.payments.update_run(run["id"], status_reason=reason)
+            uow.emit(
+                events.PaymentRunStuck(
+                    run_id=run["id"],
+                    region_code=run["region_code"],
+                    month=run["month"],
+                    status=run["status"],
+                    reason=reason,
+                    counts=counts,
+                    amounts_fen=amounts,
+                ),
+                subject=run["region_code"],
+            )
         if counts.get(PaymentStatus.SCHEDULED.value):
             await uow.payments.update_run(run["id"], status=RunStatus.SUBMITTING.value)
         elif waiting == 0:
