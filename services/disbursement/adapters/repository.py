@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.disbursement.adapters import orm
 from services.disbursement.domain.entitlements import Entitlement, EntitlementStatus
-from services.disbursement.domain.ledger import Movement, PendingState, Transfer, TransferKind
+from services.disbursement.domain.ledger import Movement, PendingState, Transfer, TransferKind, expires_at
 from services.disbursement.domain.payments import Payment, PaymentStatus
 from shared.clock import Clock
 from shared.db import insert_many
@@ -152,48 +152,6 @@ class LedgerRepository:
         ).first()
         return None if row is None else _transfer(row)
 
-    async def append(
-        self, transfer: Transfer, moves: Sequence[Movement], created_at: datetime, expires_at: datetime | None
-    ) -> None:
-        """Record the transfer and apply its movements. Raises IntegrityError if the id is taken (or the
-        pending transfer is settled) by a concurrent transaction, BalanceRuleBroken if an account's
-        balance rule refuses a movement."""
-        await self.session.execute(
-            orm.ledger_transfers.insert().values(
-                id=transfer.id,
-                debit_account_id=transfer.debit_account_id,
-                credit_account_id=transfer.credit_account_id,
-                amount_fen=transfer.amount_fen,
-                kind=transfer.kind.value,
-                pending_id=transfer.pending_id,
-                timeout_seconds=transfer.timeout_seconds,
-                reference=transfer.reference,
-                pending_state=PendingState.PENDING.value if transfer.kind == TransferKind.PENDING else None,
-                expires_at=expires_at,
-                created_at=created_at,
-            )
-        )
-        if transfer.pending_id is not None:
-            state = PendingState.POSTED if transfer.kind == TransferKind.POST_PENDING else PendingState.VOIDED
-            await self.session.execute(
-                update(orm.ledger_transfers)
-                .where(orm.ledger_transfers.c.id == transfer.pending_id)
-                .values(pending_state=state.value)
-            )
-        a = orm.ledger_accounts.c
-        # Accounts in id order: two transfers over the same pair of accounts lock them in the same order.
-        for move in sorted(moves, key=lambda m: (m.account_id, m.column)):
-            try:
-                await self.session.execute(
-                    update(orm.ledger_accounts)
-                    .where(a.id == move.account_id)
-                    .values({a[move.column]: a[move.column] + move.amount_fen})
-                )
-            except IntegrityError as exc:
-                if "ck_debits_must_not_exceed_credits" in str(exc.orig):
-                    raise BalanceRuleBroken(move.account_id) from None
-                raise
-
     async def transfers(self, transfer_ids: Sequence[str]) -> dict[str, tuple[Transfer, dict[str, Any]]]:
         """Many transfers by id (see `transfer`)."""
         if not transfer_ids:
@@ -203,9 +161,10 @@ class LedgerRepository:
         return {row.id: _transfer(row) for row in rows}
 
     async def append_many(self, transfers: Sequence[Transfer], moves: Sequence[Movement], created_at: datetime) -> None:
-        """Many transfers at once (a batch of payments): one insert, the pending transfers they settle
-        marked in one update per outcome, and each account's movements summed into one update, in account
-        order. Raises like `append`."""
+        """Record transfers and apply their movements: one insert, the pending transfers they settle marked
+        in one update per outcome, each account's movements summed into one update. Raises IntegrityError
+        if an id is taken (or a pending transfer settled) by a concurrent transaction, BalanceRuleBroken if
+        an account's balance rule refuses a movement."""
         if not transfers:
             return
         await insert_many(
@@ -222,7 +181,7 @@ class LedgerRepository:
                     "timeout_seconds": t.timeout_seconds,
                     "reference": t.reference,
                     "pending_state": PendingState.PENDING.value if t.kind == TransferKind.PENDING else None,
-                    "expires_at": None,
+                    "expires_at": expires_at(t, created_at),
                     "created_at": created_at,
                 }
                 for t in transfers
@@ -239,6 +198,11 @@ class LedgerRepository:
                     .where(orm.ledger_transfers.c.id.in_(settled))
                     .values(pending_state=state.value)
                 )
+        await self._apply(moves)
+
+    async def _apply(self, moves: Sequence[Movement]) -> None:
+        """Each account's movements summed into one update, accounts in id order (concurrent transactions
+        lock them in the same order). The balance rule is the database's CHECK."""
         totals: dict[tuple[str, str], int] = {}
         for move in moves:
             totals[(move.account_id, move.column)] = totals.get((move.account_id, move.column), 0) + move.amount_fen
@@ -277,16 +241,7 @@ class LedgerRepository:
             .where(orm.ledger_transfers.c.id.in_([t.id for t in transfers]))
             .values(pending_state=PendingState.EXPIRED.value)
         )
-        totals: dict[tuple[str, str], int] = {}
-        for move in moves:
-            totals[(move.account_id, move.column)] = totals.get((move.account_id, move.column), 0) + move.amount_fen
-        a = orm.ledger_accounts.c
-        for account, columns in _by_account(totals).items():
-            await self.session.execute(
-                update(orm.ledger_accounts)
-                .where(a.id == account)
-                .values({a[column]: a[column] + amount for column, amount in columns.items()})
-            )
+        await self._apply(moves)
 
     async def statement(self, account_id: str, after_sequence: int, limit: int) -> list[dict[str, Any]]:
         t = orm.ledger_transfers.c

@@ -80,15 +80,29 @@ def _check_region(actor: Principal, region_code: str) -> None:
         raise Forbidden(f"region {region_code} is outside your scope ({actor.region})")
 
 
-@router.get("/reserve-funds/{region_code}", tags=["reserve funds"], summary="A township's reserve fund (备用金)")
-async def reserve_fund(
-    request: Request,
-    actor: BookReader,
-    region_code: Annotated[str, Path(pattern=TOWNSHIP_CODE, description="A township's 9-digit region code")],
-):
+async def _fund(request: Request, actor: Principal, region_code: str, code: AccountCode) -> dict:
     _check_region(actor, region_code)
     async with uow_of(request) as uow:
-        return await funds.reserve_fund(uow, region_code)
+        return await funds.fund_view(uow, region_code, code)
+
+
+async def _top_up(request: Request, actor: Principal, region_code: str, body: TopUpIn, code: AccountCode):
+    _check_region(actor, region_code)
+    uow = uow_of(request)
+
+    async def action() -> CommandResult:
+        return CommandResult(await funds.top_up(uow, region_code, body.amount_fen, actor.subject, code), 201)
+
+    return await run_command(request, actor, uow, action)
+
+
+Township = Annotated[str, Path(pattern=TOWNSHIP_CODE, description="A township's 9-digit region code")]
+County = Annotated[str, Path(pattern=COUNTY_CODE, description="A county's 6-digit region code")]
+
+
+@router.get("/reserve-funds/{region_code}", tags=["reserve funds"], summary="A township's reserve fund (备用金)")
+async def reserve_fund(request: Request, actor: BookReader, region_code: Township):
+    return await _fund(request, actor, region_code, AccountCode.TOWNSHIP_RESERVE)
 
 
 @router.post(
@@ -97,30 +111,13 @@ async def reserve_fund(
     summary="Add money to a township's reserve fund",
     status_code=201,
 )
-async def top_up(
-    body: TopUpIn,
-    request: Request,
-    actor: Funder,
-    region_code: Annotated[str, Path(pattern=TOWNSHIP_CODE, description="A township's 9-digit region code")],
-):
-    _check_region(actor, region_code)
-    uow = uow_of(request)
-
-    async def action() -> CommandResult:
-        return CommandResult(await funds.top_up(uow, region_code, body.amount_fen, actor.subject), 201)
-
-    return await run_command(request, actor, uow, action)
+async def top_up(body: TopUpIn, request: Request, actor: Funder, region_code: Township):
+    return await _top_up(request, actor, region_code, body, AccountCode.TOWNSHIP_RESERVE)
 
 
 @router.get("/county-funds/{region_code}", tags=["reserve funds"], summary="A county's fund for monthly payments")
-async def county_fund(
-    request: Request,
-    actor: BookReader,
-    region_code: Annotated[str, Path(pattern=COUNTY_CODE, description="A county's 6-digit region code")],
-):
-    _check_region(actor, region_code)
-    async with uow_of(request) as uow:
-        return await funds.reserve_fund(uow, region_code, AccountCode.COUNTY_FUND)
+async def county_fund(request: Request, actor: BookReader, region_code: County):
+    return await _fund(request, actor, region_code, AccountCode.COUNTY_FUND)
 
 
 @router.post(
@@ -129,20 +126,8 @@ async def county_fund(
     summary="Add money to a county's fund for monthly payments",
     status_code=201,
 )
-async def county_top_up(
-    body: TopUpIn,
-    request: Request,
-    actor: Funder,
-    region_code: Annotated[str, Path(pattern=COUNTY_CODE, description="A county's 6-digit region code")],
-):
-    _check_region(actor, region_code)
-    uow = uow_of(request)
-
-    async def action() -> CommandResult:
-        result = await funds.top_up(uow, region_code, body.amount_fen, actor.subject, AccountCode.COUNTY_FUND)
-        return CommandResult(result, 201)
-
-    return await run_command(request, actor, uow, action)
+async def county_top_up(body: TopUpIn, request: Request, actor: Funder, region_code: County):
+    return await _top_up(request, actor, region_code, body, AccountCode.COUNTY_FUND)
 
 
 async def _account(request: Request, actor: Principal, account_id: str) -> dict:
@@ -251,14 +236,19 @@ async def run_payments(
     return {"items": items, "next_after": items[-1]["id"] if len(found) > limit else None}
 
 
-async def _run_command(request: Request, actor: Principal, run_id: str, change, restart: bool) -> JSONResponse:
-    await _run(request, actor, run_id)  # absent or out of scope: 404
+async def _change(request: Request, actor: Principal, change) -> JSONResponse:
+    """Run `change(uow)` as a command (Idempotency-Key honoured), answering its result."""
     uow = uow_of(request)
 
     async def action() -> CommandResult:
         return CommandResult(await change(uow))
 
-    response = await run_command(request, actor, uow, action)
+    return await run_command(request, actor, uow, action)
+
+
+async def _run_command(request: Request, actor: Principal, run_id: str, change, restart: bool) -> JSONResponse:
+    await _run(request, actor, run_id)  # absent or out of scope: 404
+    response = await _change(request, actor, change)
     if restart:
         _start(request, run_id)
     return response
@@ -454,18 +444,9 @@ async def household_aid_applications(household_id: str, request: Request, actor:
     return {"items": [{k: v for k, v in a.items() if k != "deadline_warned"} for a in found]}
 
 
-async def _aid_step(request: Request, actor: Principal, change) -> JSONResponse:
-    uow = uow_of(request)
-
-    async def action() -> CommandResult:
-        return CommandResult(await change(uow))
-
-    return await run_command(request, actor, uow, action)
-
-
 @router.post("/aid-applications/{application_id}/review", tags=["temporary aid"], summary="The village's review")
 async def review_aid(application_id: str, body: ReasonIn, request: Request, actor: Reviewer):
-    return await _aid_step(request, actor, lambda uow: aid.review(uow, application_id, actor, body.reason))
+    return await _change(request, actor, lambda uow: aid.review(uow, application_id, actor, body.reason))
 
 
 @router.post(
@@ -492,9 +473,9 @@ async def approve_aid(application_id: str, body: ReasonIn, request: Request, act
 
 @router.post("/aid-applications/{application_id}/reject", tags=["temporary aid"], summary="Refuse an application")
 async def reject_aid(application_id: str, body: ReasonIn, request: Request, actor: Refuser):
-    return await _aid_step(request, actor, lambda uow: aid.reject(uow, application_id, actor, body.reason))
+    return await _change(request, actor, lambda uow: aid.reject(uow, application_id, actor, body.reason))
 
 
 @router.post("/aid-applications/{application_id}/file", tags=["temporary aid"], summary="The county's record (备案)")
 async def file_aid(application_id: str, body: ReasonIn, request: Request, actor: Filer):
-    return await _aid_step(request, actor, lambda uow: aid.file(uow, application_id, actor, body.reason))
+    return await _change(request, actor, lambda uow: aid.file(uow, application_id, actor, body.reason))

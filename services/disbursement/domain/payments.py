@@ -84,10 +84,13 @@ def reference_id(entitlement_id: str, month: str, attempt: int) -> str:
     return f"{entitlement_id}.{month.replace('-', '')}.{attempt}"
 
 
+MAX_AMOUNT_FEN = 10**15  # DCI's Amount has at most 13 digits before the point
+
+
 def amount_text(fen: int) -> str:
     """Fen as the DCI `Amount` string (`^\\d{1,13}\\.\\d{1,2}$`), exact."""
-    if fen < 0:
-        raise ValueError("an amount is never negative")
+    if not 0 <= fen < MAX_AMOUNT_FEN:
+        raise ValueError("an amount is between 0 and 13 digits of yuan")
     return f"{fen // 100}.{fen % 100:02d}"
 
 

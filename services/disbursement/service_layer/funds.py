@@ -19,7 +19,7 @@ def available(account: dict[str, Any] | None) -> int:
     return int(account["credits_posted"] - account["debits_posted"] - account["debits_pending"])
 
 
-async def reserve_fund(
+async def fund_view(
     uow: DisbursementUnitOfWork, region_code: str, code: AccountCode = AccountCode.TOWNSHIP_RESERVE
 ) -> dict[str, Any]:
     identifier = account_id(code, region_code)
@@ -54,7 +54,7 @@ async def top_up(
             reference=f"top-up by {actor}",
         ),
     )
-    fund = await reserve_fund(uow, region_code, code)
+    fund = await fund_view(uow, region_code, code)
     uow.emit(
         ReserveFundToppedUp(
             region_code=region_code,

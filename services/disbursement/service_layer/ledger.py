@@ -15,7 +15,6 @@ from services.disbursement.domain.ledger import (
     Transfer,
     TransferRefused,
     account_id,
-    expires_at,
     movements,
 )
 
@@ -48,7 +47,7 @@ async def create_transfer(uow: DisbursementUnitOfWork, transfer: Transfer) -> Tr
     try:
         # On SQLite (embedded, one writer) a refusal rolls the caller's whole unit of work back instead.
         async with uow.savepoint() if uow.supports_savepoints else contextlib.nullcontext():
-            await uow.ledger.append(transfer, moves, now, expires_at(transfer, now))
+            await uow.ledger.append_many([transfer], moves, now)
     except BalanceRuleBroken as exc:
         raise TransferRefused(
             "exceeds_credits", f"account {exc} would be overdrawn (pending reservations count)"

@@ -25,12 +25,18 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from services.disbursement.adapters.dci import DciClient, ProviderRefused, ProviderUnreachable, Signer, Verifier
+from services.disbursement.adapters.dci import (
+    DciClient,
+    ProviderRefused,
+    ProviderUnreachable,
+    Signer,
+    Verifier,
+    private_key_from_seed,
+)
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.config import ProviderSettings
 from services.disbursement.domain.ledger import AccountCode, Transfer, TransferKind, TransferRefused, account_id
 from services.disbursement.domain.payments import (
-    FINAL,
     Outcome,
     Payment,
     PaymentStatus,
@@ -88,8 +94,6 @@ def provider_settings(runtime: ServiceRuntime) -> ProviderSettings:
 def provider_of(runtime: ServiceRuntime) -> DciClient:
     client = runtime.caches.get("provider")
     if client is None:
-        from services.disbursement.adapters.dci import private_key_from_seed
-
         settings = provider_settings(runtime)
         client = runtime.caches["provider"] = DciClient(
             base_url=settings.provider_url,
@@ -621,7 +625,3 @@ async def retry_payment(uow: DisbursementUnitOfWork, payment_id: str, reason: st
     if run["status"] in (RunStatus.AWAITING, RunStatus.COMPLETED):
         await uow.payments.update_run(run["id"], status=RunStatus.SUBMITTING.value)
     return again
-
-
-def is_final(payment: Payment) -> bool:
-    return payment.status in FINAL
