@@ -27,6 +27,7 @@ def _services():
     """(name, build_runtime, create_app, load_demo) of every service that exists so far."""
     from services.disbursement import app as disbursement_app
     from services.eligibility import app as eligibility_app
+    from services.notifications import app as notifications_app
     from services.registry import app as registry_app
     from services.registry.demo import load_demo_data
 
@@ -34,6 +35,7 @@ def _services():
         ("registry", registry_app.build_runtime, registry_app.create_app, load_demo_data),
         ("eligibility", eligibility_app.build_runtime, eligibility_app.create_app, None),
         ("disbursement", disbursement_app.build_runtime, disbursement_app.create_app, None),
+        ("notifications", notifications_app.build_runtime, notifications_app.create_app, None),
     ]
 
 

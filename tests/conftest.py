@@ -148,12 +148,14 @@ async def published(service: ServiceClient, subject: str | None = None) -> list:
 
 
 @contextlib.asynccontextmanager
-async def whole_system(databases, now, names=("registry", "eligibility", "disbursement")):
+async def whole_system(databases, now, names=("registry", "eligibility", "disbursement", "notifications")):
     """The services named, on PostgreSQL, sharing one in-process bus, each clock at `now` but the
-    registry's (it stamps changes as they happen), eligibility without its scheduler: yields
+    registry's (it stamps changes as they happen), eligibility without its scheduler, notifications
+    without its background loop: yields
     ({name: service}, bus)."""
     from services.disbursement import app as disbursement_app
     from services.eligibility import app as eligibility_app
+    from services.notifications import app as notifications_app
     from services.registry import app as registry_app
 
     factories = {
@@ -166,6 +168,12 @@ async def whole_system(databases, now, names=("registry", "eligibility", "disbur
         "disbursement": (
             disbursement_app.build_runtime,
             lambda rt: disbursement_app.create_app(rt, manage_bus=False),
+            True,
+        ),
+        # Its background work (escalation, digests, webhooks) is driven by the tests with their clock.
+        "notifications": (
+            notifications_app.build_runtime,
+            lambda rt: notifications_app.create_app(rt, manage_bus=False, watch=False),
             True,
         ),
     }

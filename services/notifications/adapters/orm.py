@@ -1,0 +1,177 @@
+"""The notifications service's tables: the household directory, the trace index, inbox notifications and
+their groups, alerts with their steps, webhook subscriptions and deliveries."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+
+from shared.db import Code
+from shared.platform_tables import BigId, add_platform_tables
+
+metadata = MetaData()
+platform = add_platform_tables(metadata)
+
+households = Table(
+    "households",
+    metadata,
+    Column("household_id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),
+    Column("cadre_id", Code(64)),
+    Column("version", Integer, nullable=False),
+)
+Index("ix_households_cadre", households.c.cadre_id)
+
+# One row per event seen on any topic (and per event this service emits): the operators' trace index.
+trace_events = Table(
+    "trace_events",
+    metadata,
+    Column("event_id", Code(64), primary_key=True),
+    Column("type", String(120), nullable=False),
+    Column("service", Code(40), nullable=False),
+    Column("topic", String(200), nullable=False),
+    Column("trace_id", Code(32), nullable=False),
+    Column("correlation_id", Code(64)),
+    Column("causation_id", Code(64)),
+    Column("household_id", Code(36)),
+    Column("region_code", Code(12)),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_trace_events_trace", trace_events.c.trace_id, trace_events.c.time)
+Index("ix_trace_events_household", trace_events.c.household_id, trace_events.c.time)
+Index("ix_trace_events_region", trace_events.c.region_code, trace_events.c.time)
+Index("ix_trace_events_type", trace_events.c.type, trace_events.c.time)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("recipient_kind", Code(12), nullable=False),
+    Column("recipient_id", Code(64), nullable=False),
+    Column("household_id", Code(36)),
+    Column("region_code", Code(12), nullable=False),
+    Column("category", Code(60), nullable=False),
+    Column("severity", Code(10), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("fields", JSON, nullable=False),
+    Column("status", Code(10), nullable=False),  # unread | read | archived
+    Column("count", Integer, nullable=False, server_default="1"),  # notices a digest stands for
+    Column("alert_id", Code(36)),
+    Column("cause_event_id", Code(64)),
+    Column("trace_id", Code(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("read_at", DateTime(timezone=True)),
+    # Recipient + household + cause + window: a duplicate inserted concurrently is refused by the database.
+    Column("dedupe_key", Code(200), unique=True),
+)
+Index(
+    "ix_notifications_inbox",
+    notifications.c.recipient_kind,
+    notifications.c.recipient_id,
+    notifications.c.status,
+    notifications.c.created_at,
+)
+
+notification_groups = Table(
+    "notification_groups",
+    metadata,
+    Column("key", Code(200), primary_key=True),
+    Column("recipient_kind", Code(12), nullable=False),
+    Column("recipient_id", Code(64), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("category", Code(60), nullable=False),
+    Column("severity", Code(10), nullable=False),
+    Column("pending", Integer, nullable=False),
+    Column("fields", JSON, nullable=False),  # the latest notice's, for the digest's wording
+    Column("first_pending_at", DateTime(timezone=True)),
+    Column("last_flushed_at", DateTime(timezone=True)),
+    Column("flush_at", DateTime(timezone=True)),
+)
+Index("ix_notification_groups_due", notification_groups.c.flush_at)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("category", Code(60), nullable=False),
+    Column("severity", Code(10), nullable=False),
+    Column("household_id", Code(36)),
+    Column("region_code", Code(12), nullable=False),
+    Column("cadre_id", Code(64)),
+    Column("policy", Code(20), nullable=False),
+    Column("status", Code(14), nullable=False),
+    Column("level_index", Integer, nullable=False),
+    Column("reminders", Integer, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(200)),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("resolved_by", String(200)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("cause_event_id", Code(64)),
+    Column("trace_id", Code(32)),
+    Column("dedupe_key", Code(200), unique=True),
+)
+Index("ix_alerts_due", alerts.c.status, alerts.c.due_at)
+Index("ix_alerts_region", alerts.c.region_code, alerts.c.status)
+
+alert_steps = Table(
+    "alert_steps",
+    metadata,
+    Column("alert_id", Code(36), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("step", Code(20), nullable=False),  # raised | escalated | reminded | acknowledged | resolved
+    Column("level", Code(12), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("owner", Code(64), nullable=False),  # Principal.access_key of the creator
+    Column("url", String(2000), nullable=False),
+    Column("event_types", JSON, nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    # [{"secret": "whsec_…", "expires_at": iso | null}]: during a rotation both sign.
+    Column("secrets", JSON, nullable=False),
+    Column("status", Code(10), nullable=False),
+    Column("disabled_reason", String(200)),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", BigId, primary_key=True, autoincrement=True),  # per-household order of delivery
+    Column("id", Code(40), nullable=False, unique=True),  # the webhook-id: the same on every retry
+    Column("subscription_id", Code(36), nullable=False),
+    Column("event_id", Code(64), nullable=False),
+    Column("event_type", String(120), nullable=False),
+    Column("ordering_key", Code(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", Code(10), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_status_code", Integer),
+    Column("last_error", String(300)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+)
+Index("ix_deliveries_event", deliveries.c.subscription_id, deliveries.c.event_id, unique=True)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_order", deliveries.c.subscription_id, deliveries.c.ordering_key, deliveries.c.status)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("delivery_id", Code(40), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(300)),
+    Column("duration_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,485 @@
+"""Every SQL statement of the notifications service, in its own terms. The rules are the domain's."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from services.notifications.adapters import orm
+from services.notifications.domain.alerts import Alert, AlertStatus
+from services.notifications.domain.rules import HouseholdEntry
+from services.notifications.domain.traces import TraceEvent
+from services.notifications.domain.webhooks import DeliveryStatus, SubscriptionStatus
+from shared.db import insert_many
+
+
+def _insert(session: AsyncSession, table: Any) -> Any:
+    return (pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def _locking(session: AsyncSession, query: Any, *, skip_locked: bool = False) -> Any:
+    if session.bind.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=skip_locked)
+    return query
+
+
+class HouseholdDirectory:
+    """Region and cadre of each household, from the registry's events (the newest version wins)."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def record(self, rows: list[dict[str, Any]]) -> None:
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row["household_id"] not in newest or newest[row["household_id"]]["version"] < row["version"]:
+                newest[row["household_id"]] = row
+        if not newest:
+            return
+        h = orm.households
+        statement = _insert(self.session, h).values(sorted(newest.values(), key=lambda r: r["household_id"]))
+        statement = statement.on_conflict_do_update(
+            index_elements=[h.c.household_id],
+            set_={
+                "region_code": statement.excluded.region_code,
+                "cadre_id": statement.excluded.cadre_id,
+                "version": statement.excluded.version,
+            },
+            where=h.c.version < statement.excluded.version,
+        )
+        await self.session.execute(statement)
+
+    async def get_many(self, household_ids: Sequence[str]) -> dict[str, HouseholdEntry]:
+        if not household_ids:
+            return {}
+        h = orm.households.c
+        rows = await self.session.execute(
+            select(h.household_id, h.region_code, h.cadre_id).where(h.household_id.in_(set(household_ids)))
+        )
+        return {r.household_id: HouseholdEntry(r.household_id, r.region_code, r.cadre_id) for r in rows}
+
+    async def cadre_of(self, household_id: str) -> str | None:
+        h = orm.households.c
+        return await self.session.scalar(select(h.cadre_id).where(h.household_id == household_id))
+
+    async def cadres_with_households(self) -> list[tuple[str, str, str]]:
+        """(cadre id, one household id, region) for every cadre with an assigned household."""
+        h = orm.households.c
+        rows = await self.session.execute(
+            select(h.cadre_id, func.min(h.household_id), func.min(h.region_code))
+            .where(h.cadre_id.is_not(None))
+            .group_by(h.cadre_id)
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+class TraceIndex:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            t = orm.trace_events
+            await self.session.execute(_insert(self.session, t).values(rows).on_conflict_do_nothing())
+
+    @staticmethod
+    def _event(row: Any) -> TraceEvent:
+        return TraceEvent(
+            row.event_id,
+            row.type,
+            row.service,
+            row.trace_id,
+            row.causation_id,
+            row.household_id,
+            row.region_code,
+            row.time,
+            row.received_at,
+        )
+
+    async def of_trace(self, trace_id: str, limit: int = 5000) -> list[TraceEvent]:
+        t = orm.trace_events.c
+        rows = await self.session.execute(
+            select(orm.trace_events).where(t.trace_id == trace_id).order_by(t.time, t.event_id).limit(limit)
+        )
+        return [self._event(r) for r in rows]
+
+    async def search(
+        self,
+        *,
+        region_prefix: str,
+        household_id: str | None = None,
+        event_type: str | None = None,
+        region_code: str | None = None,
+        time_from: datetime | None = None,
+        time_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[TraceEvent]:
+        """Events in time order (then id): deterministic, so a cursor resumes exactly."""
+        t = orm.trace_events.c
+        where: list[ColumnElement[bool]] = [t.region_code.startswith(region_prefix)] if region_prefix else []
+        if household_id:
+            where.append(t.household_id == household_id)
+        if event_type:
+            where.append(t.type == event_type)
+        if region_code:
+            where.append(t.region_code.startswith(region_code))
+        if time_from:
+            where.append(t.time >= time_from)
+        if time_to:
+            where.append(t.time < time_to)
+        if after:
+            where.append(or_(t.time > after[0], and_(t.time == after[0], t.event_id > after[1])))
+        rows = await self.session.execute(
+            select(orm.trace_events).where(*where).order_by(t.time, t.event_id).limit(limit)
+        )
+        return [self._event(r) for r in rows]
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_deduplicated(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Inserts the notifications whose dedupe key is new; the ids of those inserted. Two transactions
+        inserting the same key: the database keeps one, the other inserts nothing."""
+        if not rows:
+            return set()
+        n = orm.notifications
+        statement = _insert(self.session, n).values(rows)
+        statement = statement.on_conflict_do_nothing(index_elements=[n.c.dedupe_key]).returning(n.c.id)
+        return set((await self.session.execute(statement)).scalars())
+
+    @staticmethod
+    def _visible(recipients: Sequence[tuple[str, str, bool]]) -> ColumnElement[bool]:
+        """(kind, id, prefix?) pairs: a prefix matches every recipient id under it (operators' regions)."""
+        n = orm.notifications.c
+        return or_(
+            *(
+                and_(n.recipient_kind == kind, n.recipient_id.startswith(rid) if prefix else n.recipient_id == rid)
+                for kind, rid, prefix in recipients
+            )
+        )
+
+    async def inbox(
+        self,
+        recipients: Sequence[tuple[str, str, bool]],
+        *,
+        status: str | None,
+        severity: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        n = orm.notifications.c
+        where = [self._visible(recipients)]
+        if status:
+            where.append(n.status == status)
+        else:
+            where.append(n.status != "archived")
+        if severity:
+            where.append(n.severity == severity)
+        if before:
+            where.append(or_(n.created_at < before[0], and_(n.created_at == before[0], n.id < before[1])))
+        rows = await self.session.execute(
+            select(orm.notifications).where(*where).order_by(n.created_at.desc(), n.id.desc()).limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def counts(self, recipients: Sequence[tuple[str, str, bool]]) -> dict[str, int]:
+        """Exact counts by status, read from the notifications themselves in one statement."""
+        n = orm.notifications.c
+        rows = await self.session.execute(
+            select(n.status, func.count()).where(self._visible(recipients)).group_by(n.status)
+        )
+        return {status: count for status, count in rows}
+
+    async def get(self, notification_id: str, recipients: Sequence[tuple[str, str, bool]]) -> dict[str, Any] | None:
+        n = orm.notifications.c
+        row = (
+            await self.session.execute(
+                _locking(
+                    self.session, select(orm.notifications).where(n.id == notification_id, self._visible(recipients))
+                )
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def set_status(self, notification_id: str, status: str, read_at: datetime | None) -> None:
+        n = orm.notifications
+        await self.session.execute(update(n).where(n.c.id == notification_id).values(status=status, read_at=read_at))
+
+    async def for_trace(self, household_id: str) -> list[dict[str, Any]]:
+        n = orm.notifications.c
+        rows = await self.session.execute(
+            select(orm.notifications).where(n.household_id == household_id).order_by(n.created_at, n.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+class GroupRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_pending(self, rows: list[dict[str, Any]]) -> None:
+        """Adds notices to their groups (one row per key; `pending` counts what the next digest holds)."""
+        if not rows:
+            return
+        g = orm.notification_groups
+        merged: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            if row["key"] in merged:
+                merged[row["key"]]["pending"] += row["pending"]
+                merged[row["key"]]["fields"] = row["fields"]
+            else:
+                merged[row["key"]] = dict(row)
+        statement = _insert(self.session, g).values(sorted(merged.values(), key=lambda r: r["key"]))
+        statement = statement.on_conflict_do_update(
+            index_elements=[g.c.key],
+            set_={
+                "pending": g.c.pending + statement.excluded.pending,
+                "fields": statement.excluded.fields,
+                # A group that had nothing pending starts waiting now.
+                "first_pending_at": func.coalesce(g.c.first_pending_at, statement.excluded.first_pending_at),
+            },
+        )
+        await self.session.execute(statement)
+
+    async def claim_due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+        g = orm.notification_groups.c
+        query = select(orm.notification_groups).where(g.pending > 0).order_by(g.key).limit(limit)
+        rows = await self.session.execute(_locking(self.session, query, skip_locked=True))
+        return [dict(r._mapping) for r in rows]
+
+    async def flushed(self, key: str, now: datetime) -> None:
+        g = orm.notification_groups
+        await self.session.execute(
+            update(g).where(g.c.key == key).values(pending=0, first_pending_at=None, last_flushed_at=now)
+        )
+
+
+class AlertRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    @staticmethod
+    def _row(alert: Alert) -> dict[str, Any]:
+        row = asdict(alert)
+        row["status"] = alert.status.value
+        return row
+
+    @staticmethod
+    def _alert(row: Any) -> Alert:
+        fields = {k: getattr(row, k) for k in Alert.__dataclass_fields__}
+        fields["status"] = AlertStatus(fields["status"])
+        return Alert(**fields)
+
+    async def add_deduplicated(self, alerts: list[tuple[Alert, dict[str, Any]]]) -> set[str]:
+        """Inserts alerts whose dedupe key is new (extra columns: dedupe_key, cause, trace); ids inserted."""
+        if not alerts:
+            return set()
+        a = orm.alerts
+        statement = _insert(self.session, a).values([self._row(alert) | extra for alert, extra in alerts])
+        statement = statement.on_conflict_do_nothing(index_elements=[a.c.dedupe_key]).returning(a.c.id)
+        return set((await self.session.execute(statement)).scalars())
+
+    async def get(self, alert_id: str) -> tuple[Alert, dict[str, Any]] | None:
+        a = orm.alerts.c
+        row = (await self.session.execute(_locking(self.session, select(orm.alerts).where(a.id == alert_id)))).first()
+        return (self._alert(row), {"cause_event_id": row.cause_event_id, "trace_id": row.trace_id}) if row else None
+
+    async def save(self, alert: Alert) -> None:
+        a = orm.alerts
+        await self.session.execute(update(a).where(a.c.id == alert.id).values(**self._row(alert)))
+
+    async def claim_due(self, now: datetime, limit: int = 500) -> list[tuple[Alert, dict[str, Any]]]:
+        a = orm.alerts.c
+        query = (
+            select(orm.alerts)
+            .where(a.status == AlertStatus.OPEN.value, a.due_at <= now)
+            .order_by(a.due_at, a.id)
+            .limit(limit)
+        )
+        rows = await self.session.execute(_locking(self.session, query, skip_locked=True))
+        return [(self._alert(r), {"cause_event_id": r.cause_event_id, "trace_id": r.trace_id}) for r in rows]
+
+    async def search(
+        self,
+        *,
+        region_prefix: str,
+        cadre_id: str | None,
+        status: str | None,
+        household_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Alert]:
+        a = orm.alerts.c
+        where: list[ColumnElement[bool]] = [a.region_code.startswith(region_prefix)] if region_prefix else []
+        if cadre_id is not None:
+            where.append(a.cadre_id == cadre_id)
+        if status:
+            where.append(a.status == status)
+        if household_id:
+            where.append(a.household_id == household_id)
+        if before:
+            where.append(or_(a.raised_at < before[0], and_(a.raised_at == before[0], a.id < before[1])))
+        rows = await self.session.execute(
+            select(orm.alerts).where(*where).order_by(a.raised_at.desc(), a.id.desc()).limit(limit)
+        )
+        return [self._alert(r) for r in rows]
+
+    async def add_steps(self, steps: list[dict[str, Any]]) -> None:
+        """Appends steps (alert_id, step, level, actor, at); each alert's seq continues from its last."""
+        if not steps:
+            return
+        s = orm.alert_steps.c
+        ids = {step["alert_id"] for step in steps}
+        found = await self.session.execute(
+            select(s.alert_id, func.max(s.seq)).where(s.alert_id.in_(ids)).group_by(s.alert_id)
+        )
+        last: dict[str, int] = {alert_id: seq for alert_id, seq in found}
+        rows = []
+        for step in steps:
+            last[step["alert_id"]] = last.get(step["alert_id"], 0) + 1
+            rows.append(step | {"seq": last[step["alert_id"]]})
+        await insert_many(self.session, orm.alert_steps, rows)
+
+    async def steps(self, alert_id: str) -> list[dict[str, Any]]:
+        s = orm.alert_steps.c
+        rows = await self.session.execute(
+            select(s.step, s.level, s.actor, s.at).where(s.alert_id == alert_id).order_by(s.seq)
+        )
+        return [dict(r._mapping) for r in rows]
+
+
+class SubscriptionRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add(self, row: dict[str, Any]) -> None:
+        await self.session.execute(orm.subscriptions.insert().values(row))
+
+    async def get(self, subscription_id: str, *, lock: bool = False) -> dict[str, Any] | None:
+        s = orm.subscriptions.c
+        query = select(orm.subscriptions).where(s.id == subscription_id)
+        row = (await self.session.execute(_locking(self.session, query) if lock else query)).first()
+        return dict(row._mapping) if row else None
+
+    async def visible(self, region_prefix: str, owner: str | None) -> list[dict[str, Any]]:
+        s = orm.subscriptions.c
+        where: list[ColumnElement[bool]] = [s.region_code.startswith(region_prefix)]
+        if owner is not None:
+            where.append(s.owner == owner)
+        rows = await self.session.execute(select(orm.subscriptions).where(*where).order_by(s.created_at, s.id))
+        return [dict(r._mapping) for r in rows]
+
+    async def active(self) -> list[dict[str, Any]]:
+        s = orm.subscriptions.c
+        rows = await self.session.execute(
+            select(s.id, s.event_types, s.region_code).where(s.status == SubscriptionStatus.ACTIVE.value)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def change(self, subscription_id: str, **values: Any) -> None:
+        s = orm.subscriptions
+        await self.session.execute(update(s).where(s.c.id == subscription_id).values(**values))
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            d = orm.deliveries
+            await self.session.execute(
+                _insert(self.session, d)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+            )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Due deliveries, at most one per (subscription, household): a household's events reach an
+        endpoint in order, the next only after the one before it has succeeded or failed for good."""
+        d = orm.deliveries
+        earlier = d.alias("earlier")
+        query = (
+            select(d, orm.subscriptions.c.url, orm.subscriptions.c.secrets, orm.subscriptions.c.failing_since)
+            .join(orm.subscriptions, orm.subscriptions.c.id == d.c.subscription_id)
+            .where(
+                d.c.status == DeliveryStatus.PENDING.value,
+                d.c.next_attempt_at <= now,
+                ~exists().where(
+                    earlier.c.subscription_id == d.c.subscription_id,
+                    earlier.c.ordering_key == d.c.ordering_key,
+                    earlier.c.status == DeliveryStatus.PENDING.value,
+                    earlier.c.seq < d.c.seq,
+                ),
+            )
+            .order_by(d.c.seq)
+            .limit(limit)
+        )
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(of=d, skip_locked=True)
+        return [dict(r._mapping) for r in await self.session.execute(query)]
+
+    async def record_attempts(self, outcomes: list[dict[str, Any]], attempts: list[dict[str, Any]]) -> None:
+        """Each delivery's new state (id, status, attempts, next_attempt_at, last_status_code, last_error,
+        delivered_at) and the attempt made."""
+        d = orm.deliveries
+        for outcome in outcomes:
+            await self.session.execute(
+                update(d).where(d.c.id == outcome["id"]).values({k: v for k, v in outcome.items() if k != "id"})
+            )
+        await insert_many(self.session, orm.delivery_attempts, attempts)
+
+    async def fail_pending_of(self, subscription_id: str, reason: str) -> None:
+        d = orm.deliveries
+        await self.session.execute(
+            update(d)
+            .where(d.c.subscription_id == subscription_id, d.c.status == DeliveryStatus.PENDING.value)
+            .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, last_error=reason)
+        )
+
+    async def of_subscription(
+        self, subscription_id: str, status: str | None, after_seq: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        d = orm.deliveries.c
+        where = [d.subscription_id == subscription_id]
+        if status:
+            where.append(d.status == status)
+        if after_seq is not None:
+            where.append(d.seq > after_seq)
+        rows = await self.session.execute(select(orm.deliveries).where(*where).order_by(d.seq).limit(limit))
+        return [dict(r._mapping) for r in rows]
+
+    async def get(self, delivery_id: str) -> dict[str, Any] | None:
+        d = orm.deliveries.c
+        row = (
+            await self.session.execute(_locking(self.session, select(orm.deliveries).where(d.id == delivery_id)))
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def attempts(self, delivery_id: str) -> list[dict[str, Any]]:
+        a = orm.delivery_attempts.c
+        rows = await self.session.execute(
+            select(a.attempt, a.at, a.status_code, a.error, a.duration_ms)
+            .where(a.delivery_id == delivery_id)
+            .order_by(a.attempt)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def replay(self, delivery_id: str, now: datetime) -> None:
+        d = orm.deliveries
+        await self.session.execute(
+            update(d)
+            .where(d.c.id == delivery_id)
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, delivered_at=None)
+        )
