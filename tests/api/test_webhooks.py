@@ -53,6 +53,8 @@ class Receiver:
     async def __aenter__(self) -> Receiver:
         self.task = asyncio.create_task(self.server.serve())
         while not self.server.started:
+            if self.task.done():
+                await self.task
             await asyncio.sleep(0.01)
         return self
 
