@@ -231,6 +231,19 @@ async def disbursement(databases):
     await manager.__aexit__(None, None, None)
 
 
+@pytest.fixture(scope="session")
+async def notifications(databases):
+    """The notifications service on PostgreSQL with the in-process bus, its background loop off."""
+    from services.notifications.app import build_runtime, create_app
+
+    url = await databases.create("notifications")
+    settings = ServiceSettings.load("notifications", database_url=url, kafka_bootstrap_servers=None)
+    service, manager = await start_service(lambda rt: create_app(rt, watch=False), build_runtime, settings)
+    yield service
+    await service.http.aclose()
+    await manager.__aexit__(None, None, None)
+
+
 def free_port() -> int:
     import socket
 

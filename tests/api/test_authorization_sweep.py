@@ -59,6 +59,11 @@ class Target:
     run_id: str
     payment_id: str
     application_id: str
+    notification_id: str
+    alert_id: str
+    subscription_id: str
+    delivery_id: str
+    trace_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -72,6 +77,11 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{run_id}", t.run_id)
         .replace("{payment_id}", t.payment_id)
         .replace("{application_id}", t.application_id)
+        .replace("{notification_id}", t.notification_id)
+        .replace("{alert_id}", t.alert_id)
+        .replace("{subscription_id}", t.subscription_id)
+        .replace("{delivery_id}", t.delivery_id)
+        .replace("{trace_id}", t.trace_id)
         .replace("{region_code}", IN_REGION if path.startswith("/v1/county-funds") else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
@@ -144,6 +154,17 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
             "params": {"region_code": IN_REGION, "month": "2026-07"},
         },
         ("POST", "/v1/provider/on-disburse"): {"json": {"header": {}, "message": {"disbursements_status": []}}},
+        ("POST", "/v1/inbox/{notification_id}/read"): {},
+        ("POST", "/v1/inbox/{notification_id}/unread"): {},
+        ("POST", "/v1/inbox/{notification_id}/archive"): {},
+        ("POST", "/v1/alerts/{alert_id}/acknowledge"): {},
+        ("POST", "/v1/alerts/{alert_id}/resolve"): {},
+        ("POST", "/v1/subscriptions"): {
+            "json": {"url": "http://127.0.0.1:9/sweep", "event_types": ["*"], "region_code": IN_REGION}
+        },
+        ("POST", "/v1/subscriptions/{subscription_id}/rotate-secret"): {},
+        ("POST", "/v1/subscriptions/{subscription_id}/enable"): {},
+        ("POST", "/v1/deliveries/{delivery_id}/replay"): {},
     }
     if method == "GET":
         return filled, {}
@@ -187,18 +208,41 @@ async def _settle(services, bus) -> None:
 async def target(system) -> Target:
     services, bus = system
     county = auth("county_operator", IN_REGION)
-    created = (
-        await services["registry"].http.post(
-            "/v1/households",
-            headers=county,
-            json=household(
-                IN_REGION,
-                members=[member(), member("spouse", id_number=id_number(sex="female"))],
-                incomes=[{"type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}],
-            ),
-        )
-    ).json()
+    # A provincial system's subscription first, so the household's events queue deliveries for it (the
+    # endpoint is never called: the notifications' background loop is off here).
+    subscribed = await services["notifications"].http.post(
+        "/v1/subscriptions",
+        headers=_token(Role.PROVINCIAL_SYSTEM, IN_REGION),
+        json={"url": "http://127.0.0.1:9/target", "event_types": ["*"], "region_code": IN_REGION},
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    registered = await services["registry"].http.post(
+        "/v1/households",
+        headers=county,
+        json=household(
+            IN_REGION,
+            members=[member(), member("spouse", id_number=id_number(sex="female"))],
+            incomes=[{"type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}],
+            assignment={"cadre_id": "sweep-village_cadre", "cadre_name": "王干部", "unit": "县民政局", "since": "2026-01-01"},
+        ),
+    )
+    created = registered.json()
     await _settle(services, bus)
+    reported = await services["registry"].http.post(
+        f"/v1/households/{created['id']}/life-events",
+        headers=county,
+        json={"type": "hospitalisation", "occurred_on": "2026-06-30"},
+    )
+    assert reported.status_code == 201, reported.text
+    await _settle(services, bus)
+    notices = await services["notifications"].http.get(
+        "/v1/inbox", headers=_token(Role.HOUSEHOLD, IN_REGION, created["id"])
+    )
+    alerts = await services["notifications"].http.get("/v1/alerts", headers=county)
+    deliveries = await services["notifications"].http.get(
+        f"/v1/subscriptions/{subscribed.json()['id']}/deliveries", headers=_token(Role.PROVINCIAL_SYSTEM, IN_REGION)
+    )
+    assert notices.json()["items"] and alerts.json()["items"] and deliveries.json()["items"], (notices, alerts)
     decisions = (
         await services["eligibility"].http.get(f"/v1/households/{created['id']}/decisions", headers=county)
     ).json()["items"]
@@ -259,6 +303,11 @@ async def target(system) -> Target:
         run["id"],
         paid.json()["items"][0]["id"],
         applied.json()["id"],
+        notices.json()["items"][0]["id"],
+        alerts.json()["items"][0]["id"],
+        subscribed.json()["id"],
+        deliveries.json()["items"][0]["id"],
+        registered.headers["traceparent"].split("-")[1],
     )
 
 
@@ -267,13 +316,13 @@ def _token(role: Role, region: str, household_id: str | None = None) -> dict[str
     return auth(role.value, region, subject=f"sweep-{role.value}", **claims)
 
 
-@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement"])
+@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement", "notifications"])
 async def test_every_route_every_role_in_and_out_of_scope(system, target, service):
     services, bus = system
     http = services[service].http
     failures = []
     swept = routes(services[service].app)
-    assert len(swept) >= {"registry": 15, "eligibility": 9, "disbursement": 5}[service]
+    assert len(swept) >= {"registry": 15, "eligibility": 9, "disbursement": 5, "notifications": 20}[service]
     for method, path, allowed in swept:
         url, request = sample(method, path, target)
         headers = dict(request.pop("headers", {})) | {"If-Match": "*"}
@@ -317,9 +366,10 @@ def test_every_write_route_has_a_sample_request():
     """A route added without a sample here fails at once (the sweep above would fail on it too)."""
     from services.disbursement.app import create_app as disbursement_app
     from services.eligibility.app import create_app as eligibility_app
+    from services.notifications.app import create_app as notifications_app
     from services.registry.app import create_app as registry_app
 
-    dummy = Target(*(["x"] * 10))
-    for app in (registry_app(), eligibility_app(), disbursement_app()):
+    dummy = Target(*(["x"] * len(Target.__dataclass_fields__)))
+    for app in (registry_app(), eligibility_app(), disbursement_app(), notifications_app()):
         for method, path, _ in routes(app):
             sample(method, path, dummy)

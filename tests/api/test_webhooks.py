@@ -24,7 +24,7 @@ from shared.contracts.disbursement import PaymentPaid
 from shared.contracts.eligibility import SignalRaised
 from shared.events import Envelope
 from shared.ids import new_record_id
-from tests.conftest import ServiceClient, auth, free_port, start_service
+from tests.conftest import ServiceClient, auth, free_port
 
 START = datetime.now(UTC).replace(microsecond=0)
 COUNTY = "220122"
@@ -63,19 +63,9 @@ class Receiver:
         await self.task
 
 
-@pytest.fixture(scope="module")
-async def notifications(databases):
-    from services.notifications.app import build_runtime, create_app
-    from shared.config import ServiceSettings
-
-    settings = ServiceSettings.load(
-        "notifications", database_url=await databases.create("notifications"), kafka_bootstrap_servers=None
-    )
-    service, manager = await start_service(lambda rt: create_app(rt, watch=False), build_runtime, settings)
-    service.runtime.caches["notification_settings"] = NotificationSettings()
-    yield service
-    await service.http.aclose()
-    await manager.__aexit__(None, None, None)
+@pytest.fixture(scope="module", autouse=True)
+def default_timings(notifications):
+    notifications.runtime.caches["notification_settings"] = NotificationSettings()
 
 
 @pytest.fixture(scope="module")

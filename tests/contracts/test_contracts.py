@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-SERVICES = ["registry", "eligibility", "disbursement"]
+SERVICES = ["registry", "eligibility", "disbursement", "notifications"]
 
 
 def _node_tools() -> None:
@@ -21,8 +21,8 @@ def _node_tools() -> None:
 
 
 @pytest.fixture
-def services(registry, eligibility, disbursement):
-    return {"registry": registry, "eligibility": eligibility, "disbursement": disbursement}
+def services(registry, eligibility, disbursement, notifications):
+    return {"registry": registry, "eligibility": eligibility, "disbursement": disbursement, "notifications": notifications}
 
 
 @pytest.mark.parametrize("name", SERVICES)

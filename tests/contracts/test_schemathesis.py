@@ -62,7 +62,7 @@ async def _serve(service: str, database_url: str, tmp_path) -> tuple[asyncio.sub
     raise AssertionError(f"{service} did not start")
 
 
-@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement"])
+@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement", "notifications"])
 async def test_schemathesis_finds_no_contract_violation(databases, service, tmp_path):
     process, url = await _serve(service, await databases.create(service), tmp_path)
     try:

@@ -19,7 +19,7 @@ from services.notifications.service_layer.notices import alert_step, alert_view
 from shared.app import runtime_of
 from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, NotFound, ValidationProblem
 from shared.pagination import decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/v1")
@@ -49,8 +49,6 @@ def _time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         return None
     micros, _, record_id = key.partition(":")
     if not micros.isdigit() or not record_id:
-        from shared.errors import ValidationProblem
-
         raise ValidationProblem.field("cursor", "cursor_format", "the cursor is not one this API issued")
     return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), record_id
 
@@ -325,6 +323,19 @@ async def trace(trace_id: str, request: Request, actor: TraceReader):
     return trace_view(build_trace(trace_id, visible))
 
 
+# A date-time, as RFC 3339 writes it (a bare number is not read as a Unix time).
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
+
+
+def _parse_time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
+    except ValueError:
+        raise ValidationProblem.field(name, "date_time", f"{name} is not a valid date-time") from None
+
+
 def _as_utc(value: datetime | None) -> datetime | None:
     return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -336,13 +347,13 @@ async def search_traces(
     household_id: Annotated[str | None, Query(max_length=36)] = None,
     type: Annotated[str | None, Query(max_length=120, description="e.g. eligibility.decision.changed")] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
-    time_from: Annotated[datetime | None, Query(alias="from")] = None,
-    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    time_from: Annotated[str | None, Query(alias="from", pattern=RFC3339, description="RFC 3339 date-time")] = None,
+    time_to: Annotated[str | None, Query(alias="to", pattern=RFC3339, description="RFC 3339 date-time")] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ):
     after = _naive_if_sqlite(request, _time_cursor(cursor))
-    low, high = _as_utc(time_from), _as_utc(time_to)
+    low, high = _as_utc(_parse_time("from", time_from)), _as_utc(_parse_time("to", time_to))
     if runtime_of(request).db.is_sqlite:
         low = low.astimezone(UTC).replace(tzinfo=None) if low else None
         high = high.astimezone(UTC).replace(tzinfo=None) if high else None
