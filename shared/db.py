@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, String, Table, event, insert, text
+from sqlalchemy import JSON, DateTime, Dialect, String, Table, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.types import TypeDecorator
 
 
 class Database:
@@ -42,6 +44,25 @@ def Code(length: int) -> String:
     for every index comparison (a province job spent a fifth of its PostgreSQL time there) and could
     not use an index for `LIKE 'prefix%'`."""
     return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp column that reads back timezone-aware on every database: SQLite keeps no zone and
+    returns naive values, which the API would print without an offset (and Python would refuse to
+    compare with aware ones). Values are written in UTC; the DDL is DateTime(timezone=True)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and dialect.name == "sqlite" and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 def _dumps(value: Any) -> str:

@@ -3,9 +3,9 @@ their groups, alerts with their steps, webhook subscriptions and deliveries."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
-from shared.db import Code
+from shared.db import Code, UtcDateTime
 from shared.platform_tables import BigId, add_platform_tables
 
 metadata = MetaData()
@@ -34,8 +34,8 @@ trace_events = Table(
     Column("causation_id", Code(64)),
     Column("household_id", Code(36)),
     Column("region_code", Code(12)),
-    Column("time", DateTime(timezone=True), nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("time", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
 Index("ix_trace_events_trace", trace_events.c.trace_id, trace_events.c.time)
 Index("ix_trace_events_household", trace_events.c.household_id, trace_events.c.time)
@@ -60,8 +60,8 @@ notifications = Table(
     Column("alert_id", Code(36)),
     Column("cause_event_id", Code(64)),
     Column("trace_id", Code(32)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("read_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("read_at", UtcDateTime()),
     # Recipient + household + cause + window: a duplicate inserted concurrently is refused by the database.
     Column("dedupe_key", Code(200), unique=True),
 )
@@ -84,9 +84,9 @@ notification_groups = Table(
     Column("severity", Code(10), nullable=False),
     Column("pending", Integer, nullable=False),
     Column("fields", JSON, nullable=False),  # the latest notice's, for the digest's wording
-    Column("first_pending_at", DateTime(timezone=True)),
-    Column("last_flushed_at", DateTime(timezone=True)),
-    Column("flush_at", DateTime(timezone=True)),
+    Column("first_pending_at", UtcDateTime()),
+    Column("last_flushed_at", UtcDateTime()),
+    Column("flush_at", UtcDateTime()),
 )
 Index("ix_notification_groups_due", notification_groups.c.flush_at)
 
@@ -103,12 +103,12 @@ alerts = Table(
     Column("status", Code(14), nullable=False),
     Column("level_index", Integer, nullable=False),
     Column("reminders", Integer, nullable=False),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
-    Column("due_at", DateTime(timezone=True)),
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime()),
     Column("acknowledged_by", String(200)),
-    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_at", UtcDateTime()),
     Column("resolved_by", String(200)),
-    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_at", UtcDateTime()),
     Column("cause_event_id", Code(64)),
     Column("trace_id", Code(32)),
     Column("dedupe_key", Code(200), unique=True),
@@ -124,7 +124,7 @@ alert_steps = Table(
     Column("step", Code(20), nullable=False),  # raised | escalated | reminded | acknowledged | resolved
     Column("level", Code(12), nullable=False),
     Column("actor", String(200), nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )
 
 subscriptions = Table(
@@ -139,8 +139,8 @@ subscriptions = Table(
     Column("secrets", JSON, nullable=False),
     Column("status", Code(10), nullable=False),
     Column("disabled_reason", String(200)),
-    Column("failing_since", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("failing_since", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 deliveries = Table(
@@ -155,11 +155,11 @@ deliveries = Table(
     Column("payload", JSON, nullable=False),
     Column("status", Code(10), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("next_attempt_at", UtcDateTime()),
     Column("last_status_code", Integer),
     Column("last_error", String(300)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("delivered_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime()),
 )
 Index("ix_deliveries_event", deliveries.c.subscription_id, deliveries.c.event_id, unique=True)
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
@@ -170,7 +170,7 @@ delivery_attempts = Table(
     metadata,
     Column("delivery_id", Code(40), primary_key=True),
     Column("attempt", Integer, primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("status_code", Integer),
     Column("error", String(300)),
     Column("duration_ms", BigInteger, nullable=False),

@@ -159,19 +159,24 @@ class NotificationRepository:
         return set((await self.session.execute(statement)).scalars())
 
     @staticmethod
-    def _visible(recipients: Sequence[tuple[str, str, bool]]) -> ColumnElement[bool]:
-        """(kind, id, prefix?) pairs: a prefix matches every recipient id under it (operators' regions)."""
+    def _visible(recipients: Sequence[tuple[str, str, bool]], region_prefix: str) -> ColumnElement[bool]:
+        """(kind, id, prefix?) pairs: a prefix matches every recipient id under it (operators' regions);
+        and only what concerns the caller's region, whoever it is addressed to."""
         n = orm.notifications.c
-        return or_(
-            *(
-                and_(n.recipient_kind == kind, n.recipient_id.startswith(rid) if prefix else n.recipient_id == rid)
-                for kind, rid, prefix in recipients
-            )
+        return and_(
+            n.region_code.startswith(region_prefix),
+            or_(
+                *(
+                    and_(n.recipient_kind == kind, n.recipient_id.startswith(rid) if prefix else n.recipient_id == rid)
+                    for kind, rid, prefix in recipients
+                )
+            ),
         )
 
     async def inbox(
         self,
         recipients: Sequence[tuple[str, str, bool]],
+        region_prefix: str,
         *,
         status: str | None,
         severity: str | None,
@@ -179,7 +184,7 @@ class NotificationRepository:
         limit: int,
     ) -> list[dict[str, Any]]:
         n = orm.notifications.c
-        where = [self._visible(recipients)]
+        where = [self._visible(recipients, region_prefix)]
         if status:
             where.append(n.status == status)
         else:
@@ -193,20 +198,23 @@ class NotificationRepository:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def counts(self, recipients: Sequence[tuple[str, str, bool]]) -> dict[str, int]:
+    async def counts(self, recipients: Sequence[tuple[str, str, bool]], region_prefix: str) -> dict[str, int]:
         """Exact counts by status, read from the notifications themselves in one statement."""
         n = orm.notifications.c
         rows = await self.session.execute(
-            select(n.status, func.count()).where(self._visible(recipients)).group_by(n.status)
+            select(n.status, func.count()).where(self._visible(recipients, region_prefix)).group_by(n.status)
         )
         return {status: count for status, count in rows}
 
-    async def get(self, notification_id: str, recipients: Sequence[tuple[str, str, bool]]) -> dict[str, Any] | None:
+    async def get(
+        self, notification_id: str, recipients: Sequence[tuple[str, str, bool]], region_prefix: str
+    ) -> dict[str, Any] | None:
         n = orm.notifications.c
         row = (
             await self.session.execute(
                 _locking(
-                    self.session, select(orm.notifications).where(n.id == notification_id, self._visible(recipients))
+                    self.session,
+                    select(orm.notifications).where(n.id == notification_id, self._visible(recipients, region_prefix)),
                 )
             )
         ).first()

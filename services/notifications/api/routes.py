@@ -53,13 +53,6 @@ def _time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
     return datetime.fromtimestamp(int(micros) / 1_000_000, UTC), record_id
 
 
-def _naive_if_sqlite(request: Request, at: tuple[datetime, str] | None) -> tuple[datetime, str] | None:
-    # SQLite stores these columns as naive UTC text: compare like with like.
-    if at is None or not runtime_of(request).db.is_sqlite:
-        return at
-    return at[0].replace(tzinfo=None), at[1]
-
-
 # --- inbox ----------------------------------------------------------------------------------------------
 def inbox_recipients(actor: Principal) -> list[tuple[str, str, bool]]:
     """(recipient kind, id, prefix?) the caller reads as its own: a household its household, a cadre its
@@ -83,10 +76,10 @@ async def inbox(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    before = _naive_if_sqlite(request, _time_cursor(cursor))
+    before = _time_cursor(cursor)
     async with uow_of(request) as uow:
         rows = await uow.notifications.inbox(
-            inbox_recipients(actor), status=status, severity=severity, before=before, limit=limit + 1
+            inbox_recipients(actor), actor.region, status=status, severity=severity, before=before, limit=limit + 1
         )
     items = [notification_view(r) for r in rows[:limit]]
     more = len(rows) > limit
@@ -99,7 +92,7 @@ async def inbox(
 @router.get("/inbox/count", tags=["inbox"], summary="Exact counts of the caller's notifications by status")
 async def inbox_count(request: Request, actor: InboxOwner):
     async with uow_of(request) as uow:
-        counts = await uow.notifications.counts(inbox_recipients(actor))
+        counts = await uow.notifications.counts(inbox_recipients(actor), actor.region)
     return {"unread": counts.get("unread", 0), "read": counts.get("read", 0), "archived": counts.get("archived", 0)}
 
 
@@ -107,7 +100,7 @@ async def _mark(request: Request, actor: Principal, notification_id: str, status
     uow = uow_of(request)
 
     async def action() -> CommandResult:
-        row = await uow.notifications.get(notification_id, inbox_recipients(actor))
+        row = await uow.notifications.get(notification_id, inbox_recipients(actor), actor.region)
         if row is None:
             raise NotFound(f"no notification {notification_id} in your inbox")
         read_at = None if status == "unread" else (row["read_at"] or uow.now())
@@ -153,7 +146,7 @@ async def alerts(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    before = _naive_if_sqlite(request, _time_cursor(cursor))
+    before = _time_cursor(cursor)
     async with uow_of(request) as uow:
         found = await uow.alerts.search(
             region_prefix=actor.region,
@@ -352,11 +345,8 @@ async def search_traces(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ):
-    after = _naive_if_sqlite(request, _time_cursor(cursor))
+    after = _time_cursor(cursor)
     low, high = _as_utc(_parse_time("from", time_from)), _as_utc(_parse_time("to", time_to))
-    if runtime_of(request).db.is_sqlite:
-        low = low.astimezone(UTC).replace(tzinfo=None) if low else None
-        high = high.astimezone(UTC).replace(tzinfo=None) if high else None
     async with uow_of(request) as uow:
         found = await uow.traces.search(
             region_prefix=actor.region,
@@ -385,7 +375,7 @@ async def timeline(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ):
-    after = _naive_if_sqlite(request, _time_cursor(cursor))
+    after = _time_cursor(cursor)
     async with uow_of(request) as uow:
         found = await uow.traces.search(
             region_prefix=actor.region, household_id=household_id, after=after, limit=limit + 1

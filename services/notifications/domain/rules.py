@@ -104,6 +104,8 @@ def _operator(
     **fields: Any,
 ) -> Notice:
     region = data["region_code"]
+    if recipient_kind is RecipientKind.TOWNSHIP and len(region) < TOWNSHIP_DIGITS:
+        recipient_kind = RecipientKind.COUNTY  # a household registered at county level: no township to tell
     recipient = township_of(region) if recipient_kind is RecipientKind.TOWNSHIP else county_of(region)
     return Notice(recipient_kind, recipient, data.get("household_id"), region, category, severity, fields, alert)
 

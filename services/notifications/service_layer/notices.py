@@ -12,7 +12,14 @@ from services.notifications.adapters.uow import NotificationsUnitOfWork
 from services.notifications.domain import alerts as alert_rules
 from services.notifications.domain.alerts import Alert, AlertStepRefused, Level
 from services.notifications.domain.grouping import GroupTiming, digest_window, flush_due_at, group_key
-from services.notifications.domain.rules import Notice, RecipientKind, Severity, county_of, township_of
+from services.notifications.domain.rules import (
+    TOWNSHIP_DIGITS,
+    Notice,
+    RecipientKind,
+    Severity,
+    county_of,
+    township_of,
+)
 from services.notifications.domain.templates import DIGEST_TEMPLATE, ESCALATION_TEMPLATE, LEVEL_NAMES, render
 from shared.contracts import notifications as events
 from shared.ids import new_record_id
@@ -38,7 +45,7 @@ class Cause:
 def recipient_for(level: Level, alert: Alert) -> tuple[RecipientKind, str]:
     if level is Level.CADRE and alert.cadre_id:
         return RecipientKind.CADRE, alert.cadre_id
-    if level is Level.COUNTY:
+    if level is Level.COUNTY or len(alert.region_code) < TOWNSHIP_DIGITS:  # no township: the county
         return RecipientKind.COUNTY, county_of(alert.region_code)
     return RecipientKind.TOWNSHIP, township_of(alert.region_code)
 
@@ -212,14 +219,17 @@ async def flush_groups(uow: NotificationsUnitOfWork, now: datetime, timing: Grou
     """Sends the digest of every group whose wait is over; the number sent."""
     sent = 0
     for group in await uow.groups.claim_due(now):
-        first_pending_at = _aware(group["first_pending_at"], now) or now
-        due = flush_due_at(first_pending_at, _aware(group["last_flushed_at"], now), timing)
+        first_pending_at = group["first_pending_at"] or now
+        due = flush_due_at(first_pending_at, group["last_flushed_at"], timing)
         if due > now:
             continue
         title, body = render(group["category"], group["fields"])
         count = group["pending"]
-        digest_title = DIGEST_TEMPLATE[0].format(title=title, count=count)
-        digest_body = DIGEST_TEMPLATE[1].format(window=digest_window(first_pending_at, now), count=count, body=body)
+        if count > 1:  # one notice alone is sent as itself
+            title, body = (
+                DIGEST_TEMPLATE[0].format(title=title, count=count),
+                DIGEST_TEMPLATE[1].format(window=digest_window(first_pending_at, now), count=count, body=body),
+            )
         row = _notification_row(
             kind=RecipientKind(group["recipient_kind"]),
             recipient=group["recipient_id"],
@@ -228,8 +238,8 @@ async def flush_groups(uow: NotificationsUnitOfWork, now: datetime, timing: Grou
             category=group["category"],
             severity=group["severity"],
             fields=group["fields"],
-            title=digest_title,
-            body=digest_body,
+            title=title,
+            body=body,
             now=now,
             cause_event_id=None,
             trace_id=None,
@@ -243,19 +253,11 @@ async def flush_groups(uow: NotificationsUnitOfWork, now: datetime, timing: Grou
     return sent
 
 
-def _aware(value: datetime | None, like: datetime) -> datetime | None:
-    """SQLite returns naive datetimes for timezone columns; they were written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=like.tzinfo)
-
-
 async def escalate_due(uow: NotificationsUnitOfWork, now: datetime) -> int:
     """Escalates (or reminds) every open alert past its due time; the number moved."""
     moved = 0
     steps = []
     for alert, extra in await uow.alerts.claim_due(now):
-        alert = _with_aware_times(alert, now)
         after = alert_rules.escalate(alert, now)
         if after is None:
             continue
@@ -297,18 +299,6 @@ async def escalate_due(uow: NotificationsUnitOfWork, now: datetime) -> int:
     return moved
 
 
-def _with_aware_times(alert: Alert, now: datetime) -> Alert:
-    from dataclasses import replace
-
-    return replace(
-        alert,
-        raised_at=_aware(alert.raised_at, now) or now,
-        due_at=_aware(alert.due_at, now),
-        acknowledged_at=_aware(alert.acknowledged_at, now),
-        resolved_at=_aware(alert.resolved_at, now),
-    )
-
-
 async def alert_step(
     uow: NotificationsUnitOfWork, alert_id: str, step: str, actor: str, visible: Any
 ) -> dict[str, Any]:
@@ -319,7 +309,7 @@ async def alert_step(
     if found is None or not visible(found[0]):
         raise NotFound(f"no alert {alert_id}")
     now = uow.now()
-    alert = _with_aware_times(found[0], now)
+    alert = found[0]
     try:
         after = (alert_rules.acknowledge if step == "acknowledged" else alert_rules.resolve)(alert, actor, now)
     except AlertStepRefused:

@@ -102,7 +102,7 @@ async def deliver_due(uow: NotificationsUnitOfWork, sender: WebhookSender, now: 
     for delivery, (outcome, duration_ms) in zip(due, results, strict=True):
         made = delivery["attempts"] + 1
         sub = health.setdefault(
-            delivery["subscription_id"], {"failing_since": _aware(delivery["failing_since"], now), "disable": None}
+            delivery["subscription_id"], {"failing_since": delivery["failing_since"], "disable": None}
         )
         step = after_attempt(made, outcome, now, sub["failing_since"])
         if outcome.succeeded:
@@ -145,12 +145,6 @@ async def deliver_due(uow: NotificationsUnitOfWork, sender: WebhookSender, now: 
         else:
             await uow.subscriptions.change(subscription_id, failing_since=state["failing_since"])
     return len(due)
-
-
-def _aware(value: datetime | None, like: datetime) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=like.tzinfo)
 
 
 def subscription_view(row: dict[str, Any], *, secret: str | None = None) -> dict[str, Any]:
