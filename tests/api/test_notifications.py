@@ -338,3 +338,32 @@ async def test_bad_input_is_a_problem_naming_the_field(system):
     assert (await http.post("/v1/alerts/nope/acknowledge", headers=auth("township_officer", COUNTY))).status_code == 404
     async with services["notifications"].runtime.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(orm.subscriptions)) == 0
+
+
+async def test_a_payment_continues_the_trace_of_the_decision_that_set_it(system):
+    """One trace from the change to the money: the payment run is a county's batch, but each payment's
+    events are caused by the decision event behind its entitlement."""
+    services, bus = system
+    at(services, NOW)
+    created = await register(services, bus, cadre=None, monthly_wages_fen=0)
+    household_id = created.json()["id"]
+    trace_id = created.headers["traceparent"].split("-")[1]
+    county = auth("county_operator", COUNTY)
+    disbursement = services["disbursement"].http
+    funded = await disbursement.post(f"/v1/county-funds/{COUNTY}/top-ups", headers=county, json={"amount_fen": 10**8})
+    assert funded.status_code == 201, funded.text
+    run = await disbursement.post("/v1/payment-runs", headers=county, json={"region_code": COUNTY, "month": "2026-07"})
+    assert run.status_code == 202, run.text
+    for _ in range(200):
+        payments = (await disbursement.get(f"/v1/households/{household_id}/payments", headers=county)).json()
+        if payments.get("items"):
+            break
+        await asyncio.sleep(0.05)
+    assert payments["items"], payments
+    await settle(services, bus)
+    trace = (await services["notifications"].http.get(f"/v1/traces/{trace_id}", headers=county)).json()
+    assert {"registry", "eligibility", "disbursement", "notifications"} <= set(trace["services"])
+    events = {e["id"]: e for e in trace["events"]}
+    scheduled = next(e for e in trace["events"] if e["type"] == "disbursement.payment.scheduled")
+    assert events[scheduled["causation_id"]]["type"] == "eligibility.decision.changed"
+    assert scheduled["household_id"] == household_id and scheduled["latency_ms"] >= 0

@@ -43,6 +43,9 @@ entitlements = Table(
     Column("decision_sequence", BigInteger),
     Column("version", Integer, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # "<traceparent> <event id> <correlation id>" of the decision event that set it: payments continue
+    # that trace.
+    Column("cause", String(140)),
     # One entitlement per household, programme and member, however often a decision is delivered.
     UniqueConstraint("household_id", "programme", "member_key", name="uq_entitlement_per_programme"),
     CheckConstraint("monthly_amount_fen >= 0", name="ck_entitlement_amount"),
@@ -154,6 +157,7 @@ payments = Table(
     Column("attempt", Integer, nullable=False),
     Column("reference_id", Code(80), nullable=False),  # the current attempt's reference at the provider
     Column("batch_id", Code(36)),  # the DCI transaction_id of the batch that carried it
+    Column("cause", String(140)),  # the decision event behind it, from its entitlement
     Column("status_changed_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),

@@ -44,6 +44,7 @@ class EntitlementRepository:
             decision_id=row.decision_id,
             decision_sequence=row.decision_sequence,
             version=row.version,
+            cause=row.cause,
         )
 
     async def get_many(self, keys: Sequence[tuple[str, str, str]]) -> dict[tuple[str, str, str], Entitlement]:
@@ -115,6 +116,7 @@ def _row(e: Entitlement) -> dict[str, Any]:
         "decision_id": e.decision_id,
         "decision_sequence": e.decision_sequence,
         "version": e.version,
+        "cause": e.cause,
     }
 
 
@@ -515,6 +517,7 @@ def _payment_row(p: Payment) -> dict[str, Any]:
         "attempt": p.attempt,
         "reference_id": p.reference_id,
         "batch_id": p.batch_id,
+        "cause": p.cause,
     }
 
 
@@ -535,6 +538,7 @@ def _payment(row: Any) -> Payment:
         reference_id=row.reference_id,
         status_reason=row.status_reason,
         batch_id=row.batch_id,
+        cause=row.cause,
     )
 
 

@@ -38,6 +38,9 @@ class DecisionFacts:
     valid_until: date | None
     as_of: date
     decision_sequence: int | None
+    # The decision event's "<traceparent> <event id> <correlation id>": the payments this decision sets
+    # continue its trace, caused by it, so an operator follows a change through to the money.
+    cause: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -59,6 +62,7 @@ class Entitlement:
     decision_id: str
     decision_sequence: int | None
     version: int
+    cause: str | None = None  # of the decision that set it (DecisionFacts.cause)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -105,6 +109,7 @@ def apply_decision(current: Entitlement | None, decision: DecisionFacts, new_id:
             decision_id=decision.decision_id,
             decision_sequence=decision.decision_sequence,
             version=1,
+            cause=decision.cause,
         )
     if not is_newer(current, decision):
         return None
@@ -120,4 +125,5 @@ def apply_decision(current: Entitlement | None, decision: DecisionFacts, new_id:
         decision_id=decision.decision_id,
         decision_sequence=decision.decision_sequence,
         version=current.version + 1,
+        cause=decision.cause,
     )

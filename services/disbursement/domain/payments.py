@@ -121,6 +121,8 @@ class Payment:
     reference_id: str
     status_reason: str | None = None
     batch_id: str | None = None
+    # The decision event behind it, "<traceparent> <event id> <correlation id>" (see entitlements).
+    cause: str | None = None
 
     def transfer_id(self, step: str = "") -> str:
         """Ledger transfer ids of this payment: `owed` when it falls due, then per attempt the pending

@@ -17,7 +17,7 @@ from shared.ids import new_record_id
 CONSUMER = "disbursement"
 
 
-def facts_of(decision: DecisionChanged) -> DecisionFacts:
+def facts_of(decision: DecisionChanged, envelope: Envelope | None = None) -> DecisionFacts:
     return DecisionFacts(
         decision_id=decision.decision_id,
         household_id=decision.household_id,
@@ -30,13 +30,16 @@ def facts_of(decision: DecisionChanged) -> DecisionFacts:
         valid_until=decision.valid_until,
         as_of=decision.as_of,
         decision_sequence=decision.decision_sequence,
+        cause=f"{envelope.traceparent} {envelope.id} {envelope.correlation_id}"
+        if envelope and envelope.traceparent
+        else None,
     )
 
 
 @takes_batches
 async def decisions_changed(uow: DisbursementUnitOfWork, events: list[tuple[Envelope, DecisionChanged]]) -> None:
     """A batch of decisions, set-based: one locked read of the entitlements they touch, one write."""
-    decisions = [facts_of(payload) for _, payload in events]
+    decisions = [facts_of(payload, envelope) for envelope, payload in events]
     current: dict[tuple[str, str, str], Entitlement] = await uow.entitlements.get_many([d.key for d in decisions])
     changed: dict[tuple[str, str, str], list[Entitlement]] = {}
     for decision in decisions:

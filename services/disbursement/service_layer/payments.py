@@ -110,8 +110,29 @@ def provider_of(runtime: ServiceRuntime) -> DciClient:
     return client
 
 
+def decision_trace(cause: str | None) -> TraceContext | None:
+    """The trace a payment's events continue: its decision's, caused by the decision event. A run is a
+    county's batch; the household's story (change → decision → payment → notice) is one trace."""
+    traceparent, event_id, correlation_id = ([*(cause or "").split(" "), "", ""])[:3]
+    parent = parse_traceparent(traceparent)
+    if parent is None or not event_id:
+        return None
+    return TraceContext(
+        parent.trace_id, parent.span_id, parent.flags, correlation_id=correlation_id or None, causation_id=event_id
+    ).child()
+
+
 def emit(uow: DisbursementUnitOfWork, payment: Payment, event: type[events.PaymentEvent] | None = None) -> None:
     event = event or EVENT_OF_STATUS[payment.status]
+    trace = decision_trace(payment.cause)
+    if trace is None:
+        _emit(uow, payment, event)
+        return
+    with use_trace(trace):
+        _emit(uow, payment, event)
+
+
+def _emit(uow: DisbursementUnitOfWork, payment: Payment, event: type[events.PaymentEvent]) -> None:
     uow.emit(
         event(
             payment_id=payment.id,
@@ -268,6 +289,7 @@ async def schedule_batch(runtime: ServiceRuntime, run: dict[str, Any]) -> None:
                     status=PaymentStatus.SCHEDULED,
                     attempt=1,
                     reference_id=reference_id(e.id, run["month"], 1),
+                    cause=e.cause,
                 )
                 for e in due
             ]
