@@ -38,6 +38,10 @@ PUBLIC = {
     "/docs",
     "/docs/oauth2-redirect",
     "/redoc",
+    # The operators' page and its assets: static, no data (the page calls the API with the operator's token).
+    "/",
+    "/operator.js",
+    "/operator.css",
 }
 # Routes whose out-of-scope success is correct, and why.
 OUT_OF_SCOPE_SUCCESS = {
@@ -223,7 +227,12 @@ async def target(system) -> Target:
             IN_REGION,
             members=[member(), member("spouse", id_number=id_number(sex="female"))],
             incomes=[{"type": "wages", "amount_fen": 10_000, "period": "month", "effective_from": "2026-01-01"}],
-            assignment={"cadre_id": "sweep-village_cadre", "cadre_name": "王干部", "unit": "县民政局", "since": "2026-01-01"},
+            assignment={
+                "cadre_id": "sweep-village_cadre",
+                "cadre_name": "王干部",
+                "unit": "县民政局",
+                "since": "2026-01-01",
+            },
         ),
     )
     created = registered.json()

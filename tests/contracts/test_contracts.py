@@ -22,7 +22,12 @@ def _node_tools() -> None:
 
 @pytest.fixture
 def services(registry, eligibility, disbursement, notifications):
-    return {"registry": registry, "eligibility": eligibility, "disbursement": disbursement, "notifications": notifications}
+    return {
+        "registry": registry,
+        "eligibility": eligibility,
+        "disbursement": disbursement,
+        "notifications": notifications,
+    }
 
 
 @pytest.mark.parametrize("name", SERVICES)

@@ -63,5 +63,5 @@ def trace_view(trace: Trace) -> dict[str, Any]:
         "links": [{"from": n.event.id, "to": n.linked_to, "kind": "caused_by"} for n in trace.nodes if n.linked_to],
         "critical_path": trace.critical_path,
         "duration_ms": trace.duration_ms,
-        "services": sorted({n.event.service for n in trace.nodes}),
+        "services": list(dict.fromkeys(n.event.service for n in trace.nodes)),  # in the order they joined
     }
