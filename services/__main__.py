@@ -21,6 +21,7 @@ log = logging.getLogger("embedded")
 HOST = os.environ.get("EMBEDDED_HOST", "127.0.0.1")
 BASE_PORT = int(os.environ.get("EMBEDDED_BASE_PORT", "8001"))
 BANK_PORT = int(os.environ.get("EMBEDDED_BANK_PORT", "8090"))
+SMS_PORT = int(os.environ.get("EMBEDDED_SMS_PORT", "8091"))
 
 
 def _services():
@@ -52,6 +53,7 @@ async def main() -> None:
     # The payment provider stand-in, its own process as in every deployment; payments reach it over HTTP
     # and its callbacks reach the disbursement service the same way.
     bank = start_bank_simulator(platform)
+    sms = start_sms_sink(platform)
     servers, runtimes = [], []
     for offset, (name, build_runtime, create_app, _) in enumerate(_services()):
         settings = ServiceSettings.load(name)
@@ -84,6 +86,9 @@ async def main() -> None:
     for name, port, _ in servers:
         print(f"  {name:<14} http://{HOST}:{port}/docs", flush=True)
     print(f"  {'bank simulator':<14} http://{HOST}:{BANK_PORT}/docs (the payment provider, DCI)", flush=True)
+    print(f"  {'SMS sink':<14} http://{HOST}:{SMS_PORT}/messages (what the SMS gateway was sent)", flush=True)
+    page = BASE_PORT + [name for name, *_ in _services()].index("notifications")
+    print(f"  {'operator page':<14} http://{HOST}:{page}/ (paste the token below)", flush=True)
     print(
         f"\nDevelopment token (province operator, personal data visible):\n  {admin}\n"
         f"Other roles: uv run python -m shared.auth --role county_operator --region 220122\n",
@@ -94,6 +99,7 @@ async def main() -> None:
     finally:
         await bus.stop()
         bank.terminate()
+        sms.terminate()
 
 
 def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
@@ -108,6 +114,13 @@ def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
     platform.data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "services.bank_simulator", "--host", HOST, "--port", str(BANK_PORT)]
     return subprocess.Popen([*command, "--state", str(platform.data_dir / "bank-simulator.db")])
+
+
+def start_sms_sink(platform: PlatformSettings) -> subprocess.Popen[bytes]:
+    os.environ.setdefault("NOTIFICATIONS_SMS_GATEWAY_URL", f"http://{HOST}:{SMS_PORT}")
+    platform.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "services.sms_sink", "--host", HOST, "--port", str(SMS_PORT)]
+    return subprocess.Popen([*command, "--state", str(platform.data_dir / "sms-sink.db")])
 
 
 if __name__ == "__main__":

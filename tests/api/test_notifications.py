@@ -367,3 +367,127 @@ async def test_a_payment_continues_the_trace_of_the_decision_that_set_it(system)
     scheduled = next(e for e in trace["events"] if e["type"] == "disbursement.payment.scheduled")
     assert events[scheduled["causation_id"]]["type"] == "eligibility.decision.changed"
     assert scheduled["household_id"] == household_id and scheduled["latency_ms"] >= 0
+
+
+def launch_sms_sink(port: int, state: str):
+    import subprocess
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.sms_sink", "--port", str(port), "--state", state],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+async def sms_sink(tmp_path_factory):
+    """The SMS gateway stand-in as its own process (`python -m services.sms_sink`)."""
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    process = launch_sms_sink(port, str(tmp_path_factory.mktemp("sms") / "sms.db"))
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(200):
+            try:
+                if (await client.get("/healthz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+        yield url, client
+    process.terminate()
+    process.wait(10)
+
+
+def _rejected(household_id: str, amount_fen: int) -> Envelope:
+    from shared.contracts.disbursement import PaymentRejected
+
+    payload = PaymentRejected(
+        payment_id=new_record_id(),
+        household_id=household_id,
+        region_code=COUNTY,
+        programme="dibao",
+        month="2026-07",
+        kind="regular",
+        amount_fen=amount_fen,
+        status="rejected",
+        attempt=1,
+        reference_id=new_record_id(),
+        run_id=None,
+        reason="rjct.account.closed",
+    )
+    return Envelope.wrap(payload, source="/disbursement", subject=household_id)
+
+
+async def test_an_unread_warning_reaches_the_cadre_by_sms_and_a_read_one_does_not(system, sms_sink):
+    from services.notifications.adapters.sms import SmsGateway
+    from services.notifications.service_layer.handlers import sms_gateway
+
+    url, sink = sms_sink
+    services, bus = system
+    runtime = services["notifications"].runtime
+    at(services, NOW)
+    settings = NotificationSettings(sms_gateway_url=url, sms_fallback_after_hours=4)
+    runtime.caches["notification_settings"] = settings
+    runtime.caches["sms_gateway"] = SmsGateway(url, settings.sms_api_key)
+    assert sms_gateway(runtime, settings).url == url
+    household_id = (await register(services, bus, cadre="cadre-S")).json()["id"]
+    consume = events_consumer(runtime)
+    await consume([_rejected(household_id, 30_000), _rejected(household_id, 40_000)])
+    own = auth("household", COUNTY, household_id=household_id)
+    http = services["notifications"].http
+    notices = [
+        n for n in (await http.get("/v1/inbox", headers=own)).json()["items"] if n["category"] == "payment.rejected"
+    ]
+    assert len(notices) == 2 and {n["severity"] for n in notices} == {"warning"}
+    read, unread = sorted(notices, key=lambda n: n["body"])  # 300.00 before 400.00
+    await http.post(f"/v1/inbox/{read['id']}/read", headers=own)
+
+    await sink.post("/sink/config", json={"fail_with": 503})
+    sender = runtime.caches.setdefault("webhook_sender", _no_sender())
+    at(services, NOW + timedelta(hours=3, minutes=59))
+    await watch_once(runtime, sender, settings)
+    assert not [m for m in (await sink.get("/messages")).json()["items"] if m["recipient"] == "cadre-S"]
+    at(services, NOW + timedelta(hours=4))
+    await watch_once(runtime, sender, settings)  # queued; the gateway refuses: tried again in a minute
+    channel = {n["id"]: n["channels"]["sms"] for n in (await http.get("/v1/inbox", headers=own)).json()["items"]}
+    assert channel[unread["id"]] == "pending" and channel[read["id"]] is None
+    await sink.post("/sink/config", json={"fail_with": None})
+    at(services, NOW + timedelta(hours=4, minutes=1))
+    await watch_once(runtime, sender, settings)
+    at(services, NOW + timedelta(hours=5))
+    await watch_once(runtime, sender, settings)  # nothing new: one SMS per notice
+    messages = [m for m in (await sink.get("/messages")).json()["items"] if m["recipient"] == "cadre-S"]
+    assert len(messages) == 1 and messages[0]["kind"] == "cadre"
+    assert messages[0]["text"] == "【社会救助】您包保的一户家庭有未读提醒：救助金发放未成功。请及时联系该户。"
+    channel = {n["id"]: n["channels"]["sms"] for n in (await http.get("/v1/inbox", headers=own)).json()["items"]}
+    assert channel[unread["id"]] == "sent"
+
+
+async def test_cadres_are_reminded_once_before_a_major_holiday(system):
+    services, bus = system
+    runtime = services["notifications"].runtime
+    await register(services, bus, cadre="cadre-H")
+    settings = NotificationSettings()
+    runtime.caches["notification_settings"] = settings
+    sender = runtime.caches.setdefault("webhook_sender", _no_sender())
+    cadre = auth("village_cadre", COUNTY, subject="cadre-H")
+    http = services["notifications"].http
+
+    async def reminders() -> list[dict]:
+        items = (await http.get("/v1/inbox", headers=cadre)).json()["items"]
+        return [n for n in items if n["category"] == "contact.holiday"]
+
+    at(services, datetime(2026, 9, 21, 2, 0, tzinfo=UTC))
+    await watch_once(runtime, sender, settings)
+    assert await reminders() == []
+    at(services, datetime(2026, 9, 22, 2, 0, tzinfo=UTC))
+    await watch_once(runtime, sender, settings)
+    runtime.caches.pop("holidays_reminded_on")  # as after a restart: the database still sends it once
+    at(services, datetime(2026, 9, 23, 2, 0, tzinfo=UTC))
+    await watch_once(runtime, sender, settings)
+    (reminder,) = await reminders()
+    assert reminder["body"] == "中秋节将至，请联系走访您包保的家庭。"

@@ -206,3 +206,17 @@ def test_a_trace_is_a_causation_tree_with_hop_latencies_and_its_critical_path():
     assert trace.critical_path == ["p1"]
     without_link = traces.build_trace("t1", events[:4])
     assert without_link.critical_path == ["r1", "d1", "n1"] and without_link.duration_ms == 200.0
+
+
+def test_holiday_reminders_fall_due_three_days_before_until_the_day():
+    from datetime import date
+
+    from services.notifications.domain import holidays
+
+    assert holidays.reminders_due(date(2026, 9, 21)) == []
+    assert holidays.reminders_due(date(2026, 9, 22)) == [holidays.Holiday(date(2026, 9, 25), "中秋节")]
+    assert holidays.reminders_due(date(2026, 9, 25)) == [holidays.Holiday(date(2026, 9, 25), "中秋节")]
+    # On 28 September Mid-Autumn has passed and National Day's reminder is due.
+    assert [h.name for h in holidays.reminders_due(date(2026, 9, 28))] == ["国庆节"]
+    assert holidays.reminders_due(date(2026, 9, 26)) == []
+    assert templates.render("contact.holiday", {"holiday": "春节"})[1] == "春节将至，请联系走访您包保的家庭。"

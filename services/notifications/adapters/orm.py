@@ -175,3 +175,21 @@ delivery_attempts = Table(
     Column("error", String(300)),
     Column("duration_ms", BigInteger, nullable=False),
 )
+
+# SMS sent when an in-app notice stays unread (fallback to the cadre): one per notification at most.
+sms_messages = Table(
+    "sms_messages",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("notification_id", Code(36), nullable=False, unique=True),
+    Column("recipient_kind", Code(12), nullable=False),
+    Column("recipient_id", Code(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("status", Code(10), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("last_error", String(300)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+)
+Index("ix_sms_due", sms_messages.c.status, sms_messages.c.next_attempt_at)

@@ -70,15 +70,13 @@ class HouseholdDirectory:
         h = orm.households.c
         return await self.session.scalar(select(h.cadre_id).where(h.household_id == household_id))
 
-    async def cadres_with_households(self) -> list[tuple[str, str, str]]:
-        """(cadre id, one household id, region) for every cadre with an assigned household."""
+    async def cadres_with_households(self) -> list[tuple[str, str]]:
+        """(cadre id, the region of one of its households) for every cadre with a household assigned."""
         h = orm.households.c
         rows = await self.session.execute(
-            select(h.cadre_id, func.min(h.household_id), func.min(h.region_code))
-            .where(h.cadre_id.is_not(None))
-            .group_by(h.cadre_id)
+            select(h.cadre_id, func.min(h.region_code)).where(h.cadre_id.is_not(None)).group_by(h.cadre_id)
         )
-        return [(r[0], r[1], r[2]) for r in rows]
+        return [(r[0], r[1]) for r in rows]
 
 
 class TraceIndex:
@@ -193,8 +191,13 @@ class NotificationRepository:
             where.append(n.severity == severity)
         if before:
             where.append(or_(n.created_at < before[0], and_(n.created_at == before[0], n.id < before[1])))
+        sms = orm.sms_messages.c
         rows = await self.session.execute(
-            select(orm.notifications).where(*where).order_by(n.created_at.desc(), n.id.desc()).limit(limit)
+            select(orm.notifications, sms.status.label("sms_status"))
+            .outerjoin(orm.sms_messages, sms.notification_id == n.id)
+            .where(*where)
+            .order_by(n.created_at.desc(), n.id.desc())
+            .limit(limit)
         )
         return [dict(r._mapping) for r in rows]
 
@@ -491,3 +494,48 @@ class DeliveryRepository:
             .where(d.c.id == delivery_id)
             .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now, delivered_at=None)
         )
+
+
+class SmsRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def unread_without_sms(self, created_before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Warning or critical notices to a household or a cadre still unread since before `created_before`
+        and not yet followed by an SMS, with the household's cadre."""
+        n, sms, h = orm.notifications.c, orm.sms_messages.c, orm.households.c
+        rows = await self.session.execute(
+            select(n.id, n.recipient_kind, n.recipient_id, n.title, h.cadre_id)
+            .outerjoin(orm.households, h.household_id == n.household_id)
+            .where(
+                n.status == "unread",
+                n.created_at <= created_before,
+                n.severity.in_(("warning", "critical")),
+                n.recipient_kind.in_(("household", "cadre")),
+                ~exists().where(sms.notification_id == n.id),
+            )
+            .order_by(n.created_at, n.id)
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def add(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            table = orm.sms_messages
+            await self.session.execute(
+                _insert(self.session, table).values(rows).on_conflict_do_nothing(index_elements=["notification_id"])
+            )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        sms = orm.sms_messages.c
+        query = (
+            select(orm.sms_messages)
+            .where(sms.status == "pending", sms.next_attempt_at <= now)
+            .order_by(sms.next_attempt_at, sms.id)
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in await self.session.execute(_locking(self.session, query, skip_locked=True))]
+
+    async def record(self, sms_id: str, **values: Any) -> None:
+        table = orm.sms_messages
+        await self.session.execute(update(table).where(table.c.id == sms_id).values(**values))

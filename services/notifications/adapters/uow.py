@@ -9,6 +9,7 @@ from services.notifications.adapters.repository import (
     GroupRepository,
     HouseholdDirectory,
     NotificationRepository,
+    SmsRepository,
     SubscriptionRepository,
     TraceIndex,
 )
@@ -25,6 +26,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     alerts: AlertRepository
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
+    sms: SmsRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -40,6 +42,7 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.alerts = AlertRepository(self.session)
         self.subscriptions = SubscriptionRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
+        self.sms = SmsRepository(self.session)
 
     async def commit(self) -> None:
         if self.events:

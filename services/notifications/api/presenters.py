@@ -25,6 +25,8 @@ def notification_view(row: dict[str, Any]) -> dict[str, Any]:
         "trace_id": row["trace_id"],
         "created_at": row["created_at"],
         "read_at": row["read_at"],
+        # Delivery per channel: the inbox always; an SMS to the cadre when the notice stayed unread.
+        "channels": {"inbox": "delivered", "sms": row.get("sms_status")},
     }
 
 

@@ -148,8 +148,10 @@ def decision_changed(data: Mapping[str, Any], entry: HouseholdEntry | None) -> l
     if change not in DECISION_CHANGES:
         return []
     amount = data["monthly_amount_fen"]
+    # Losing an allowance is what a household must not miss: unread, it reaches the cadre by SMS.
+    severity = Severity.WARNING if change in ("revoked", "gradual_exit_ended") else Severity.INFO
     return [
-        _household(data, f"decision.{change}", programme=data["programme"], amount_fen=amount),
+        _household(data, f"decision.{change}", severity, programme=data["programme"], amount_fen=amount),
         _operator(RecipientKind.TOWNSHIP, data, "decision.changed", Severity.INFO, programme=data["programme"]),
     ]
 
@@ -167,7 +169,7 @@ def payment_failed(data: Mapping[str, Any], entry: HouseholdEntry | None) -> lis
     fields = {"programme": data["programme"], "month": data["month"], "amount_fen": data["amount_fen"]}
     notices = [_operator(RecipientKind.COUNTY, data, f"payment.{status}", Severity.WARNING, **fields)]
     if status == "rejected":  # the household hears its money is late; "unknown" is ours to settle first
-        notices.append(_household(data, "payment.rejected", **fields))
+        notices.append(_household(data, "payment.rejected", Severity.WARNING, **fields))
     return notices
 
 

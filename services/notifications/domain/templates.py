@@ -62,6 +62,11 @@ TEMPLATES: dict[str, tuple[str, str]] = {
 MONITORING_TEMPLATE = ("监测预警", "您包保的家庭出现预警：{signal_name}，请及时核实走访。")
 DIGEST_TEMPLATE = ("{title}（{count} 条）", "{window}内共 {count} 条：{body}")
 ESCALATION_TEMPLATE = ("预警升级：{title}", "该预警在规定时间内未被确认，已升级至{level_name}。{body}")
+# SMS to the cadre when an in-app notice stays unread: the title only, never a name or an amount.
+SMS_TEMPLATES = {
+    "cadre": "【社会救助】您有一条未读提醒：{title}。请登录查看并处理。",
+    "household": "【社会救助】您包保的一户家庭有未读提醒：{title}。请及时联系该户。",
+}
 LEVEL_NAMES = {"cadre": "包保干部", "township": "乡镇", "county": "县（市、区）"}
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import timedelta
 from typing import Any
 
+from services.notifications.adapters.sms import SmsGateway
 from services.notifications.adapters.uow import NotificationsUnitOfWork
 from services.notifications.adapters.webhook_sender import WebhookSender
 from services.notifications.config import NotificationSettings, notification_settings
 from services.notifications.domain.rules import notices_for
-from services.notifications.service_layer import webhooks
+from services.notifications.service_layer import channels, webhooks
 from services.notifications.service_layer.notices import Cause, deliver_notices, escalate_due, flush_groups
 from services.notifications.service_layer.tracing import NO_TRACE, trace_row
 from shared.app import ServiceRuntime
+from shared.clock import business_day
 from shared.contracts import disbursement, eligibility, registry
 from shared.contracts.registry import HouseholdEvent
 from shared.dispatch import EventHandlers, dispatcher, takes_batches
@@ -78,7 +81,8 @@ def events_consumer(runtime: ServiceRuntime) -> Callable[[Sequence[Envelope]], A
 
 
 async def watch_once(runtime: ServiceRuntime, sender: WebhookSender, settings: NotificationSettings) -> int:
-    """One pass of the background work: alerts escalated, group digests sent, webhooks delivered."""
+    """One pass of the background work: alerts escalated, group digests sent, webhooks delivered, unread
+    warnings followed by an SMS, the holiday reminders once a day. The amount of work done."""
     now = runtime.clock()
     done = 0
     async with NotificationsUnitOfWork(runtime) as uow:
@@ -88,7 +92,24 @@ async def watch_once(runtime: ServiceRuntime, sender: WebhookSender, settings: N
     async with NotificationsUnitOfWork(runtime) as uow:
         done += await webhooks.deliver_due(uow, sender, now, settings.delivery_batch)
         await uow.commit()
+    async with NotificationsUnitOfWork(runtime) as uow:
+        await channels.queue_sms_fallbacks(uow, now, timedelta(hours=settings.sms_fallback_after_hours))
+        done += await channels.send_sms(uow, sms_gateway(runtime, settings), now)
+        await uow.commit()
+    today = business_day(now)
+    if runtime.caches.get("holidays_reminded_on") != today:
+        async with NotificationsUnitOfWork(runtime) as uow:
+            await channels.holiday_reminders(uow, today, now, settings.holidays)
+            await uow.commit()
+        runtime.caches["holidays_reminded_on"] = today
     return done
+
+
+def sms_gateway(runtime: ServiceRuntime, settings: NotificationSettings) -> SmsGateway:
+    gateway = runtime.caches.get("sms_gateway")
+    if gateway is None:
+        gateway = runtime.caches["sms_gateway"] = SmsGateway(settings.sms_gateway_url, settings.sms_api_key)
+    return gateway
 
 
 def notifications_watch(runtime: ServiceRuntime) -> Callable[[], Coroutine[Any, Any, None]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.notifications.adapters.uow import NotificationsUnitOfWork
@@ -13,6 +13,7 @@ from services.notifications.domain import alerts as alert_rules
 from services.notifications.domain.alerts import Alert, AlertStepRefused, Level
 from services.notifications.domain.grouping import GroupTiming, digest_window, flush_due_at, group_key
 from services.notifications.domain.rules import (
+    DEDUPE_WINDOW,
     TOWNSHIP_DIGITS,
     Notice,
     RecipientKind,
@@ -119,14 +120,19 @@ def _alert_event(kind: type[events.AlertEvent], alert: Alert, actor: str) -> eve
     )
 
 
-async def deliver_notices(uow: NotificationsUnitOfWork, notices: Sequence[tuple[Notice, Cause]], now: datetime) -> None:
+async def deliver_notices(
+    uow: NotificationsUnitOfWork,
+    notices: Sequence[tuple[Notice, Cause]],
+    now: datetime,
+    dedupe_window: timedelta = DEDUPE_WINDOW,
+) -> None:
     """Notices of a batch of events: alerts raised (deduplicated), grouped notices added to their group,
     the rest put in the recipients' inboxes (deduplicated by the database)."""
     direct: list[tuple[dict[str, Any], Cause]] = []
     raised: list[tuple[Alert, dict[str, Any], Notice, Cause]] = []
     grouped: list[dict[str, Any]] = []
     for notice, cause in notices:
-        dedupe = notice.dedupe_key(cause.occurred_at)
+        dedupe = notice.dedupe_key(cause.occurred_at, dedupe_window)
         if notice.alert:
             alert = alert_rules.raise_alert(
                 new_record_id(),
