@@ -1,0 +1,285 @@
+"""The mission end to end: the four services and the bank simulator as separate processes on the real
+PostgreSQL and Apache Kafka, as deployed. A household is registered; its income drops; eligibility grants
+dibao; the next payment run pays it through the bank; the household and its cadre are notified; one trace
+id links every step, read back through the trace API. Then an epidemic-hardship temporary-aid case is
+approved and paid the same day, and a fast-track case is paid one month of the urban standard per member,
+each with its notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from tests.conftest import auth, free_port
+from tests.factories import household, id_number, member
+
+pytestmark = pytest.mark.integration
+COUNTY = "220122"
+TOWNSHIP = "220122108"
+VILLAGE = TOWNSHIP + "201"
+SERVICES = ("registry", "eligibility", "disbursement", "notifications")
+
+
+class System:
+    """The processes of a deployment, each on its own port, sharing PostgreSQL (a database each) and Kafka."""
+
+    def __init__(self, urls: dict[str, str], kafka: str, bank_url: str, data_dir: str):
+        self.ports = {name: free_port() for name in SERVICES}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")} | {
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "DATA_DIR": data_dir,
+            "LOG_LEVEL": "WARNING",
+            "PROVIDER_URL": bank_url,
+            "DISBURSEMENT_CALLBACK_URL": f"{self.urls['disbursement']}/v1/provider/on-disburse",
+            "ELIGIBILITY_URL": self.urls["eligibility"],
+            "NOTIFICATIONS_POLL_SECONDS": "0.2",
+            "NOTIFICATIONS_SMS_GATEWAY_URL": "http://127.0.0.1:9",
+        }
+        self.env |= {f"{name.upper()}_DATABASE_URL": url for name, url in urls.items()}
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def launch(self) -> None:
+        for name, port in self.ports.items():
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", f"services.{name}", "serve", "--port", str(port)],
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            process.wait(30)
+
+    async def ready(self, client: httpx.AsyncClient) -> None:
+        for name, url in self.urls.items():
+            for _ in range(600):
+                try:
+                    if (await client.get(f"{url}/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"{name} did not become ready")
+
+
+async def until(probe: Callable[[], Awaitable[object]], what: str, timeout: float = 60) -> object:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = await probe()
+        if found:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+async def deployment(databases, kafka_bootstrap, bank, tmp_path_factory):
+    urls = {name: await databases.create(name) for name in SERVICES}
+    system = System(urls, kafka_bootstrap, bank.url, str(tmp_path_factory.mktemp("mission")))
+    system.launch()
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await system.ready(client)
+            yield system, client
+    finally:
+        system.stop()
+
+
+async def test_a_household_whose_income_collapses_is_granted_paid_and_notified_on_one_trace(deployment, bank):
+    system, http = deployment
+    await bank.configure()
+    county = auth("county_operator", COUNTY)
+    registry, eligibility = system.urls["registry"], system.urls["eligibility"]
+    disbursement, notifications = system.urls["disbursement"], system.urls["notifications"]
+
+    body = household(
+        COUNTY,
+        members=[member(), member("spouse", id_number=id_number(sex="female"))],
+        incomes=[{"type": "wages", "amount_fen": 900_000, "period": "month", "effective_from": "2026-01-01"}],
+    )
+    body["assignment"] = {
+        "cadre_id": "cadre-mission",
+        "cadre_name": "李干部",
+        "unit": "农安县民政局",
+        "since": "2026-01-01",
+    }
+    created = await http.post(f"{registry}/v1/households", headers=county, json=body)
+    assert created.status_code == 201, created.text
+    household_id, income_id = created.json()["id"], created.json()["incomes"][0]["id"]
+
+    # The income collapses: the correction's trace is the one to follow.
+    corrected = await http.patch(
+        f"{registry}/v1/households/{household_id}/incomes/{income_id}", headers=county, json={"amount_fen": 0}
+    )
+    assert corrected.status_code == 200, corrected.text
+    trace_id = corrected.headers["traceparent"].split("-")[1]
+
+    async def granted():
+        response = await http.get(f"{eligibility}/v1/households/{household_id}/decisions", headers=county)
+        items = response.json().get("items", []) if response.status_code == 200 else []
+        return [d for d in items if d["programme"] == "dibao" and d["status"] == "eligible"]
+
+    (decision,) = await until(granted, "the dibao grant")
+    assert decision["monthly_amount_fen"] > 0
+
+    async def entitled():
+        response = await http.get(f"{disbursement}/v1/households/{household_id}/entitlements", headers=county)
+        return response.status_code == 200 and response.json()["items"]
+
+    await until(entitled, "the entitlement")
+    funded = await http.post(
+        f"{disbursement}/v1/county-funds/{COUNTY}/top-ups", headers=county, json={"amount_fen": 10**9}
+    )
+    assert funded.status_code == 201, funded.text
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    run = await http.post(
+        f"{disbursement}/v1/payment-runs", headers=county, json={"region_code": COUNTY, "month": month}
+    )
+    assert run.status_code == 202, run.text
+
+    async def paid():
+        response = await http.get(f"{disbursement}/v1/households/{household_id}/payments", headers=county)
+        items = response.json().get("items", []) if response.status_code == 200 else []
+        return [p for p in items if p["status"] == "paid"]
+
+    (payment,) = await until(paid, "the payment", timeout=90)
+    assert payment["amount_fen"] == decision["monthly_amount_fen"]
+
+    own = auth("household", COUNTY, household_id=household_id)
+
+    async def household_told():
+        items = (await http.get(f"{notifications}/v1/inbox", headers=own)).json()["items"]
+        categories = {n["category"] for n in items}
+        return {"decision.granted", "payment.paid"} <= categories and items
+
+    inbox = await until(household_told, "the household's notifications")
+    assert any(n["title"] == "救助金已发放" for n in inbox)
+    cadre = auth("village_cadre", COUNTY, subject="cadre-mission")
+
+    async def cadre_told():
+        alerts = (
+            await http.get(f"{notifications}/v1/alerts", params={"household_id": household_id}, headers=cadre)
+        ).json()
+        return [a for a in alerts["items"] if a["category"] == "monitoring.income_drop"]
+
+    (alert,) = await until(cadre_told, "the cadre's income-drop alert")
+    assert alert["level"] == "cadre"
+
+    async def whole_trace():
+        response = await http.get(f"{notifications}/v1/traces/{trace_id}", headers=county)
+        if response.status_code != 200:
+            return None
+        trace = response.json()
+        types = {e["type"] for e in trace["events"]}
+        wanted = {
+            "registry.household.income_corrected",
+            "eligibility.decision.changed",
+            "disbursement.payment.paid",
+            "notifications.notice.created",
+        }
+        return trace if wanted <= types else None
+
+    trace = await until(whole_trace, "every step in one trace")
+    assert set(trace["services"]) == set(SERVICES)
+    events = {e["id"]: e for e in trace["events"]}
+    paid_event = next(e for e in trace["events"] if e["type"] == "disbursement.payment.paid")
+    assert events[paid_event["causation_id"]]["type"] == "eligibility.decision.changed"
+    paid_notice = next(
+        e
+        for e in trace["events"]
+        if e["type"] == "notifications.notice.created" and e["causation_id"] == paid_event["id"]
+    )
+    assert paid_notice["household_id"] == household_id
+    root = trace["tree"][0]
+    assert root["type"] == "registry.household.income_corrected" and root["service"] == "registry"
+    assert all(e["delivery_ms"] is not None for e in trace["events"])
+
+
+async def _township(http: httpx.AsyncClient, registry: str) -> None:
+    county = auth("county_operator", COUNTY)
+    for code, name, level in ((TOWNSHIP, "测试镇", "township"), (VILLAGE, "测试村", "village")):
+        response = await http.post(
+            f"{registry}/v1/regions", headers=county, json={"code": code, "name": name, "level": level}
+        )
+        assert response.status_code in (201, 409), response.text
+
+
+@pytest.mark.parametrize("fast_track", [False, True], ids=["epidemic-same-day", "fast-track"])
+async def test_temporary_aid_is_approved_and_paid_the_same_day_with_its_notifications(deployment, bank, fast_track):
+    system, http = deployment
+    await bank.configure()
+    registry, disbursement, notifications = (system.urls[n] for n in ("registry", "disbursement", "notifications"))
+    await _township(http, registry)
+    county, township = auth("county_operator", COUNTY), auth("township_officer", TOWNSHIP)
+    members = [member(), member("spouse", id_number=id_number(sex="female")), member("child", id_number=id_number())]
+    created = await http.post(f"{registry}/v1/households", headers=county, json=household(VILLAGE, members=members))
+    assert created.status_code == 201, created.text
+    household_id = created.json()["id"]
+    topped = await http.post(
+        f"{disbursement}/v1/reserve-funds/{TOWNSHIP}/top-ups", headers=county, json={"amount_fen": 10**7}
+    )
+    assert topped.status_code == 201, topped.text
+    own = auth("household", TOWNSHIP, household_id=household_id)
+    application = {
+        "household_id": household_id,
+        "kind": "emergency" if not fast_track else "expense",
+        "cause": "epidemic" if not fast_track else "illness",
+        "requested_amount_fen": 60_000 if not fast_track else 0,
+        "fast_track": fast_track,
+        "commitment": "本人承诺所报情况属实",
+        "evidence": ["photo:1"],
+    }
+
+    async def submitted():
+        # The household directory follows the registry's events: the application waits for it.
+        response = await http.post(f"{disbursement}/v1/aid-applications", headers=own, json=application)
+        return response if response.status_code == 201 else None
+
+    applied = await until(submitted, "the application to be accepted")
+    application_id = applied.json()["id"]
+    reviewed = await http.post(
+        f"{disbursement}/v1/aid-applications/{application_id}/review",
+        headers=auth("village_cadre", TOWNSHIP),
+        json={"reason": "村评议通过"},
+    )
+    assert reviewed.status_code == 200, reviewed.text
+    approved = await http.post(
+        f"{disbursement}/v1/aid-applications/{application_id}/approve", headers=township, json={"reason": "同意"}
+    )
+    assert approved.status_code == 200, approved.text
+    amount = approved.json()["approved_amount_fen"]
+    standard = approved.json()["decision"]["urban_dibao_standard"]["monthly_fen"]
+    assert amount == (60_000 if not fast_track else 3 * standard)
+    local_day = datetime.fromisoformat(approved.json()["deadline"]).astimezone(ZoneInfo("Asia/Shanghai")).date()
+    assert local_day == datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    async def paid_today():
+        found = (await http.get(f"{disbursement}/v1/aid-applications/{application_id}", headers=township)).json()
+        return found if found["status"] == "paid" else None
+
+    await until(paid_today, "the same-day payment")
+
+    async def household_told():
+        items = (await http.get(f"{notifications}/v1/inbox", headers=own)).json()["items"]
+        categories = {n["category"] for n in items}
+        return items if {"aid.submitted", "aid.approved", "aid.paid"} <= categories else None
+
+    inbox = await until(household_told, "the aid notifications")
+    paid_notice = next(n for n in inbox if n["category"] == "aid.paid")
+    assert paid_notice["body"] == f"临时救助 {amount // 100}.{amount % 100:02d} 元已发放到账。"
