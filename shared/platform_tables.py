@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text
 
-from shared.db import Code
+from shared.db import Code, UtcDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -34,7 +34,7 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         Column("key", Code(200), nullable=False),
         Column("event_type", String(200), nullable=False),
         Column("envelope", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text),
     )
@@ -44,7 +44,7 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         Column("consumer", Code(100), primary_key=True),
         Column("event_id", Code(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False),
+        Column("processed_at", UtcDateTime(), nullable=False),
     )
     idempotency = Table(
         "idempotency_keys",
@@ -54,6 +54,6 @@ def add_platform_tables(metadata: MetaData) -> PlatformTables:
         Column("request_hash", String(64), nullable=False),
         Column("status_code", Integer, nullable=False),
         Column("response", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
     )
     return PlatformTables(outbox=outbox, inbox=inbox, idempotency=idempotency)

@@ -1,5 +1,6 @@
-"""The mission end to end: the four services and the bank simulator as separate processes on the real
-PostgreSQL and Apache Kafka, as deployed. A household is registered; its income drops; eligibility grants
+"""The mission end to end, played twice: by the four services and the bank simulator as separate processes
+on the real PostgreSQL and Apache Kafka, as deployed; and by the embedded mode (`python -m services`: one
+process, SQLite, the in-process bus, demo data, its own bank simulator and SMS sink), as a newcomer runs it. A household is registered; its income drops; eligibility grants
 dibao; the next payment run pays it through the bank; the household and its cadre are notified; one trace
 id links every step, read back through the trace API. Then an epidemic-hardship temporary-aid case is
 approved and paid the same day, and a fast-track case is paid one month of the urban standard per member,
@@ -88,10 +89,60 @@ async def until(probe: Callable[[], Awaitable[object]], what: str, timeout: floa
         await asyncio.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
-async def deployment(databases, kafka_bootstrap, bank, tmp_path_factory):
-    urls = {name: await databases.create(name) for name in SERVICES}
-    system = System(urls, kafka_bootstrap, bank.url, str(tmp_path_factory.mktemp("mission")))
+class Embedded(System):
+    """`python -m services` (what ./run.sh starts): the services on consecutive ports from a free base."""
+
+    def __init__(self, data_dir: str):
+        base = consecutive_free_ports(len(SERVICES))
+        self.ports = {name: base + offset for offset, name in enumerate(SERVICES)}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL") and k != "KAFKA_BOOTSTRAP_SERVERS"
+        } | {
+            "DATA_DIR": data_dir,
+            "EMBEDDED_BASE_PORT": str(base),
+            "EMBEDDED_BANK_PORT": str(free_port()),
+            "EMBEDDED_SMS_PORT": str(free_port()),
+            "LOG_LEVEL": "WARNING",
+        }
+        self.processes = []
+
+    def launch(self) -> None:
+        self.processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "services"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        )
+
+
+def consecutive_free_ports(count: int) -> int:
+    import socket
+
+    for _ in range(50):
+        base = free_port()
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no run of free ports")
+
+
+@pytest.fixture(scope="module", params=["processes-on-kafka", "embedded"])
+async def deployment(request, databases, kafka_bootstrap, bank, tmp_path_factory):
+    data_dir = str(tmp_path_factory.mktemp("mission"))
+    if request.param == "embedded":
+        system: System = Embedded(data_dir)
+    else:
+        urls = {name: await databases.create(name) for name in SERVICES}
+        system = System(urls, kafka_bootstrap, bank.url, data_dir)
     system.launch()
     try:
         async with httpx.AsyncClient(timeout=30) as client:

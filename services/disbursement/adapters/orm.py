@@ -10,7 +10,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -20,7 +19,7 @@ from sqlalchemy import (
     text,
 )
 
-from shared.db import Code
+from shared.db import Code, UtcDateTime
 from shared.platform_tables import add_platform_tables
 
 metadata = MetaData()
@@ -42,7 +41,7 @@ entitlements = Table(
     Column("decision_id", Code(36), nullable=False),
     Column("decision_sequence", BigInteger),
     Column("version", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # "<traceparent> <event id> <correlation id>" of the decision event that set it: payments continue
     # that trace.
     Column("cause", String(140)),
@@ -64,7 +63,7 @@ entitlement_versions = Table(
     Column("gradual_exit", Boolean, nullable=False),
     Column("decision_id", Code(36), nullable=False),
     Column("decision_sequence", BigInteger),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 ledger_accounts = Table(
@@ -78,7 +77,7 @@ ledger_accounts = Table(
     Column("debits_posted", BigInteger, nullable=False, server_default="0"),
     Column("credits_pending", BigInteger, nullable=False, server_default="0"),
     Column("credits_posted", BigInteger, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # The balance rule is the database's: concurrent transfers are serialised by the row lock of the
     # UPDATE and each resulting row is checked, so no interleaving overdraws a funded account.
     CheckConstraint(
@@ -105,8 +104,8 @@ ledger_transfers = Table(
     Column("timeout_seconds", Integer, nullable=False),
     Column("reference", String(200), nullable=False),
     Column("pending_state", String(10)),  # pending transfers: pending | posted | voided | expired
-    Column("expires_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
     CheckConstraint("amount_fen >= 0", name="ck_transfer_amount"),
     # A pending transfer is settled by at most one post or void.
     UniqueConstraint("pending_id", name="uq_transfer_settles_pending_once"),
@@ -125,8 +124,8 @@ payment_runs = Table(
     Column("cursor", Code(36), nullable=False, server_default=""),  # the last entitlement id scheduled
     Column("created_by", String(120), nullable=False),
     Column("traceparent", String(60), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 # One run at a time per county and month; a finished run may be followed by another (a re-run pays only
 # what the first did not: payments are unique per entitlement and month).
@@ -158,9 +157,9 @@ payments = Table(
     Column("reference_id", Code(80), nullable=False),  # the current attempt's reference at the provider
     Column("batch_id", Code(36)),  # the DCI transaction_id of the batch that carried it
     Column("cause", String(140)),  # the decision event behind it, from its entitlement
-    Column("status_changed_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("status_changed_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # Exactly one payment per entitlement per month, and per household, programme (and member) per
     # month whatever its kind (regular, follow-up, emergency).
     UniqueConstraint("entitlement_id", "month", name="uq_payment_per_entitlement_month"),
@@ -179,7 +178,7 @@ payment_references = Table(
     Column("reference_id", Code(80), primary_key=True),
     Column("payment_id", Code(36), nullable=False),
     Column("attempt", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 Index("ix_payment_references_payment", payment_references.c.payment_id)
 
@@ -193,7 +192,7 @@ reconciliations = Table(
     Column("counts", JSON, nullable=False),  # items by kind
     Column("settled", Integer, nullable=False),  # payments whose outcome the statement settled
     Column("created_by", String(120), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 
 reconciliation_items = Table(
@@ -240,13 +239,13 @@ aid_applications = Table(
     Column("approval_level", String(10)),  # township | county, fixed when the township approves
     Column("township_approved_by", String(120)),
     Column("decision", JSON),  # the amount's basis: standard, members, cap, sources
-    Column("deadline", DateTime(timezone=True)),
+    Column("deadline", UtcDateTime()),
     Column("deadline_warned", String(10)),  # at_risk | missed, once each
     Column("reservation_id", Code(80)),
     Column("payment_id", Code(36)),
     Column("created_by", String(120), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     CheckConstraint("requested_amount_fen >= 0", name="ck_aid_requested_amount"),
 )
 Index("ix_aid_household", aid_applications.c.household_id)
@@ -261,5 +260,5 @@ aid_steps = Table(
     Column("actor", String(120), nullable=False),
     Column("role", String(30), nullable=False),
     Column("reason", String(500)),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
 )

@@ -8,7 +8,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
     Text,
 )
 
-from shared.db import Code
+from shared.db import Code, UtcDateTime
 from shared.platform_tables import add_platform_tables
 
 metadata = MetaData()
@@ -37,7 +36,7 @@ standards = Table(
     Column("period", String(10)),
     Column("legal_ref", Text, nullable=False),
     Column("recorded_by", String(200), nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 Index("ix_standards_lookup", standards.c.category, standards.c.region_code, standards.c.effective_from)
 
@@ -53,7 +52,7 @@ households = Table(
     # The decisions in force (model.CurrentDecision per programme and member): read and rewritten with
     # the state, so a re-evaluation neither queries nor updates the decision history.
     Column("current_decisions", JSON),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # Increases with every evaluation written for the household; decision events carry the new value, so
     # a consumer tells a newer decision from a replayed or out-of-order older one (migration 0008).
     Column("decision_sequence", BigInteger, nullable=False, server_default="0"),
@@ -82,8 +81,8 @@ decisions = Table(
     # is deterministic): the household snapshot version, the prior state, the standards as known at.
     Column("explanation", JSON),
     Column("prior_state", JSON),
-    Column("known_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("known_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
 )
 Index("ix_decisions_household", decisions.c.household_id)
 
@@ -94,7 +93,7 @@ household_snapshots = Table(
     Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("snapshot", JSON, nullable=False),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
 )
 
 signals = Table(
@@ -105,7 +104,7 @@ signals = Table(
     Column("kind", String(40), nullable=False),
     Column("category", Code(20), nullable=False),
     Column("evidence", JSON, nullable=False),
-    Column("raised_at", DateTime(timezone=True), nullable=False),
+    Column("raised_at", UtcDateTime(), nullable=False),
 )
 
 jobs = Table(
@@ -119,8 +118,8 @@ jobs = Table(
     Column("total", Integer, nullable=False),
     Column("reason", Text),
     Column("traceparent", String(55), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # A job's share of work one worker takes at a time: the households of one county under the job's
@@ -136,5 +135,5 @@ job_partitions = Table(
     Column("total", Integer, nullable=False),
     Column("processed", Integer, nullable=False),
     Column("changed", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

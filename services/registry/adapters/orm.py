@@ -3,9 +3,9 @@ filters and uniqueness need; every version of it is kept in `household_versions`
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text
 
-from shared.db import Code
+from shared.db import Code, UtcDateTime
 from shared.platform_tables import add_platform_tables
 
 metadata = MetaData()
@@ -33,8 +33,8 @@ households = Table(
     Column("cadre_id", Code(64)),
     Column("version", Integer, nullable=False),
     Column("document", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 Index("ix_households_region", households.c.region_code, households.c.id)
 Index("ix_households_status", households.c.poverty_status)
@@ -53,7 +53,7 @@ household_versions = Table(
     metadata,
     Column("household_id", Code(36), primary_key=True),
     Column("version", Integer, primary_key=True),
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("reason", Text),
     Column("change", String(100), nullable=False),
@@ -75,8 +75,8 @@ import_jobs = Table(
     Column("imported", Integer, nullable=False),
     Column("unchanged", Integer, nullable=False),
     Column("failed", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # One row per refused line, appended as the job goes (a job's progress never rewrites its report).
