@@ -65,6 +65,10 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", w
 """
 
 
+def start_receiver(port: int, failure_rate: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(failure_rate)])
+
+
 async def main(count: int, failure_rate: float) -> dict:
     from services.notifications import app as notifications_app
 
@@ -74,7 +78,7 @@ async def main(count: int, failure_rate: float) -> dict:
     url = PG.rsplit("/", 1)[0] + "/" + name
     await upgrade_async("notifications", url)
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port), str(failure_rate)])
+    receiver = start_receiver(port, failure_rate)
     runtime = notifications_app.build_runtime(
         ServiceSettings.load("notifications", database_url=url, kafka_bootstrap_servers=None), bus=InProcessBus()
     )

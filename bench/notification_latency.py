@@ -1,0 +1,153 @@
+"""Income change in the registry → notice in the household's inbox, on the real stack: the four services as
+their own processes on PostgreSQL and Kafka. Changes are sent at a fixed rate (open loop) across a set of
+households; each change's latency is read back from the trace index: the notice's time minus the
+income correction's (both stamped by the services, on this one host).
+
+    uv run python -m bench.notification_latency [--households 50] [--changes 300] [--rate 10]
+        → bench/results/notification_latency.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from shared.auth import issue_token
+from shared.config import PlatformSettings
+from shared.migrations import upgrade_async
+from tests.factories import household, id_number, member
+from tests.integration.test_mission import SERVICES, System
+
+RESULTS = Path(__file__).parent / "results"
+PG = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://assistance:assistance@127.0.0.1:55432/postgres")
+KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+COUNTY = "220122"
+
+
+def bearer(role: str, **claims: str) -> dict[str, str]:
+    token = issue_token(PlatformSettings(), subject=f"bench-{role}", roles=[role], region=COUNTY, **claims)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def main(households: int, changes: int, rate: float) -> dict:
+    admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+    names = {service: f"bench_nl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
+    urls = {}
+    for service, name in names.items():
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        urls[service] = PG.rsplit("/", 1)[0] + "/" + name
+        await upgrade_async(service, urls[service])
+    system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp())
+    system.launch()
+    county = bearer("county_operator")
+    try:
+        async with httpx.AsyncClient(timeout=30) as http:
+            await system.ready(http)
+            registry, notifications = system.urls["registry"], system.urls["notifications"]
+            incomes = []
+            for _ in range(households):
+                body = household(
+                    COUNTY,
+                    members=[member(), member("spouse", id_number=id_number(sex="female"))],
+                    incomes=[{"type": "wages", "amount_fen": 0, "period": "month", "effective_from": "2026-01-01"}],
+                )
+                created = (await http.post(f"{registry}/v1/households", headers=county, json=body)).json()
+                incomes.append((created["id"], created["incomes"][0]["id"]))
+            await asyncio.sleep(5)  # the registrations' own consequences settle first
+
+            traces: list[tuple[str, str]] = []
+
+            async def change(i: int) -> None:
+                household_id, income_id = incomes[i % households]
+                response = await http.patch(
+                    f"{registry}/v1/households/{household_id}/incomes/{income_id}",
+                    headers=county,
+                    json={"amount_fen": 100 * (i + 1)},  # a new amount each time: a new dibao amount, a new notice
+                )
+                response.raise_for_status()
+                traces.append((household_id, response.headers["traceparent"].split("-")[1]))
+
+            started = time.perf_counter()
+            tasks = []
+            for i in range(changes):
+                due = started + i / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(change(i)))
+            await asyncio.gather(*tasks)
+            sent_seconds = time.perf_counter() - started
+            latencies, missing = [], 0
+            deadline = time.perf_counter() + 60
+            for household_id, trace_id in traces:
+                while True:
+                    trace = (await http.get(f"{notifications}/v1/traces/{trace_id}", headers=county)).json()
+                    events = {e["id"]: e for e in trace.get("events", [])}
+                    change_event = next(
+                        (e for e in events.values() if e["type"] == "registry.household.income_corrected"), None
+                    )
+                    notice = next(
+                        (
+                            e
+                            for e in events.values()
+                            if e["type"] == "notifications.notice.created"
+                            and e["household_id"] == household_id
+                            and events.get(e["causation_id"] or "", {}).get("type") == "eligibility.decision.changed"
+                        ),
+                        None,
+                    )
+                    if change_event and notice:
+                        at = datetime.fromisoformat
+                        latencies.append((at(notice["time"]) - at(change_event["time"])).total_seconds() * 1000)
+                        break
+                    if time.perf_counter() > deadline:
+                        missing += 1
+                        break
+                    await asyncio.sleep(0.2)
+    finally:
+        system.stop()
+        for name in names.values():
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    return {
+        "bench": "notification_latency",
+        "what": "registry income correction -> household notice (notifications.notice.created), service times",
+        "households": households,
+        "changes": changes,
+        "rate_per_second": rate,
+        "sent_in_seconds": round(sent_seconds, 2),
+        "measured": len(latencies),
+        "missing": missing,
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p90_ms": round(percentile(latencies, 0.90), 1),
+        "p99_ms": round(percentile(latencies, 0.99), 1),
+        "max_ms": round(max(latencies), 1),
+        "target_p99_ms": 500,
+        "measured_at": datetime.now(UTC).isoformat(),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--households", type=int, default=50)
+    parser.add_argument("--changes", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=10.0)
+    args = parser.parse_args()
+    outcome = asyncio.run(main(args.households, args.changes, args.rate))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "notification_latency.json").write_text(json.dumps(outcome, indent=1))
+    print(json.dumps(outcome, indent=1))
