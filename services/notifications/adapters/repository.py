@@ -45,7 +45,7 @@ class HouseholdDirectory:
         if not newest:
             return
         h = orm.households
-        statement = _insert(self.session, h).values(sorted(newest.values(), key=lambda r: r["household_id"]))
+        statement = _insert(self.session, h)
         statement = statement.on_conflict_do_update(
             index_elements=[h.c.household_id],
             set_={
@@ -55,7 +55,7 @@ class HouseholdDirectory:
             },
             where=h.c.version < statement.excluded.version,
         )
-        await self.session.execute(statement)
+        await self.session.execute(statement, sorted(newest.values(), key=lambda r: r["household_id"]))
 
     async def get_many(self, household_ids: Sequence[str]) -> dict[str, HouseholdEntry]:
         if not household_ids:
@@ -84,9 +84,9 @@ class TraceIndex:
         self.session = session
 
     async def add(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            t = orm.trace_events
-            await self.session.execute(_insert(self.session, t).values(rows).on_conflict_do_nothing())
+        """Index events (COPY for many): each event is indexed once, as the consumer's inbox lets each through
+        once and the events this service emits are new."""
+        await insert_many(self.session, orm.trace_events, rows)
 
     @staticmethod
     def _event(row: Any) -> TraceEvent:
@@ -152,9 +152,8 @@ class NotificationRepository:
         if not rows:
             return set()
         n = orm.notifications
-        statement = _insert(self.session, n).values(rows)
-        statement = statement.on_conflict_do_nothing(index_elements=[n.c.dedupe_key]).returning(n.c.id)
-        return set((await self.session.execute(statement)).scalars())
+        statement = _insert(self.session, n).on_conflict_do_nothing(index_elements=[n.c.dedupe_key]).returning(n.c.id)
+        return set((await self.session.execute(statement, rows)).scalars())
 
     @staticmethod
     def _visible(recipients: Sequence[tuple[str, str, bool]], region_prefix: str) -> ColumnElement[bool]:
@@ -251,7 +250,7 @@ class GroupRepository:
                 merged[row["key"]]["fields"] = row["fields"]
             else:
                 merged[row["key"]] = dict(row)
-        statement = _insert(self.session, g).values(sorted(merged.values(), key=lambda r: r["key"]))
+        statement = _insert(self.session, g)
         statement = statement.on_conflict_do_update(
             index_elements=[g.c.key],
             set_={
@@ -261,7 +260,7 @@ class GroupRepository:
                 "first_pending_at": func.coalesce(g.c.first_pending_at, statement.excluded.first_pending_at),
             },
         )
-        await self.session.execute(statement)
+        await self.session.execute(statement, sorted(merged.values(), key=lambda r: r["key"]))
 
     async def claim_due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
         g = orm.notification_groups.c
@@ -297,9 +296,10 @@ class AlertRepository:
         if not alerts:
             return set()
         a = orm.alerts
-        statement = _insert(self.session, a).values([self._row(alert) | extra for alert, extra in alerts])
-        statement = statement.on_conflict_do_nothing(index_elements=[a.c.dedupe_key]).returning(a.c.id)
-        return set((await self.session.execute(statement)).scalars())
+        statement = _insert(self.session, a).on_conflict_do_nothing(index_elements=[a.c.dedupe_key]).returning(a.c.id)
+        return set(
+            (await self.session.execute(statement, [self._row(alert) | extra for alert, extra in alerts])).scalars()
+        )
 
     async def get(self, alert_id: str) -> tuple[Alert, dict[str, Any]] | None:
         a = orm.alerts.c
@@ -409,11 +409,9 @@ class DeliveryRepository:
 
     async def add_many(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            d = orm.deliveries
+            statement = _insert(self.session, orm.deliveries)
             await self.session.execute(
-                _insert(self.session, d)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["subscription_id", "event_id"])
+                statement.on_conflict_do_nothing(index_elements=["subscription_id", "event_id"]), rows
             )
 
     async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
@@ -521,10 +519,8 @@ class SmsRepository:
 
     async def add(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            table = orm.sms_messages
-            await self.session.execute(
-                _insert(self.session, table).values(rows).on_conflict_do_nothing(index_elements=["notification_id"])
-            )
+            statement = _insert(self.session, orm.sms_messages)
+            await self.session.execute(statement.on_conflict_do_nothing(index_elements=["notification_id"]), rows)
 
     async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         sms = orm.sms_messages.c
