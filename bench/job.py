@@ -7,6 +7,8 @@ changed decision is written and its event is on Kafka.
 
 `--workers N` runs the job in N worker processes (`python -m services.eligibility work --until-idle`,
 as a deployment would) while this process runs the outbox relay; `--workers 0` runs it in this process.
+`--consumers` also runs disbursement and notifications as their own processes consuming the decisions
+(bench/downstream.py) and reports how long after the job's end each had caught up (lag zero).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncpg
 import numpy as np
 
 from bench import cpu
+from bench.downstream import Downstream
 from bench.population import HOUSEHOLDS, PEOPLE, make_province
 from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.domain.engine import round_half_up
@@ -246,7 +249,7 @@ def compile_bytecode() -> None:
         compileall.compile_dir(str(path), quiet=2, workers=0)
 
 
-async def run_once(count: int, workers: int) -> dict:
+async def run_once(count: int, workers: int, consumers: bool = False) -> dict:
     """One job on a fresh database: seed, raise the standards, run the job, wait for its events on Kafka."""
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     name = f"bench_eligibility_{uuid.uuid4().hex[:6]}"
@@ -289,6 +292,9 @@ async def run_once(count: int, workers: int) -> dict:
             )
             await uow.commit()
         await runtime.bus.ensure_topics(["eligibility.decisions", "eligibility.signals"])
+        downstream = Downstream(PG, KAFKA) if consumers else None
+        if downstream:
+            await downstream.start()
         held_back = os.environ.get("BENCH_RELAY_AFTER_JOB") == "1"
         if not held_back:
             runtime.relay.start()
@@ -320,6 +326,17 @@ async def run_once(count: int, workers: int) -> dict:
             runtime.relay.notify()
             await asyncio.sleep(0.2)
         total_s = time.perf_counter() - started
+        downstream_result = None
+        if downstream:
+            try:
+                caught_up = await downstream.caught_up(started + total_s)
+                downstream_result = {
+                    "caught_up_s_after_publish": caught_up,
+                    "target_s": 60,
+                    "made": await downstream.made(),
+                }
+            finally:
+                await downstream.stop()
         cpu_s = cpu.spent(cpu_before, cpu.snapshot())
         speed_after = cpu.machine_speed_seconds()
         if profile:
@@ -346,6 +363,7 @@ async def run_once(count: int, workers: int) -> dict:
             "worker_processes": workers,
             "relay_held_back_until_job_done": held_back,
             "cpu_seconds": {k: v for k, v in cpu_s.items() if k != "wall"},
+            "downstream": downstream_result,
             "machine_speed_s": {
                 "before": speed_before,
                 "after": speed_after,
@@ -359,12 +377,12 @@ async def run_once(count: int, workers: int) -> dict:
         await admin.close()
 
 
-async def main(count: int, workers: int, runs: int) -> None:
+async def main(count: int, workers: int, runs: int, consumers: bool = False) -> None:
     """`runs` jobs one after another; the file gets every run and the spread, since one run on a shared
     machine says little (its speed moves by up to 1.5x from one minute to the next)."""
     if workers:
         await asyncio.to_thread(compile_bytecode)
-    results = [await run_once(count, workers) for _ in range(runs)]
+    results = [await run_once(count, workers, consumers) for _ in range(runs)]
     totals = sorted(r["job_plus_publish_s"] for r in results)
     summary = {
         "benchmark": results[0]["benchmark"],
@@ -380,6 +398,7 @@ async def main(count: int, workers: int, runs: int) -> None:
         ("" if count == HOUSEHOLDS else f"_{count}")
         + ("_relay_after" if held_back else "")
         + (f"_{workers}_workers" if workers != DEFAULT_WORKERS else "")
+        + ("_with_consumers" if consumers else "")
     )
     (RESULTS / f"job{suffix}.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps({k: v for k, v in summary.items() if k != "results"}, indent=2))
@@ -390,5 +409,6 @@ if __name__ == "__main__":
     parser.add_argument("--households", type=int, default=HOUSEHOLDS)
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
     parser.add_argument("--runs", type=int, default=3, help="jobs one after another, each on a fresh database")
+    parser.add_argument("--consumers", action="store_true", help="disbursement and notifications consume the decisions")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.households, arguments.workers, arguments.runs))
+    asyncio.run(main(arguments.households, arguments.workers, arguments.runs, arguments.consumers))

@@ -220,10 +220,13 @@ class KafkaBus(EventBus):
         client_id: str,
         partitions: int = 3,
         request_timeout_ms: int = 15000,
+        group_suffix: str = "",
+        auto_offset_reset: str = "earliest",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.bootstrap_servers = bootstrap_servers
+        self.group_suffix, self.auto_offset_reset = group_suffix, auto_offset_reset
         self.client_id = client_id
         self.partitions = partitions
         self.request_timeout_ms = request_timeout_ms
@@ -399,10 +402,10 @@ class KafkaBus(EventBus):
             consumer = AIOKafkaConsumer(
                 *sub.topics,
                 bootstrap_servers=self.bootstrap_servers,
-                group_id=sub.group,
+                group_id=sub.group + self.group_suffix,
                 client_id=f"{self.client_id}:{sub.group}",
                 enable_auto_commit=False,
-                auto_offset_reset="earliest",
+                auto_offset_reset=self.auto_offset_reset,
                 isolation_level="read_committed",
                 request_timeout_ms=self.request_timeout_ms,
             )
@@ -489,5 +492,7 @@ def make_bus(settings: PlatformSettings, *, client_id: str) -> EventBus:
             client_id=client_id,
             partitions=settings.kafka_topic_partitions,
             max_attempts=settings.consumer_max_attempts,
+            group_suffix=settings.kafka_group_suffix,
+            auto_offset_reset=settings.kafka_auto_offset_reset,
         )
     return InProcessBus(max_attempts=settings.consumer_max_attempts)

@@ -27,6 +27,12 @@ class PlatformSettings(BaseSettings):
     data_dir: Path = Path(".data")
     kafka_bootstrap_servers: str | None = None
     kafka_topic_partitions: int = 3
+    # Consumer groups are named after the consuming service, plus this suffix: a second deployment on the
+    # same broker (a benchmark, a staging copy) keeps offsets of its own. A new group starts at the
+    # topics' beginning ("earliest", so nothing published before it first ran is missed) unless told
+    # "latest" (a benchmark measuring only what happens after it starts).
+    kafka_group_suffix: str = ""
+    kafka_auto_offset_reset: str = Field("earliest", pattern="^(earliest|latest)$")
     # Bearer tokens: one of a shared secret (HS256), a PEM public key (RS256/ES256) or a JWKS URL.
     jwt_secret: str | None = DEV_JWT_SECRET
     jwt_public_key: str | None = None
