@@ -64,3 +64,23 @@ async def test_single_event_subscriptions_still_get_one_event_at_a_time():
     finally:
         await bus.stop()
     assert seen == list(range(5))
+
+
+def test_a_deployment_sharing_a_broker_keeps_consumer_groups_and_a_start_of_its_own():
+    import pydantic
+    import pytest
+
+    from shared.bus import KafkaBus, make_bus
+    from shared.config import PlatformSettings
+
+    bus = make_bus(
+        PlatformSettings(
+            kafka_bootstrap_servers="127.0.0.1:1", kafka_group_suffix="-staging", kafka_auto_offset_reset="latest"
+        ),
+        client_id="x",
+    )
+    assert isinstance(bus, KafkaBus) and (bus.group_suffix, bus.auto_offset_reset) == ("-staging", "latest")
+    default = make_bus(PlatformSettings(kafka_bootstrap_servers="127.0.0.1:1"), client_id="x")
+    assert (default.group_suffix, default.auto_offset_reset) == ("", "earliest")
+    with pytest.raises(pydantic.ValidationError):
+        PlatformSettings(kafka_auto_offset_reset="middle")

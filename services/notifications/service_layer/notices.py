@@ -10,7 +10,7 @@ from typing import Any
 
 from services.notifications.adapters.uow import NotificationsUnitOfWork
 from services.notifications.domain import alerts as alert_rules
-from services.notifications.domain.alerts import Alert, AlertStepRefused, Level
+from services.notifications.domain.alerts import Alert, Level
 from services.notifications.domain.grouping import GroupTiming, digest_window, flush_due_at, group_key
 from services.notifications.domain.rules import (
     DEDUPE_WINDOW,
@@ -23,6 +23,7 @@ from services.notifications.domain.rules import (
 )
 from services.notifications.domain.templates import DIGEST_TEMPLATE, ESCALATION_TEMPLATE, LEVEL_NAMES, render
 from shared.contracts import notifications as events
+from shared.errors import NotFound
 from shared.ids import new_record_id
 from shared.tracing import use_trace
 
@@ -309,17 +310,12 @@ async def alert_step(
     uow: NotificationsUnitOfWork, alert_id: str, step: str, actor: str, visible: Any
 ) -> dict[str, Any]:
     """Acknowledge or resolve an alert the caller may see (`visible(alert)`); 404 otherwise."""
-    from shared.errors import NotFound
-
     found = await uow.alerts.get(alert_id)
     if found is None or not visible(found[0]):
         raise NotFound(f"no alert {alert_id}")
     now = uow.now()
     alert = found[0]
-    try:
-        after = (alert_rules.acknowledge if step == "acknowledged" else alert_rules.resolve)(alert, actor, now)
-    except AlertStepRefused:
-        raise
+    after = (alert_rules.acknowledge if step == "acknowledged" else alert_rules.resolve)(alert, actor, now)
     if after != alert:
         await uow.alerts.save(after)
         await uow.alerts.add_steps(

@@ -14,13 +14,12 @@ from typing import Any
 from services.notifications.adapters.uow import NotificationsUnitOfWork
 from services.notifications.adapters.webhook_sender import WebhookSender
 from services.notifications.domain.webhooks import (
-    AttemptOutcome,
     DeliveryStatus,
     SubscriptionStatus,
     after_attempt,
     body,
 )
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict
 from shared.events import Envelope
 from shared.ids import new_record_id
 
@@ -246,10 +245,3 @@ async def replay(
         )
     await uow.deliveries.replay(delivery["id"], uow.now())
     return delivery_view(delivery | {"status": DeliveryStatus.PENDING.value, "next_attempt_at": uow.now()})
-
-
-def not_found(what: str) -> NotFound:
-    return NotFound(what)
-
-
-__all__ = ["AttemptOutcome", "deliver_due", "fan_out"]
