@@ -353,3 +353,56 @@ async def test_the_readme_walkthrough_runs_as_written(deployment):
     assert "dibao: eligible" in output and "payment: paid" in output, output
     assert "救助金已发放" in output and "monitoring.income_drop" in output, output
     assert "services: registry, eligibility, " in output and "disbursement.payment.paid" in output, output
+
+
+async def test_order_per_household_holds_while_partitions_are_consumed_concurrently(deployment):
+    """Twenty households, each corrected eight times in a row while all of them change at once: their events
+    spread over the partitions, which eligibility consumes concurrently. Per household the order holds: its
+    decisions follow its versions upwards, and the last one answers the last change (income zero, so the
+    highest amount any of them reached)."""
+    system, http = deployment
+    county = auth("county_operator", COUNTY)
+    registry, eligibility = system.urls["registry"], system.urls["eligibility"]
+
+    async def one_household() -> tuple[str, int]:
+        body = household(
+            COUNTY,
+            members=[member(), member("spouse", id_number=id_number(sex="female"))],
+            incomes=[{"type": "wages", "amount_fen": 1_000, "period": "month", "effective_from": "2026-01-01"}],
+        )
+        created = (await http.post(f"{registry}/v1/households", headers=county, json=body)).json()
+        household_id, income_id = created["id"], created["incomes"][0]["id"]
+        for amount in (5_000, 2_000, 8_000, 3_000, 9_000, 4_000, 7_000, 0):
+            response = await http.patch(
+                f"{registry}/v1/households/{household_id}/incomes/{income_id}",
+                headers=county,
+                json={"amount_fen": amount},
+            )
+            assert response.status_code == 200, response.text
+        final = (await http.get(f"{registry}/v1/households/{household_id}", headers=county)).json()
+        return household_id, final["version"]
+
+    households = await asyncio.gather(*(one_household() for _ in range(20)))
+
+    async def history(household_id: str) -> list[dict]:
+        response = await http.get(f"{eligibility}/v1/households/{household_id}/decisions/history", headers=county)
+        return [d for d in response.json()["items"] if d["programme"] == "dibao"] if response.status_code == 200 else []
+
+    async def all_decided():
+        found = {h: await history(h) for h, _ in households}
+        done = all(
+            items and max(d["household_version"] for d in items) == version
+            for (h, version), items in zip(households, found.values(), strict=True)
+        )
+        return found if done else None
+
+    found = await until(all_decided, "every household's last change decided", timeout=120)
+    finals = set()
+    for household_id, version in households:
+        versions = [d["household_version"] for d in found[household_id]]
+        assert versions == sorted(versions), (household_id, versions)
+        current = [d for d in found[household_id] if d["current"]]
+        assert len(current) == 1 and current[0]["household_version"] == version
+        finals.add(current[0]["monthly_amount_fen"])
+    highest = max(d["monthly_amount_fen"] for items in found.values() for d in items)
+    assert finals == {highest}
