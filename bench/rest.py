@@ -2,9 +2,10 @@
 their own processes on PostgreSQL and Kafka; N clients (closed loop) each repeat one operation for S seconds:
 list households, get one, create one, correct an income, read decisions. Reports requests a second,
 p50/p99, errors, and the PostgreSQL sessions opened meanwhile (pg_stat_database.sessions: a pool that
-churns opens hundreds).
+churns opens hundreds). The load is sent with aiohttp: httpx's connection pool spends a core of its own at
+50 connections on this 2-core machine and halved what the services seemed to serve.
 
-    uv run python -m bench.rest [--clients 10 50] [--seconds 15]  → bench/results/rest.json
+    uv run --group bench python -m bench.rest [--clients 10 50] [--seconds 15]  → bench/results/rest.json
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import httpx
 
@@ -93,27 +95,46 @@ async def main(clients: list[int], seconds: float) -> dict:
                 seeded.append((created["id"], created["incomes"][0]["id"]))
             await asyncio.sleep(3)
             counter = {"n": 0}
+            load = aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=max(clients) + 10))
+
+            async def status(method: str, url: str, **kwargs) -> int:
+                async with load.request(method, url, **kwargs) as response:
+                    await response.read()
+                    return response.status
 
             def operation(kind: str):
                 async def call() -> int:
                     counter["n"] += 1
                     household_id, income_id = seeded[counter["n"] % len(seeded)]
                     if kind == "list":
-                        return (
-                            await http.get(f"{registry}/v1/households", params={"region_code": COUNTY, "limit": 50})
-                        ).status_code
+                        return await status(
+                            "GET", f"{registry}/v1/households", params={"region_code": COUNTY, "limit": 50}
+                        )
                     if kind == "get":
-                        return (await http.get(f"{registry}/v1/households/{household_id}")).status_code
+                        return await status("GET", f"{registry}/v1/households/{household_id}")
                     if kind == "create":
-                        body = household(COUNTY, members=[member()])
-                        return (await http.post(f"{registry}/v1/households", json=body)).status_code
+                        return await status(
+                            "POST", f"{registry}/v1/households", json=household(COUNTY, members=[member()])
+                        )
                     if kind == "income_change":
-                        amount = 10_000 + counter["n"] % 5_000
                         url = f"{registry}/v1/households/{household_id}/incomes/{income_id}"
-                        return (await http.patch(url, json={"amount_fen": amount})).status_code
-                    return (await http.get(f"{eligibility}/v1/households/{household_id}/decisions")).status_code
+                        return await status("PATCH", url, json={"amount_fen": 10_000 + counter["n"] % 5_000})
+                    return await status("GET", f"{eligibility}/v1/households/{household_id}/decisions")
 
                 return call
+
+            async def settled() -> None:
+                """Writes leave events behind (eligibility decides them): the next phase starts when they are done."""
+                await asyncio.sleep(2)
+                for _ in range(600):
+                    async with load.get(f"{eligibility}/metrics") as response:
+                        text = await response.text()
+                    lag = sum(
+                        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("consumer_lag{")
+                    )
+                    if lag == 0:
+                        return
+                    await asyncio.sleep(0.5)
 
             for n in clients:
                 for kind in ("list", "get", "create", "income_change", "decisions"):
@@ -131,9 +152,11 @@ async def main(clients: list[int], seconds: float) -> dict:
                         "p99_ms": round(percentile(latencies, 0.99), 1),
                         "errors": errors,
                         "requests": len(latencies),
-                        "postgres_sessions_opened": after - before,
+                        "postgres_sessions_opened": int(after - before),
                     }
                     print(kind, n, results[f"{kind}@{n}"], flush=True)
+                    await settled()
+            await load.close()
     finally:
         system.stop()
         for name in names.values():

@@ -76,7 +76,7 @@ class ServiceRuntime:
 
     @classmethod
     def build(cls, settings: ServiceSettings, tables: PlatformTables, *, bus: EventBus | None = None) -> ServiceRuntime:
-        db = Database(settings.resolved_database_url)
+        db = Database(settings.resolved_database_url, pool_size=settings.db_pool_size)
         bus = bus or make_bus(settings, client_id=settings.service_name)
         relay = OutboxRelay(db, tables, bus, service=settings.service_name, poll_seconds=settings.outbox_poll_seconds)
         return cls(

@@ -57,6 +57,9 @@ class PlatformSettings(BaseSettings):
             self.jwt_secret = None
         return self
 
+    # Database connections per process (PostgreSQL): a fixed pool; the server's max_connections must cover
+    # every process's pool.
+    db_pool_size: int = 20
     outbox_poll_seconds: float = 0.2
     consumer_max_attempts: int = 3
     # JSON request bodies above this are refused (413) before parsing; upload routes set their own.

@@ -12,13 +12,15 @@ from sqlalchemy.types import TypeDecorator
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10):
+    def __init__(self, url: str, *, pool_size: int = 20):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # orjson: JSON columns (explanations, snapshots, outbox envelopes) are on every hot path.
         options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _dumps, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
-            options.update(pool_size=pool_size, max_overflow=pool_size)
+            # A fixed pool, no overflow: a request beyond it waits for a connection instead of opening one
+            # that is closed again on return (under load that churned hundreds of sessions a minute).
+            options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -19,6 +19,7 @@ from shared.auth import READERS, WRITERS, Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, PreconditionRequired, ValidationProblem
 from shared.pagination import decode_cursor, encode_cursor
+from shared.responses import TrustedJSONResponse
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -124,10 +125,12 @@ async def list_households(
             after_id=decode_cursor(cursor),
             limit=limit,
         )
-    return {
-        "items": [present_household(h, actor) for h in items],
-        "next_cursor": encode_cursor(last_id) if last_id else None,
-    }
+    return TrustedJSONResponse(
+        {
+            "items": [present_household(h, actor) for h in items],
+            "next_cursor": encode_cursor(last_id) if last_id else None,
+        }
+    )
 
 
 @router.get("/{household_id}", summary="Read a household, now or as it stood at the end of a past date")
