@@ -4,7 +4,7 @@
 
 The processes use consumer groups of their own (KAFKA_GROUP_SUFFIX) starting at the topics' end
 (KAFKA_AUTO_OFFSET_RESET=latest): a broker that ran tests and other benchmarks holds history they must not
-read."""
+read. Their /readyz answers 200 only once the groups hold their partitions."""
 
 from __future__ import annotations
 
@@ -70,17 +70,10 @@ class Downstream:
                     except httpx.HTTPError:
                         pass
                     await asyncio.sleep(0.1)
-        await self._until_assigned()
 
     def _launch(self, service: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", f"services.{service}", "serve", "--port", str(self.ports[service])]
         return subprocess.Popen(command, env=env)
-
-    async def _until_assigned(self) -> None:
-        """A group starting at "latest" must hold its partitions before the job publishes. aiokafka's
-        DescribeGroups fails to decode Kafka 3.9's answer, so this waits out the group join (the broker's
-        initial rebalance delay is 3 s) with room to spare; `made` shows afterwards whether all arrived."""
-        await asyncio.sleep(15)
 
     async def lag(self) -> dict[str, int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=self.kafka)

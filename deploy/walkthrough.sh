@@ -49,7 +49,7 @@ trace_id=$(curl -sf -D - -o /dev/null -X PATCH "${auth[@]}" "$registry/v1/househ
 echo "trace $trace_id"
 
 step "4. Eligibility decides (dibao granted, with its explanation's amount)"
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   decisions=$(curl -sf "${auth[@]}" "$eligibility/v1/households/$household_id/decisions" || true)
   grep -q '"eligible"' <<<"$decisions" && break
   sleep 0.2
@@ -59,25 +59,32 @@ for d in json.load(sys.stdin)["items"]:
     print("  %s: %s, %.2f yuan a month" % (d["programme"], d["status"], d["monthly_amount_fen"] / 100))' <<<"$decisions"
 
 step "5. The county pays the month: once disbursement holds the entitlement, fund it, run it, wait for the bank"
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   curl -sf "${auth[@]}" "$disbursement/v1/households/$household_id/entitlements" | grep -q '"active"' && break
   sleep 0.2
 done
 month=$(TZ=Asia/Shanghai date +%Y-%m)
 curl -sf "${auth[@]}" "$disbursement/v1/county-funds/220122/top-ups" -d '{"amount_fen": 100000000}' >/dev/null
-curl -sf "${auth[@]}" "$disbursement/v1/payment-runs" -d "{\"region_code\": \"220122\", \"month\": \"$month\"}" >/dev/null || true
-for _ in $(seq 150); do
+# 409: the county's run for this month is still finishing; a new run can start once it has.
+for _ in $(seq 120); do
+  run=$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$disbursement/v1/payment-runs" \
+    -d "{\"region_code\": \"220122\", \"month\": \"$month\"}")
+  [[ $run == 409 ]] || break
+  sleep 0.5
+done
+echo "  run started: HTTP $run"
+for _ in $(seq 600); do
   payments=$(curl -sf "${auth[@]}" "$disbursement/v1/households/$household_id/payments" || true)
   grep -q '"paid"' <<<"$payments" && break
   sleep 0.2
 done
 python3 -c 'import json, sys
-items = (json.loads(sys.stdin.read() or "{}")).get("items") or [{"status": "not paid yet", "amount_fen": 0}]
+items = json.loads(sys.stdin.read().strip() or "{}").get("items") or [{"status": "not paid yet", "amount_fen": 0}]
 print("  payment: %s, %s fen" % (items[0]["status"], items[0]["amount_fen"]))' <<<"$payments"
 
 step "6. The household's inbox (its own token)"
 own=$(py -m shared.auth --role household --region 220122 --household-id "$household_id")
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   inbox=$(curl -sf -H "Authorization: Bearer $own" "$notifications/v1/inbox")
   grep -q 'payment.paid' <<<"$inbox" && break
   sleep 0.2

@@ -201,7 +201,9 @@ def create_service_app(
     async def healthz() -> dict[str, str]:
         return {"status": "alive", "service": settings.service_name}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: database and broker reachable")
+    @app.get(
+        "/readyz", tags=["operations"], summary="Readiness: database and broker reachable, consumers holding partitions"
+    )
     async def readyz() -> JSONResponse:
         checks = {}
         for name, probe in (("database", runtime.db.ping), ("broker", runtime.bus.ping)):
@@ -210,6 +212,8 @@ def create_service_app(
                 checks[name] = "ok"
             except Exception as exc:  # noqa: BLE001 - report, don't crash
                 checks[name] = f"unavailable: {type(exc).__name__}"
+        if runtime.bus.subscriptions:
+            checks["consumers"] = "ok" if runtime.bus.consumers_assigned() else "joining their groups"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503

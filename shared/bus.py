@@ -98,6 +98,11 @@ class EventBus(abc.ABC):
     async def ping(self) -> None:
         """Raise if the broker cannot be reached."""
 
+    def consumers_assigned(self) -> bool:
+        """Every subscription is consuming (readiness: a consumer group that starts at the topics' end must
+        hold its partitions before what it is to see is published)."""
+        return True
+
     async def _handle_batch(self, sub: Subscription, envelopes: Sequence[Envelope]) -> list[DeadLetter]:
         """Apply a batch; if it fails, split it in halves (in order) and apply each, down to the single
         event that fails on its own, which gets the single-event retries and then the dead-letter topic.
@@ -383,13 +388,16 @@ class KafkaBus(EventBus):
         self._watch = None
         await self._reset_producer()
 
+    def consumers_assigned(self) -> bool:
+        # A group with more members than partitions leaves some without any: scale consumers up to the
+        # topics' partition count (kafka_topic_partitions), no further, or those stay "not ready".
+        return len(self._consumers) == len(self.subscriptions) and all(c.assignment() for c in self._consumers.values())
+
     async def wait_until_assigned(self, timeout: float = 30) -> None:
         """Block until every subscription's consumer has partitions (tests, startup)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while asyncio.get_running_loop().time() < deadline:
-            if len(self._consumers) == len(self.subscriptions) and all(
-                c.assignment() for c in self._consumers.values()
-            ):
+            if self.consumers_assigned():
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError("consumers did not get partitions in time")

@@ -13,6 +13,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -39,8 +40,13 @@ class System:
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")} | {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            # Consumer groups of this deployment's own, from the topics' end: what other tests (and, on a
+            # developer's broker, benchmarks) published before must not reach it. /readyz holds until
+            # the groups have their partitions, so nothing after that is missed.
+            "KAFKA_GROUP_SUFFIX": f"-mission-{uuid.uuid4().hex[:8]}",
+            "KAFKA_AUTO_OFFSET_RESET": "latest",
             "DATA_DIR": data_dir,
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": os.environ.get("MISSION_LOG_LEVEL", "WARNING"),
             "PROVIDER_URL": bank_url,
             "DISBURSEMENT_CALLBACK_URL": f"{self.urls['disbursement']}/v1/provider/on-disburse",
             "ELIGIBILITY_URL": self.urls["eligibility"],
@@ -51,13 +57,15 @@ class System:
         self.processes: list[subprocess.Popen[bytes]] = []
 
     def launch(self) -> None:
+        """Each service's log goes to <DATA_DIR>/<service>.log (kept with the test's temporary files)."""
         for name, port in self.ports.items():
+            log = open(Path(self.env["DATA_DIR"]) / f"{name}.log", "wb")
             self.processes.append(
                 subprocess.Popen(
                     [sys.executable, "-m", f"services.{name}", "serve", "--port", str(port)],
                     env=self.env,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             )
 
