@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -262,9 +262,22 @@ class GroupRepository:
         )
         await self.session.execute(statement, sorted(merged.values(), key=lambda r: r["key"]))
 
-    async def claim_due(self, now: datetime, limit: int = 500) -> list[dict[str, Any]]:
+    async def claim_due(
+        self, now: datetime, wait: timedelta, interval: timedelta, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Groups whose digest is due (domain.grouping.flush_due_at, as a filter), locked: only those, so
+        the consumers adding to the other groups never wait on this."""
         g = orm.notification_groups.c
-        query = select(orm.notification_groups).where(g.pending > 0).order_by(g.key).limit(limit)
+        query = (
+            select(orm.notification_groups)
+            .where(
+                g.pending > 0,
+                g.first_pending_at <= now - wait,
+                or_(g.last_flushed_at.is_(None), g.last_flushed_at <= now - interval),
+            )
+            .order_by(g.key)
+            .limit(limit)
+        )
         rows = await self.session.execute(_locking(self.session, query, skip_locked=True))
         return [dict(r._mapping) for r in rows]
 

@@ -225,7 +225,7 @@ async def deliver_notices(
 async def flush_groups(uow: NotificationsUnitOfWork, now: datetime, timing: GroupTiming) -> int:
     """Sends the digest of every group whose wait is over; the number sent."""
     sent = 0
-    for group in await uow.groups.claim_due(now):
+    for group in await uow.groups.claim_due(now, timing.wait, timing.interval):
         first_pending_at = group["first_pending_at"] or now
         due = flush_due_at(first_pending_at, group["last_flushed_at"], timing)
         if due > now:
