@@ -70,10 +70,16 @@ class System:
             )
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL for a process still shutting down after 30 s (a slow graceful stop is not
+        what these tests are about; nothing here depends on it)."""
         for process in self.processes:
             process.terminate()
         for process in self.processes:
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
 
     async def ready(self, client: httpx.AsyncClient) -> None:
         for name, url in self.urls.items():
