@@ -66,10 +66,6 @@ class HouseholdDirectory:
         )
         return {r.household_id: HouseholdEntry(r.household_id, r.region_code, r.cadre_id) for r in rows}
 
-    async def cadre_of(self, household_id: str) -> str | None:
-        h = orm.households.c
-        return await self.session.scalar(select(h.cadre_id).where(h.household_id == household_id))
-
     async def cadres_with_households(self) -> list[tuple[str, str]]:
         """(cadre id, the region of one of its households) for every cadre with a household assigned."""
         h = orm.households.c
@@ -225,13 +221,6 @@ class NotificationRepository:
     async def set_status(self, notification_id: str, status: str, read_at: datetime | None) -> None:
         n = orm.notifications
         await self.session.execute(update(n).where(n.c.id == notification_id).values(status=status, read_at=read_at))
-
-    async def for_trace(self, household_id: str) -> list[dict[str, Any]]:
-        n = orm.notifications.c
-        rows = await self.session.execute(
-            select(orm.notifications).where(n.household_id == household_id).order_by(n.created_at, n.id)
-        )
-        return [dict(r._mapping) for r in rows]
 
 
 class GroupRepository:

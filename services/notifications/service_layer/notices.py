@@ -92,6 +92,29 @@ def _notification_row(
     }
 
 
+def _notice_row(
+    notice: Notice, cause: Cause, now: datetime, dedupe_key: str, alert_id: str | None = None
+) -> dict[str, Any]:
+    """The inbox row of a notice, worded by its template."""
+    title, body = render(notice.category, notice.fields)
+    return _notification_row(
+        kind=notice.recipient_kind,
+        recipient=notice.recipient_id,
+        household_id=notice.household_id,
+        region_code=notice.region_code,
+        category=notice.category,
+        severity=notice.severity.value,
+        fields=dict(notice.fields),
+        title=title,
+        body=body,
+        now=now,
+        cause_event_id=cause.event_id,
+        trace_id=cause.trace_id,
+        dedupe_key=dedupe_key,
+        alert_id=alert_id,
+    )
+
+
 def _emit_notice(uow: NotificationsUnitOfWork, row: dict[str, Any]) -> None:
     uow.emit(
         events.NoticeCreated(
@@ -164,47 +187,14 @@ async def deliver_notices(
                 }
             )
         else:
-            title, body = render(notice.category, notice.fields)
-            row = _notification_row(
-                kind=notice.recipient_kind,
-                recipient=notice.recipient_id,
-                household_id=notice.household_id,
-                region_code=notice.region_code,
-                category=notice.category,
-                severity=notice.severity.value,
-                fields=dict(notice.fields),
-                title=title,
-                body=body,
-                now=now,
-                cause_event_id=cause.event_id,
-                trace_id=cause.trace_id,
-                dedupe_key=dedupe,
-            )
-            direct.append((row, cause))
+            direct.append((_notice_row(notice, cause, now, dedupe), cause))
     if raised:
         inserted = await uow.alerts.add_deduplicated([(alert, extra) for alert, extra, _, _ in raised])
         steps = []
         for alert, _, notice, cause in raised:
             if alert.id not in inserted:
                 continue
-            title, body = render(notice.category, notice.fields)
-            row = _notification_row(
-                kind=notice.recipient_kind,
-                recipient=notice.recipient_id,
-                household_id=notice.household_id,
-                region_code=notice.region_code,
-                category=notice.category,
-                severity=notice.severity.value,
-                fields=dict(notice.fields),
-                title=title,
-                body=body,
-                now=now,
-                cause_event_id=cause.event_id,
-                trace_id=cause.trace_id,
-                dedupe_key=f"alert:{alert.id}:0",
-                alert_id=alert.id,
-            )
-            direct.append((row, cause))
+            direct.append((_notice_row(notice, cause, now, f"alert:{alert.id}:0", alert.id), cause))
             steps.append(
                 {"alert_id": alert.id, "step": "raised", "level": alert.level.value, "actor": "system", "at": now}
             )
