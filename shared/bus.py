@@ -241,6 +241,10 @@ class KafkaBus(EventBus):
         self._partitioner = DefaultPartitioner()
         self._consumer_tasks: list[asyncio.Task[None]] = []
         self._consumers: dict[str, Any] = {}
+        # Per group, the partitions whose fetch position is known. A partition assigned without a committed
+        # offset gets its position from `auto_offset_reset` a moment later: with "latest", an event
+        # published before that moment is skipped, so readiness waits for it.
+        self._positioned: dict[str, frozenset[Any]] = {}
         # aiokafka retries quietly (its own logs are limited): this is the one place an outage is told.
         self.outage = OutageLog(f"Kafka at {bootstrap_servers}")
         self._watch: asyncio.Task[None] | None = None
@@ -391,7 +395,24 @@ class KafkaBus(EventBus):
     def consumers_assigned(self) -> bool:
         # A group with more members than partitions leaves some without any: scale consumers up to the
         # topics' partition count (kafka_topic_partitions), no further, or those stay "not ready".
-        return len(self._consumers) == len(self.subscriptions) and all(c.assignment() for c in self._consumers.values())
+        return len(self._consumers) == len(self.subscriptions) and all(
+            consumer.assignment() and self._positioned.get(group) == consumer.assignment()
+            for group, consumer in self._consumers.items()
+        )
+
+    async def _resolve_positions(self, group: str, consumer: Any) -> None:
+        """Wait until every assigned partition has its fetch position (committed or reset), then count the
+        group as positioned: from then on, nothing published is missed."""
+        from aiokafka.errors import IllegalStateError
+
+        assignment = frozenset(consumer.assignment())
+        if self._positioned.get(group) != assignment:
+            try:
+                for tp in assignment:
+                    await consumer.position(tp)
+            except IllegalStateError:
+                return  # a rebalance took a partition meanwhile: the next poll tries the new assignment
+            self._positioned[group] = assignment
 
     async def wait_until_assigned(self, timeout: float = 30) -> None:
         """Block until every subscription's consumer has partitions (tests, startup)."""
@@ -422,6 +443,7 @@ class KafkaBus(EventBus):
                 self._consumers[sub.group] = consumer
                 delay = 0.5
                 while True:
+                    await self._resolve_positions(sub.group, consumer)
                     if sub.batch_handler is not None:
                         await self._consume_batches(sub, consumer)
                         continue
@@ -445,6 +467,7 @@ class KafkaBus(EventBus):
                 delay = min(delay * 2, 10)
             finally:
                 self._consumers.pop(sub.group, None)
+                self._positioned.pop(sub.group, None)
                 try:
                     await consumer.stop()
                 except Exception:  # noqa: BLE001

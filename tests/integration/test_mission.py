@@ -248,21 +248,26 @@ async def test_a_household_whose_income_collapses_is_granted_paid_and_notified_o
     (alert,) = await until(cadre_told, "the cadre's income-drop alert")
     assert alert["level"] == "cadre"
 
+    wanted = {
+        "registry.household.income_corrected",
+        "eligibility.decision.changed",
+        "disbursement.payment.paid",
+        "notifications.notice.created",
+    }
+    seen: set[str] = set()
+
     async def whole_trace():
         response = await http.get(f"{notifications}/v1/traces/{trace_id}", headers=county)
         if response.status_code != 200:
             return None
         trace = response.json()
-        types = {e["type"] for e in trace["events"]}
-        wanted = {
-            "registry.household.income_corrected",
-            "eligibility.decision.changed",
-            "disbursement.payment.paid",
-            "notifications.notice.created",
-        }
-        return trace if wanted <= types else None
+        seen.update(e["type"] for e in trace["events"])
+        return trace if wanted <= seen else None
 
-    trace = await until(whole_trace, "every step in one trace")
+    try:
+        trace = await until(whole_trace, "every step in one trace")
+    except AssertionError as timed_out:
+        raise AssertionError(f"{timed_out}: missing {sorted(wanted - seen)}, seen {sorted(seen)}") from None
     assert set(trace["services"]) == set(SERVICES)
     events = {e["id"]: e for e in trace["events"]}
     paid_event = next(e for e in trace["events"] if e["type"] == "disbursement.payment.paid")
