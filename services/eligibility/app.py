@@ -28,10 +28,14 @@ def build_runtime(settings: ServiceSettings | None = None, *, bus: EventBus | No
 
 
 async def seed_standards_once(runtime: ServiceRuntime) -> None:
-    """The documents' values and the labelled demonstration values, on an empty database."""
+    """The documents' values and the labelled demonstration values, on an empty database; on one seeded
+    before a category existed, that category's seeded values (an operator's own standards are never
+    touched: only categories without any standard are filled)."""
     async with EligibilityUnitOfWork(runtime) as uow:
-        if await uow.standards.count() == 0:
-            await uow.standards.add_many(seed_standards())
+        present = await uow.standards.categories()
+        missing = [s for s in seed_standards() if s.category.value not in present]
+        if missing:
+            await uow.standards.add_many(missing)
             await uow.commit()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.registry.adapters import orm
-from services.registry.api import households, imports, regions
+from services.registry.api import exits, households, imports, regions
 from services.registry.api.errors import DOMAIN_ERRORS
 from shared.app import ServiceRuntime, create_service_app
 from shared.bus import EventBus
@@ -26,7 +26,7 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
         title="Registry (建档立卡)",
         description="Households, members, incomes, expenses, assets and assigned cadres. Every change is "
         "kept (who, when, why) and published on `registry.households`.",
-        routers=[households.router, regions.router, imports.router],
+        routers=[households.router, exits.router, regions.router, imports.router],
         publishes=[registry_events.TOPIC],
         manage_bus=manage_bus,
         uploads={imports.router.prefix: runtime.settings.max_upload_bytes},

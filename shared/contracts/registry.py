@@ -62,6 +62,9 @@ class HouseholdFacts(BaseModel):
     version: int
     region_code: str
     poverty_status: str
+    # The day the household last left the register through an exit case (公告退出); policies continue
+    # for a period after it (摘帽不摘政策). Absent in events written before exits had a workflow.
+    exited_on: date | None = None
     # Not sent: flags name health facts (severely_disabled, seriously_ill, elderly). Kept as an optional
     # field so events written before it was withdrawn still parse; consumers read health facts sealed.
     flags: list[str] | None = Field(default=None, exclude=True, deprecated=True)
@@ -149,8 +152,21 @@ class AssignmentChanged(HouseholdEvent):
 
 @event("registry.household.status_changed", topic=TOPIC)
 class StatusChanged(HouseholdEvent):
+    """The registered-poor status changed directly: a return to poverty, a marginal household, or (with
+    `correction`) an operator putting a wrong record right. Leaving the register is `HouseholdExited`."""
+
     previous_status: str
     status: str
+    correction: bool = False
+
+
+@event("registry.household.exited", topic=TOPIC)
+class HouseholdExited(HouseholdEvent):
+    """The household left the register: its exit case was announced (公告退出, 001 ch.12)."""
+
+    exit_case_id: str
+    previous_status: str
+    exited_on: date
 
 
 @event("registry.household.life_event_reported", topic=TOPIC)
@@ -160,3 +176,64 @@ class LifeEventReported(HouseholdEvent):
     life_event_id: str
     life_event_type: str
     occurred_on: date
+
+
+class ExitCaseEvent(EventPayload):
+    """A step of an exit case (leaving the register, 001 ch.12), on the household's key so it stays in
+    order with the household's own events. Reasons, the appraisal record and objections' text stay in the
+    registry (they name people)."""
+
+    exit_case_id: str
+    household_id: str
+    region_code: str
+    status: str
+    step: str
+    occurred_at: datetime
+    actor: str
+    notice_ends_on: date | None = None  # while a notice runs with no objection open
+    exit_date: date | None = None
+
+
+@event("registry.exit.proposed", topic=TOPIC)
+class ExitProposed(ExitCaseEvent):
+    """The village proposed the household for exit (拟选对象)."""
+
+
+@event("registry.exit.appraised", topic=TOPIC)
+class ExitAppraised(ExitCaseEvent):
+    """The democratic appraisal (民主评议) agreed, and the household consented."""
+
+
+@event("registry.exit.notice_started", topic=TOPIC)
+class ExitNoticeStarted(ExitCaseEvent):
+    """The public notice (公示) was posted."""
+
+
+@event("registry.exit.objection_raised", topic=TOPIC)
+class ExitObjectionRaised(ExitCaseEvent):
+    """An objection stopped the notice's clock until the township rules."""
+
+    objection_id: str
+
+
+@event("registry.exit.objection_ruled", topic=TOPIC)
+class ExitObjectionRuled(ExitCaseEvent):
+    """The township ruled: dismissed (the clock runs on) or upheld (the case stops)."""
+
+    objection_id: str
+    ruling: str
+
+
+@event("registry.exit.approved", topic=TOPIC)
+class ExitApproved(ExitCaseEvent):
+    """The township approved the exit (乡镇政府核准) after a complete notice."""
+
+
+@event("registry.exit.announced", topic=TOPIC)
+class ExitAnnounced(ExitCaseEvent):
+    """The exit was announced (公告退出): the household leaves the register today."""
+
+
+@event("registry.exit.stopped", topic=TOPIC)
+class ExitStopped(ExitCaseEvent):
+    """The case ended without an exit: withdrawn, or an objection was upheld."""

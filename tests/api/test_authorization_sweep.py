@@ -23,6 +23,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from shared.auth import Role
+from shared.clock import BUSINESS_TZ
 from tests.conftest import auth, whole_system
 from tests.factories import household, id_number, member
 
@@ -68,6 +69,8 @@ class Target:
     subscription_id: str
     delivery_id: str
     trace_id: str
+    case_id: str
+    objection_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -86,6 +89,8 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{subscription_id}", t.subscription_id)
         .replace("{delivery_id}", t.delivery_id)
         .replace("{trace_id}", t.trace_id)
+        .replace("{case_id}", t.case_id)
+        .replace("{objection_id}", t.objection_id)
         .replace("{region_code}", IN_REGION if path.startswith("/v1/county-funds") else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
@@ -169,12 +174,29 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         ("POST", "/v1/subscriptions/{subscription_id}/rotate-secret"): {},
         ("POST", "/v1/subscriptions/{subscription_id}/enable"): {},
         ("POST", "/v1/deliveries/{delivery_id}/replay"): {},
+        ("POST", "/v1/exit-cases"): {"json": {"household_id": t.household_id}},
+        ("POST", "/v1/exit-cases/{case_id}/appraisal"): {
+            "json": {"meeting_date": registry_today(), "record_ref": "sweep", "household_consents": True}
+        },
+        ("POST", "/v1/exit-cases/{case_id}/notice"): {"json": {}},
+        ("POST", "/v1/exit-cases/{case_id}/objections"): {"json": {"summary": "sweep"}},
+        ("POST", "/v1/exit-cases/{case_id}/objections/{objection_id}/ruling"): {
+            "json": {"ruling": "dismissed", "reason": "sweep"}
+        },
+        ("POST", "/v1/exit-cases/{case_id}/approve"): {"json": {}},
+        ("POST", "/v1/exit-cases/{case_id}/announce"): {"json": {}},
+        ("POST", "/v1/exit-cases/{case_id}/withdraw"): {"json": {"reason": "sweep"}},
     }
     if method == "GET":
         return filled, {}
     if (method, path) not in bodies:
         raise LookupError(f"no sample request for {method} {path}: add one to the sweep")
     return filled, bodies[(method, path)]
+
+
+def registry_today() -> str:
+    """The registry keeps the real clock here (it stamps changes as they happen): its business day."""
+    return datetime.now(BUSINESS_TZ).date().isoformat()
 
 
 SIGNED: frozenset[Role] = frozenset()  # admits no role: only a valid message signature
@@ -301,6 +323,18 @@ async def target(system) -> Target:
         },
     )
     assert applied.status_code == 201, applied.text
+    exit_case = (
+        await services["registry"].http.post("/v1/exit-cases", headers=county, json={"household_id": created["id"]})
+    ).json()
+    for step, body in (
+        ("appraisal", {"meeting_date": registry_today(), "record_ref": "sweep", "household_consents": True}),
+        ("notice", {}),
+        ("objections", {"summary": "sweep target"}),
+    ):
+        stepped = await services["registry"].http.post(
+            f"/v1/exit-cases/{exit_case['id']}/{step}", headers=county, json=body
+        )
+        assert stepped.status_code in (200, 201), stepped.text
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -317,6 +351,8 @@ async def target(system) -> Target:
         subscribed.json()["id"],
         deliveries.json()["items"][0]["id"],
         registered.headers["traceparent"].split("-")[1],
+        exit_case["id"],
+        stepped.json()["notice"]["objections"][0]["id"],
     )
 
 

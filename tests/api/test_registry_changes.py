@@ -62,7 +62,7 @@ async def test_each_change_is_versioned_and_published(registry):
             json={"cadre_id": "c-1", "cadre_name": "刘书记", "unit": "农安县民政局", "since": "2026-01-01"},
         )
     ).status_code == 200
-    assert (await http.post(f"{base}/status", headers=COUNTY, json={"poverty_status": "lifted"})).status_code == 200
+    assert (await http.post(f"{base}/status", headers=COUNTY, json={"poverty_status": "marginal"})).status_code == 200
     assert (
         await http.post(
             f"{base}/life-events",

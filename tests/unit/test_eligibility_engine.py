@@ -220,6 +220,48 @@ def test_single_person_inclusion_of_a_severely_disabled_member_of_a_registered_p
     assert none.status == Status.NOT_ELIGIBLE
 
 
+def test_a_single_person_inclusion_survives_re_evaluation_whatever_the_household_earns():
+    """Single persons are included without a means test of their household: re-deciding (a nightly job, any
+    registry change) keeps them, and never sends the household into gradual exit on its income."""
+    members = [member("m1"), member("m2", labour="none", disability_grade=1)]
+    for income in (S * 3, S * 2 + S // 2):  # at or above 2× the standard, and within the gradual-exit band
+        h = household(members, [wages(income, "m1")], status="not_lifted")
+        first = evaluate(h, None, params(), AS_OF)
+        assert first.next_state.dibao.single_person
+        [again] = dibao(evaluate(h, first.next_state, params(), date(2026, 9, 1)))
+        assert (again.status, again.scope, again.member_id) == (Status.ELIGIBLE, "single_person", "m2")
+        assert again.valid_from == AS_OF  # the same inclusion, not a new one
+    # The member no longer qualifies (recovered labour capacity): the inclusion ends, no gradual exit.
+    recovered = household([member("m1"), member("m2", labour="full", disability_grade=1)], [wages(S * 3, "m1")],
+                          status="not_lifted")  # fmt: skip
+    [ended] = dibao(evaluate(recovered, first.next_state, params(), date(2026, 9, 1)))
+    assert ended.status == Status.NOT_ELIGIBLE
+
+
+def test_leaving_the_register_ends_no_entitlement_while_its_policies_continue():
+    """摘帽不摘政策 (001 ch.12): within the continuation period after the exit a lifted household is treated
+    as registered poor; afterwards its facts decide. The explanation shows the exit date either way."""
+    members = [member("m1"), member("m2", labour="none", disability_grade=1)]
+    rich = [wages(S * 3, "m1")]
+    exited = household(members, rich, status="lifted", exited_on=date(2026, 3, 1))
+    continuation = params(exit_policy_continuation_months=24)
+    [single] = dibao(evaluate(exited, None, continuation, AS_OF))
+    assert single.scope == "single_person" and single.monthly_amount_fen == monthly_of(S)
+    [rule] = [r for r in single.explanation["rules"] if r["rule"] == "registry.exit_policy_continuation"]
+    assert rule["outcome"] is True and rule["inputs"]["exited_on"] == "2026-03-01"
+    assert rule["inputs"]["continues_until"] == "2028-03-01" and rule["source"]["section"] == "第十二章"
+    assert "2026-03-01" in rule["note_zh"]
+    # The period over: the household is decided as lifted, and the explanation still says when it left.
+    [ended] = dibao(evaluate(exited, None, params(as_of=date(2028, 3, 1), exit_policy_continuation_months=24),
+                             date(2028, 3, 1)))  # fmt: skip
+    assert ended.status == Status.NOT_ELIGIBLE
+    [rule] = [r for r in ended.explanation["rules"] if r["rule"] == "registry.exit_policy_continuation"]
+    assert rule["outcome"] is False
+    # A household lifted without an exit case (an operator's correction): no continuation.
+    [corrected] = dibao(evaluate(household(members, rich, status="lifted"), None, continuation, AS_OF))
+    assert corrected.status == Status.NOT_ELIGIBLE
+
+
 def test_expense_deduction_includes_for_one_year_then_reviews():
     medical = [{"type": "medical_self_paid", "annual_amount_fen": 100_000}]
     h = household(incomes=[wages(S + 50_000)], expenses=medical, status="not_lifted")

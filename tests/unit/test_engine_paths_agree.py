@@ -84,6 +84,8 @@ def household_and_prior(draw):
         incomes=incomes,
         expenses=expenses,
         assets_meet_local_rule=draw(st.sampled_from([True, True, False])),
+        # Left the register through an exit case: recently (policies continue) or long ago.
+        exited_on=draw(st.one_of(st.none(), st.none(), st.dates(date(2015, 1, 1), AS_OF))),
     )
     kind = draw(st.sampled_from(["none", "not_eligible", "eligible", "deduction", "exit"]))
     remembered = dict(
@@ -103,6 +105,7 @@ def household_and_prior(draw):
                 since=date(2020, 1, 1),
                 monthly_amount_fen=draw(st.integers(0, 200_000)),
                 expense_deduction_since=deduction_since,
+                single_person=kind == "eligible" and draw(st.booleans()),
             ),
             **remembered,
         )
@@ -160,6 +163,11 @@ def test_scalar_and_vector_paths_agree_to_the_fen(population):
             if without_members(household, supported[i]) is None:
                 assert (dibao[0].status, dibao[0].monthly_amount_fen) == ("not_eligible", 0)
                 continue
+        if household.exited_on is not None and household.registered_poor_status == "lifted":
+            event("left the register: the scalar path decides whether its policies continue")
+            assert scalar_only[i], household
+            assert any(r["rule"] == "registry.exit_policy_continuation" for r in dibao[0].explanation["rules"])
+            continue
         if fallback[i]:
             continue  # single-person candidates are the scalar path's by design
         assert len(dibao) == 1

@@ -81,6 +81,21 @@ def test_the_four_contacts_alert_the_cadre(life_event, contact):
     assert rules.notices_for("registry.household.life_event_reported", data | {"life_event_type": "other"}, None) == []
 
 
+def test_an_exit_tells_the_household_its_notice_and_announcement_and_the_township_an_objection():
+    noticed = rules.notices_for("registry.exit.notice_started", HOUSEHOLD | {"notice_ends_on": "2026-09-08"}, None)
+    assert [n.recipient_kind for n in noticed] == [RecipientKind.HOUSEHOLD]
+    assert "2026-09-08" in templates.render(noticed[0].category, noticed[0].fields)[1]
+    [objection] = rules.notices_for("registry.exit.objection_raised", HOUSEHOLD, None)
+    assert (objection.recipient_kind, objection.recipient_id, objection.alert) == (
+        RecipientKind.TOWNSHIP,
+        "220122101",
+        True,
+    )
+    household, cadre = rules.notices_for("registry.exit.announced", HOUSEHOLD | {"exit_date": "2026-09-11"}, None)
+    assert cadre.recipient_id == "cadre-7"
+    assert "摘帽不摘政策" in templates.render(household.category, household.fields)[1]
+
+
 def test_dedupe_key_is_recipient_household_cause_and_window():
     data = HOUSEHOLD | {"change": "amount_changed", "programme": "dibao", "monthly_amount_fen": 100}
     notice = rules.notices_for("eligibility.decision.changed", data, None)[0]

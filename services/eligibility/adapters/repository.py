@@ -139,6 +139,10 @@ class StandardRepository:
     async def count(self) -> int:
         return await self.session.scalar(select(func.count()).select_from(orm.standards)) or 0
 
+    async def categories(self) -> set[str]:
+        """The categories that have at least one standard."""
+        return set(await self.session.scalars(select(orm.standards.c.category).distinct()))
+
 
 COUNTY_DIGITS = 6
 COUNTY_LOCK_SPACE = 0x656C  # the first key of PostgreSQL's two-key advisory locks: "el"(igibility) counties

@@ -53,6 +53,7 @@ def dibao_state(
         "monthly_amount_fen": monthly,
         "gradual_exit_extended": extended,
         "expense_deduction_since": _iso(deduction_since),
+        "single_person": False,  # single persons are the scalar path's (vector.scalar_fallback_mask)
     }
 
 

@@ -31,7 +31,7 @@ from services.eligibility.domain.model import (
 from services.eligibility.domain.parameters import Category, ParameterSet, Standard
 
 # Bump when a rule's logic changes: the version, with the parameter catalogue below, names the rule set.
-ENGINE_VERSION = "1.1.0"  # 1.1: a special-poverty supported member leaves the dibao household
+ENGINE_VERSION = "1.2.0"  # 1.2: single persons are not means-tested again; policies continue after an exit
 ELDERLY_AGE = 60
 MINOR_AGE = 16
 
@@ -286,7 +286,7 @@ def evaluate(household: HouseholdInput, prior: PriorState | None, params: Parame
     # leaves the dibao household (its size and income) before dibao is decided.
     special = _special_poverty(household, params, as_of)
     covered_members = {d.member_id for d in special if d.status == Status.ELIGIBLE}
-    dibao_household = without_members(household, covered_members)
+    dibao_household = without_members(policies_continued(household, params, as_of), covered_members)
     if dibao_household is None:
         dibao_decisions, dibao_covered = _all_supported(household, params, as_of), False
         dibao_state = DibaoState(status=Status.NOT_ELIGIBLE)
@@ -306,6 +306,47 @@ def evaluate(household: HouseholdInput, prior: PriorState | None, params: Parame
         active_signals=sorted({s.kind for s in signals}),
     )
     return EngineResult(decisions=dibao_decisions + special + subsidies, next_state=next_state, signals=signals)
+
+
+def exit_policy_until(household: HouseholdInput, params: ParameterSet) -> date | None:
+    """The first day the policies of a registered-poor household no longer continue after its exit
+    (摘帽不摘政策); None for a household that never left the register through an exit case."""
+    if household.exited_on is None or household.registered_poor_status != "lifted":
+        return None
+    return add_months(household.exited_on, int(params.get(Category.EXIT_POLICY_CONTINUATION_MONTHS).value))
+
+
+def policies_continued(household: HouseholdInput, params: ParameterSet, as_of: date) -> HouseholdInput:
+    """The household as dibao's rules for the registered poor see it: within the continuation period
+    after its exit it is still treated as not lifted, so the exit by itself ends no entitlement."""
+    until = exit_policy_until(household, params)
+    if until is None or as_of >= until:
+        return household
+    return household.model_copy(update={"registered_poor_status": "not_lifted"})
+
+
+def _explain_exit(ex: Explanation, household: HouseholdInput, as_of: date) -> None:
+    """A household that left the register: the explanation shows the exit date and whether its policies
+    still continue."""
+    if household.exited_on is None:
+        return
+    months = ex.months(Category.EXIT_POLICY_CONTINUATION_MONTHS)
+    until = add_months(household.exited_on, months)
+    continues = as_of < until
+    ex.rule(
+        "registry.exit_policy_continuation",
+        sources.EXIT_POLICY_CONTINUES,
+        continues,
+        f"已于{household.exited_on.isoformat()}公告脱贫退出；摘帽不摘政策，"
+        + (
+            f"{until.isoformat()}前继续按未脱贫对象适用政策"
+            if continues
+            else f"政策延续期已于{until.isoformat()}届满，按家庭实际情况认定"
+        ),
+        exited_on=household.exited_on,
+        continuation_months=months,
+        continues_until=until,
+    )
 
 
 def without_members(household: HouseholdInput, member_ids: set[str | None]) -> HouseholdInput | None:
@@ -353,6 +394,7 @@ def _dibao(
 ) -> tuple[list[Decision], DibaoState, bool]:
     """`household` as dibao counts it; `left` is the whole household when special-poverty members left it."""
     ex = Explanation(household, params, as_of)
+    _explain_exit(ex, household, as_of)
     if left is not None:
         kept = {m.id for m in household.members}
         gone = [m.id for m in left.members if m.id not in kept]
@@ -373,7 +415,11 @@ def _dibao(
     counted = counted_income(household, ex)
     threshold = standard * size
     before = prior.dibao
-    receiving = before is not None and before.status in (Status.ELIGIBLE, Status.GRADUAL_EXIT)
+    # Gradual exit is for a household that received as a household and whose income rose; single persons
+    # included without a means test of their household are asked again below whether they qualify.
+    receiving = (
+        before is not None and before.status in (Status.ELIGIBLE, Status.GRADUAL_EXIT) and not before.single_person
+    )
 
     def decision(
         status: Status,
@@ -554,7 +600,10 @@ def _dibao(
                 )
             )
         total = sum(d.monthly_amount_fen for d in results)
-        return results, DibaoState(status=Status.ELIGIBLE, since=results[0].valid_from, monthly_amount_fen=total), True
+        state = DibaoState(
+            status=Status.ELIGIBLE, since=results[0].valid_from, monthly_amount_fen=total, single_person=True
+        )
+        return results, state, True
 
     return (
         [decision(Status.NOT_ELIGIBLE, 0, None, None, "家庭人均收入不低于低保标准，不符合低保条件")],

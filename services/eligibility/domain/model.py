@@ -88,6 +88,8 @@ class HouseholdInput(_Frozen):
     version: int | None = None
     region_code: Annotated[str, Field(pattern=r"^\d{6}(\d{3}){0,2}$")]
     registered_poor_status: Literal["not_lifted", "lifted", "returned", "marginal", "none"] = "none"
+    # The day the household left the register (公告退出): its policies continue for a period after it.
+    exited_on: date | None = None
     members: Annotated[list[MemberInput], Field(min_length=1, max_length=30)]
     incomes: list[IncomeInput] = Field(default_factory=list)
     expenses: list[ExpenseInput] = Field(default_factory=list)
@@ -103,6 +105,9 @@ class DibaoState(_Frozen):
     monthly_amount_fen: int | None = None
     gradual_exit_extended: bool = False
     expense_deduction_since: date | None = None
+    # Received as single persons (单人户), not as a household: the household's income never sends it into
+    # gradual exit; each re-evaluation asks again whether its members still qualify.
+    single_person: bool = False
 
 
 class PriorState(_Frozen):

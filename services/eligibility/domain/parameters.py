@@ -50,6 +50,7 @@ class Category(StrEnum):
     EXPENSE_SPIKE_RATIO = "expense_spike_ratio"
     DIFFICULTY_MULTIPLE = "difficulty_multiple"
     TEMPORARY_AID_MONTHS = "temporary_aid_months"
+    EXIT_POLICY_CONTINUATION_MONTHS = "exit_policy_continuation_months"
 
 
 KIND = {
@@ -66,6 +67,7 @@ KIND = {
     Category.GRADUAL_EXIT_EXTENSION_MONTHS: Kind.MONTHS,
     Category.EXPENSE_DEDUCTION_MONTHS: Kind.MONTHS,
     Category.TEMPORARY_AID_MONTHS: Kind.MONTHS,
+    Category.EXIT_POLICY_CONTINUATION_MONTHS: Kind.MONTHS,
 }  # every other category is a ratio
 
 ZH = {
@@ -93,6 +95,7 @@ ZH = {
     Category.EXPENSE_SPIKE_RATIO: "支出骤增阈值",
     Category.DIFFICULTY_MULTIPLE: "困难监测收入倍数",
     Category.TEMPORARY_AID_MONTHS: "先行临时救助月数",
+    Category.EXIT_POLICY_CONTINUATION_MONTHS: "脱贫退出后政策延续期（月）",
 }
 
 

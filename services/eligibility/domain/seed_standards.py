@@ -59,6 +59,15 @@ def seed_standards() -> list[Standard]:
         ),
         _std(PROVINCE, Category.EXPENSE_DEDUCTION_MONTHS, start, 12, _ref(sources.EXPENSE_DEDUCTION)),
         _std(PROVINCE, Category.TEMPORARY_AID_MONTHS, start, 1, _ref(sources.TEMPORARY_AID)),
+        # 001 says "for a period" (在一定期限内) without its length: 60 months is the national five-year
+        # transition period (过渡期), not in the seeds; a demonstration value operators replace.
+        _std(
+            PROVINCE,
+            Category.EXIT_POLICY_CONTINUATION_MONTHS,
+            start,
+            60,
+            f"{_ref(sources.EXIT_POLICY_CONTINUES)}；{demo}",
+        ),
         # 001 (2017) decreases quarterly; 003 (2020) yearly, and the later document governs.
         _std(PROVINCE, Category.GRADUAL_EXIT_STEP_MONTHS, start, 3, _ref(sources.GRADUAL_EXIT_2017)),
         _std(PROVINCE, Category.GRADUAL_EXIT_STEP_MONTHS, date(2020, 3, 26), 12, _ref(sources.GRADUAL_EXIT)),

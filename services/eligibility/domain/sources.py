@@ -53,4 +53,5 @@ DISABILITY_SUBSIDIES = Source(NOTICE_2016, "二(十二)", "困难残疾人生活
 MONITORING = Source(NOTICE_2020, "二(二)(三)", "“三个一万人”监测预警：收入骤减、支出骤增、老年人、重病、重度残疾")
 MONTHLY_COMPARISON = Source(NOTICE_2020, "二(七)", "救助对象与贫困对象比对，至少每月一次")
 TEMPORARY_AID = Source(NOTICE_2020, "二(七)", "先行纳入：按当地城市低保标准先行给予1个月临时救助")
+EXIT_POLICY_CONTINUES = Source(PLAN_2017, "第十二章", "贫困人口退出后实行“摘帽不摘政策”，在一定期限内继续享受相关政策")
 DEMO_VALUE = "演示数值（非官方）/ demonstration value, not an official figure"

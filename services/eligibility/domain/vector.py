@@ -145,6 +145,8 @@ class Population:
     watch: np.ndarray | None = None  # elderly, seriously ill or severely disabled member
     registered_poor: np.ndarray | None = None  # registered not lifted or returned
     special_candidate: np.ndarray | None = None  # a member without labour capacity or legal supporter
+    exited: np.ndarray | None = None  # left the register through an exit case (decided by the scalar path)
+    prior_single: np.ndarray | None = None  # received as single persons: the scalar path decides again
 
     def __post_init__(self) -> None:
         n = len(self.size)
@@ -155,6 +157,8 @@ class Population:
             ("watch", False, bool),
             ("registered_poor", False, bool),
             ("special_candidate", False, bool),
+            ("exited", False, bool),
+            ("prior_single", False, bool),
         ):
             if getattr(self, name) is None:
                 setattr(self, name, np.full(n, fill, dtype=dtype))
@@ -203,6 +207,8 @@ _BOOL_COLUMNS = (
     "watch",
     "registered_poor",
     "special_candidate",
+    "exited",
+    "prior_single",
 )
 
 
@@ -269,6 +275,8 @@ def build_population(
         flags["disabled_household"][i] = disabled
         flags["vulnerable"][i] = vulnerable
         flags["needs_scalar"][i] = single
+        # Left the register: whether its policies still continue (摘帽不摘政策) is the scalar engine's call.
+        flags["exited"][i] = bool(h.get("exited_on")) and h.get("registered_poor_status") == "lifted"
         flags["watch"][i] = watch
         flags["registered_poor"][i] = poor
         flags["special_candidate"][i] = special
@@ -281,6 +289,7 @@ def build_population(
         dibao = state.get("dibao")
         if dibao and dibao["status"] in ("eligible", "gradual_exit"):
             cols["prior_status"][i] = 1 if dibao["status"] == "eligible" else 2
+            flags["prior_single"][i] = bool(dibao.get("single_person"))
             cols["prior_monthly"][i] = dibao.get("monthly_amount_fen") or 0
             started = as_date(dibao.get("gradual_exit_started"))
             if dibao["status"] == "gradual_exit" and started is not None:
@@ -394,13 +403,16 @@ def evaluate_dibao(pop: Population, regions: RegionParameters) -> tuple[np.ndarr
 
 
 def scalar_fallback_mask(pop: Population, status: np.ndarray) -> np.ndarray:
-    """Households whose dibao decision the scalar path must make: single-person candidates not decided above."""
-    mask: np.ndarray = pop.needs_scalar & (status == 0) & (pop.prior_status == 0)
+    """Households whose dibao decision the scalar path must make: single-person candidates not decided above,
+    and households that received as single persons."""
+    assert pop.prior_single is not None  # filled by Population.__post_init__
+    mask: np.ndarray = (pop.needs_scalar & (status == 0) & (pop.prior_status == 0)) | pop.prior_single
     return mask
 
 
 def scalar_only_mask(pop: Population, status: np.ndarray) -> np.ndarray:
-    """Households this path cannot settle at all: single-person candidates and possible special-poverty members."""
-    assert pop.special_candidate is not None  # filled by Population.__post_init__
-    mask: np.ndarray = scalar_fallback_mask(pop, status) | pop.special_candidate
+    """Households this path cannot settle at all: single-person candidates, possible special-poverty members
+    and households that left the register (their policies may continue)."""
+    assert pop.special_candidate is not None and pop.exited is not None  # filled by Population.__post_init__
+    mask: np.ndarray = scalar_fallback_mask(pop, status) | pop.special_candidate | pop.exited
     return mask

@@ -73,6 +73,7 @@ def snapshot_of(facts: HouseholdFacts, sealer: Sealer) -> dict:
         "version": facts.version,
         "region_code": facts.region_code,
         "registered_poor_status": facts.poverty_status,
+        "exited_on": facts.exited_on.isoformat() if facts.exited_on else None,
         "members": members,
         "assets_meet_local_rule": facts.assets_meet_local_rule,
         "incomes": [

@@ -240,6 +240,28 @@ def run_paused(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[No
     return [_operator(RecipientKind.COUNTY, data, "payment_run.paused", Severity.WARNING, month=data["month"])]
 
 
+def exit_notice_started(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    # The household learns its exit is on public notice and until when it may object (001 ch.12).
+    return [_household(data, "exit.notice_started", notice_ends_on=data.get("notice_ends_on"))]
+
+
+def exit_objection_raised(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    # The notice's clock stands still until the township rules: it is the township's to act on.
+    return [_operator(RecipientKind.TOWNSHIP, data, "exit.objection_raised", Severity.WARNING, alert=True)]
+
+
+def exit_announced(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    exit_date = data.get("exit_date")
+    return [
+        _household(data, "exit.announced", exit_date=exit_date),
+        _cadre_or_township(data, entry, "exit.cadre_announced", Severity.INFO, exit_date=exit_date),
+    ]
+
+
+def exit_stopped(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    return [_household(data, "exit.stopped")]
+
+
 # The one map: event type (without prefix and version) → rule.
 RULES: dict[str, Rule] = {
     "eligibility.signal.raised": signal_raised,
@@ -257,6 +279,10 @@ RULES: dict[str, Rule] = {
     "disbursement.aid.deadline_missed": aid_deadline_missed,
     "disbursement.fund.low_balance": fund_low,
     "registry.household.life_event_reported": life_event_reported,
+    "registry.exit.notice_started": exit_notice_started,
+    "registry.exit.objection_raised": exit_objection_raised,
+    "registry.exit.announced": exit_announced,
+    "registry.exit.stopped": exit_stopped,
 }
 
 

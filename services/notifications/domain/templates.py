@@ -47,6 +47,17 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "aid.approved": ("临时救助已批准", "{aid_kind}临时救助（{aid_cause}）已批准，金额 {amount} 元。"),
     "aid.paid": ("临时救助已发放", "临时救助 {amount} 元已发放到账。"),
     "aid.rejected": ("临时救助未获批准", "您的{aid_kind}临时救助申请未获批准。"),
+    "exit.notice_started": (
+        "脱贫退出公示",
+        "您家拟脱贫退出，公示期至 {notice_ends_on} 前。如有异议，可在公示期内向村或乡镇提出。",
+    ),
+    "exit.announced": ("脱贫退出公告", "您家已于 {exit_date} 公告脱贫退出。摘帽不摘政策：已享受的救助政策继续执行。"),
+    "exit.stopped": ("脱贫退出中止", "您家的脱贫退出程序已中止，建档立卡状态不变。"),
+    "exit.objection_raised": (
+        "退出公示收到异议",
+        "辖区内一户家庭的脱贫退出公示收到异议，公示暂停，请乡镇核实并作出决定。",
+    ),
+    "exit.cadre_announced": ("包保家庭已脱贫退出", "您包保的家庭已于 {exit_date} 公告脱贫退出，请继续落实帮扶政策。"),
     "aid.deadline_at_risk": (
         "当日发放即将超时",
         "一笔{aid_kind}临时救助（{aid_cause}）已批准但尚未发放，须于今日 24 时前发放。",

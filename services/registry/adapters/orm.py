@@ -3,7 +3,7 @@ filters and uniqueness need; every version of it is kept in `household_versions`
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, MetaData, String, Table, Text, text
 
 from shared.db import Code, UtcDateTime
 from shared.platform_tables import add_platform_tables
@@ -87,4 +87,30 @@ import_job_errors = Table(
     Column("line", Integer, primary_key=True),
     Column("external_ref", String(100)),
     Column("error", Text, nullable=False),
+)
+
+# Exit cases (leaving the register, 001 ch.12): the case is a JSON document (its steps and objections
+# inside, appended) next to the columns that lists and the one-open-case rule need.
+OPEN_EXIT_CASE = text("status IN ('proposed', 'appraised', 'in_notice', 'approved')")
+exit_cases = Table(
+    "exit_cases",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("household_id", Code(36), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+Index("ix_exit_cases_region", exit_cases.c.region_code, exit_cases.c.id)
+Index("ix_exit_cases_household", exit_cases.c.household_id)
+# One open case per household, held by the database (two proposals racing: one wins).
+Index(
+    "ux_exit_cases_one_open",
+    exit_cases.c.household_id,
+    unique=True,
+    postgresql_where=OPEN_EXIT_CASE,
+    sqlite_where=OPEN_EXIT_CASE,
 )

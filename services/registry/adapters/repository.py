@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters import orm
+from services.registry.domain.exits import ExitCase
 from services.registry.domain.model import Household, PersonRegisteredElsewhere, StaleVersion
 from shared.clock import Clock
 from shared.db import insert_many
@@ -379,3 +380,62 @@ class ImportJobRepository:
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return await self.session.scalar(query)
+
+
+class ExitCaseRepository:
+    """Exit cases as documents; the one-open-case-per-household rule is the database's unique index."""
+
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    async def get(self, case_id: str, *, for_update: bool = False) -> ExitCase | None:
+        query = select(orm.exit_cases.c.document).where(orm.exit_cases.c.id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        document = await self.session.scalar(query)
+        return ExitCase.model_validate(document) if document else None
+
+    async def add(self, case: ExitCase) -> None:
+        """Insert a new case. The caller checked for an open one under the household's row lock; the unique
+        index is the backstop (IntegrityError)."""
+        case.version = 1
+        await self.session.execute(insert(orm.exit_cases).values(**self._row(case), created_at=self.clock()))
+
+    async def save(self, case: ExitCase) -> None:
+        """Write the case's next version (the caller holds its row lock)."""
+        case.version += 1
+        await self.session.execute(
+            update(orm.exit_cases)
+            .where(orm.exit_cases.c.id == case.id, orm.exit_cases.c.version == case.version - 1)
+            .values(**self._row(case))
+        )
+
+    def _row(self, case: ExitCase) -> dict[str, Any]:
+        return {
+            "id": case.id,
+            "household_id": case.household_id,
+            "region_code": case.region_code,
+            "status": case.status.value,
+            "version": case.version,
+            "document": case.model_dump(mode="json"),
+            "updated_at": self.clock(),
+        }
+
+    async def open_of(self, household_id: str) -> ExitCase | None:
+        c = orm.exit_cases.c
+        document = await self.session.scalar(
+            select(c.document).where(c.household_id == household_id, orm.OPEN_EXIT_CASE)
+        )
+        return ExitCase.model_validate(document) if document else None
+
+    async def list(
+        self, *, region_prefix: str, status: str | None, household_id: str | None, after_id: str, limit: int
+    ) -> list[ExitCase]:
+        c = orm.exit_cases.c
+        query = select(c.document).where(c.region_code.startswith(region_prefix, autoescape=True), c.id > after_id)
+        if status:
+            query = query.where(c.status == status)
+        if household_id:
+            query = query.where(c.household_id == household_id)
+        rows = await self.session.scalars(query.order_by(c.id).limit(limit))
+        return [ExitCase.model_validate(document) for document in rows]

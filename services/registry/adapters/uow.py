@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from services.registry.adapters.repository import HouseholdRepository, ImportJobRepository, RegionRepository
+from services.registry.adapters.repository import (
+    ExitCaseRepository,
+    HouseholdRepository,
+    ImportJobRepository,
+    RegionRepository,
+)
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
 
@@ -11,6 +16,7 @@ class RegistryUnitOfWork(UnitOfWork):
     households: HouseholdRepository
     regions: RegionRepository
     imports: ImportJobRepository
+    exits: ExitCaseRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -23,3 +29,4 @@ class RegistryUnitOfWork(UnitOfWork):
         self.households = HouseholdRepository(self.session, self.sealer, self.clock)
         self.regions = RegionRepository(self.session, self.registered_regions)
         self.imports = ImportJobRepository(self.session, self.clock)
+        self.exits = ExitCaseRepository(self.session, self.clock)

@@ -358,13 +358,19 @@ async def assign(
 async def change_status(
     household_id: str, body: schemas.StatusIn, request: Request, actor: Writer, if_match: IfMatch = None
 ):
+    if body.correction:
+        # A correction bypasses the exit workflow: only an operator accountable for the record, saying why.
+        if not actor.roles & {Role.COUNTY_OPERATOR, Role.PROVINCE_OPERATOR}:
+            raise Forbidden("a status correction is a county or province operator's")
+        if not body.reason:
+            raise ValidationProblem.field("reason", "correction_reason", "a correction says why the record was wrong")
     return await _change(
         request,
         actor,
         household_id,
         body.reason,
-        "status_changed",
-        services.change_status(body.poverty_status),
+        "status_corrected" if body.correction else "status_changed",
+        services.change_status(body.poverty_status, body.correction),
         if_match=if_match,
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from services.registry.domain.exits import ExitCase
 from services.registry.domain.identity import mask_id_number, mask_name, mask_phone
 from services.registry.domain.model import HEALTH_FLAGS, Household, LifeEventType
 from shared.auth import Principal
@@ -40,5 +43,25 @@ def present_household(household: Household, viewer: Principal) -> dict:
             life_event["type"] = "withheld"
     if body.get("assignment"):
         body["assignment"]["cadre_phone"] = mask_phone(body["assignment"]["cadre_phone"])
+    body["personal_data"] = "masked"
+    return body
+
+
+def present_exit_case(case: ExitCase, viewer: Principal, today: date) -> dict:
+    """An exit case with where its notice stands today. Reasons and objections are free text (they name
+    people): withheld from roles that see masked data, as are the people who objected."""
+    body = case.model_dump(mode="json")
+    notice = case.notice
+    body["notice_ends_on"] = (ends.isoformat() if (ends := notice.ends_on()) else None) if notice else None
+    body["notice_complete"] = bool(notice and notice.complete_on(today))
+    body["open_objections"] = len(notice.open_objections) if notice else 0
+    if viewer.sees_personal_data:
+        return body
+    for step in body["steps"]:
+        step["reason"] = mask_free_text(step["reason"])
+    for objection in (body["notice"] or {}).get("objections", []):
+        objection["summary"] = mask_free_text(objection["summary"])
+        objection["ruling_reason"] = mask_free_text(objection["ruling_reason"])
+        objection["raised_by"] = WITHHELD
     body["personal_data"] = "masked"
     return body

@@ -131,6 +131,11 @@ class AssetIn(ChangeBody):
 
 class StatusIn(ChangeBody):
     poverty_status: PovertyStatus
+    correction: bool = Field(
+        default=False,
+        description="an operator putting a wrong record right (county or province operator, with a reason); "
+        "leaving the register is otherwise an exit case",
+    )
 
 
 class LifeEventIn(ChangeBody):
@@ -166,3 +171,39 @@ class ImportJobView(BaseModel):
 
 
 HouseholdCreate.model_rebuild()
+
+
+# --- exit cases ---------------------------------------------------------------------------------
+
+
+class ExitProposal(ChangeBody):
+    household_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+
+
+class ExitAppraisal(ChangeBody):
+    meeting_date: date = Field(description="the day the village's democratic appraisal (民主评议) met")
+    record_ref: Text = Field(description="reference of the meeting's record (会议记录)")
+    household_consents: bool = Field(description="the household agrees to the exit (拟退出对象认可)")
+
+
+class ExitNotice(ChangeBody):
+    days: Annotated[int, Field(ge=1, le=90)] | None = Field(
+        default=None, description="how long the notice runs, in days (default and minimum: the service's setting)"
+    )
+
+
+class ExitObjection(Body):
+    summary: Note = Field(description="what the objection says (kept in the registry, never published)")
+
+
+class ExitRuling(Body):
+    ruling: Literal["upheld", "dismissed"]
+    reason: Note
+
+
+class ExitStepBody(ChangeBody):
+    pass
+
+
+class ExitWithdrawal(Body):
+    reason: Note

@@ -24,6 +24,9 @@ class PovertyStatus(StrEnum):
     NONE = "none"
 
 
+REGISTERED_POOR = (PovertyStatus.NOT_LIFTED, PovertyStatus.RETURNED)
+
+
 class LabourCapacity(StrEnum):
     FULL = "full"
     PARTIAL = "partial"
@@ -204,6 +207,7 @@ class Household(_Entity):
     region_code: str
     address: str
     poverty_status: PovertyStatus = PovertyStatus.NONE
+    exited_on: date | None = None  # the day it last left the register through an exit case (公告退出)
     flags: list[str] = Field(default_factory=list)
     assets_meet_local_rule: bool = True
     members: list[Member] = Field(default_factory=list)
@@ -311,15 +315,32 @@ class Household(_Entity):
         self.assignment = assignment
         return assignment
 
-    def change_status(self, status: PovertyStatus) -> PovertyStatus:
+    def change_status(self, status: PovertyStatus, *, correction: bool = False) -> PovertyStatus:
         previous = self.poverty_status
         if previous == status:
             raise RegistryRuleBroken("poverty_status", "status_changes", f"the household is already {status}")
+        if status == PovertyStatus.LIFTED and previous in REGISTERED_POOR and not correction:
+            raise RegistryRuleBroken(
+                "poverty_status",
+                "exit_workflow",
+                "a registered-poor household leaves the register only through an exit case (POST /v1/exit-cases); "
+                "an operator correcting a wrong record says so (correction: true, with a reason)",
+            )
         if status == PovertyStatus.RETURNED and previous not in (PovertyStatus.LIFTED, PovertyStatus.MARGINAL):
             raise RegistryRuleBroken(
                 "poverty_status", "returned_after_lifted", "only a lifted or marginal household can return to poverty"
             )
         self.poverty_status = status
+        return previous
+
+    def leave_register(self, on: date) -> PovertyStatus:
+        """The announcement of an exit case (公告退出): lifted from that day."""
+        previous = self.poverty_status
+        if previous not in REGISTERED_POOR:
+            raise RegistryRuleBroken(
+                "poverty_status", "registered_poor", f"the household is {previous}, not registered poor"
+            )
+        self.poverty_status, self.exited_on = PovertyStatus.LIFTED, on
         return previous
 
     def report_life_event(self, life_event: LifeEvent) -> LifeEvent:

@@ -40,6 +40,7 @@ def facts_of(household: Household, sealer: Sealer) -> events.HouseholdFacts:
         version=household.version,
         region_code=household.region_code,
         poverty_status=household.poverty_status.value,
+        exited_on=household.exited_on,
         assets_meet_local_rule=household.assets_meet_local_rule,
         cadre_id=household.assignment.cadre_id if household.assignment else None,
         members=[
@@ -343,10 +344,12 @@ def assign(fields: dict) -> Mutation:
     return mutate
 
 
-def change_status(status: PovertyStatus) -> Mutation:
+def change_status(status: PovertyStatus, correction: bool = False) -> Mutation:
     def mutate(h: Household, today: date):
-        previous = h.change_status(status)
-        return lambda common: events.StatusChanged(**common, previous_status=previous.value, status=status.value)
+        previous = h.change_status(status, correction=correction)
+        return lambda common: events.StatusChanged(
+            **common, previous_status=previous.value, status=status.value, correction=correction
+        )
 
     return mutate
 
