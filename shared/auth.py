@@ -75,6 +75,13 @@ class Principal(BaseModel):
     def covers_region(self, region_code: str) -> bool:
         return region_code.startswith(self.region)
 
+    def region_filter(self, region_code: str | None) -> str:
+        """The region prefix a list filtered by `region_code` reads: narrowed within the caller's scope; a
+        filter outside it matches nothing (no region code starts with "x")."""
+        if not region_code or self.region.startswith(region_code):
+            return self.region
+        return region_code if region_code.startswith(self.region) else "x"
+
     def may_see_household(self, household_id: str, region_code: str) -> bool:
         if self.roles == {Role.HOUSEHOLD}:
             return self.household_id == household_id

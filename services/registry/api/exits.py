@@ -3,6 +3,7 @@ objections) → township approval → announcement. Each step is its own request
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -49,6 +50,21 @@ def result(case: ExitCase, viewer: Principal, today, status: int = 200) -> Comma
     return CommandResult(present_exit_case(case, viewer, today), status, {"Location": f"/v1/exit-cases/{case.id}"})
 
 
+async def command(
+    request: Request,
+    actor: Principal,
+    step: Callable[[RegistryUnitOfWork], Awaitable[ExitCase]],
+    status: int = 200,
+):
+    """Run one step of a case as a command (idempotency, commit, problem answers) and present the case."""
+    uow = uow_of(request)
+
+    async def action():
+        return result(await step(uow), actor, uow.today(), status)
+
+    return await run_command(request, actor, uow, action)
+
+
 @router.post(
     "",
     status_code=201,
@@ -56,13 +72,7 @@ def result(case: ExitCase, viewer: Principal, today, status: int = 200) -> Comma
     openapi_extra={BODY_NAMES_RESOURCE: True},
 )
 async def propose(body: schemas.ExitProposal, request: Request, actor: Village):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.propose(uow, body.household_id, actor, body.reason)
-        return result(case, actor, uow.today(), 201)
-
-    return await run_command(request, actor, uow, action)
+    return await command(request, actor, lambda uow: exits.propose(uow, body.household_id, actor, body.reason), 201)
 
 
 @router.get("", summary="Exit cases in your scope")
@@ -75,14 +85,7 @@ async def list_cases(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ):
-    prefix = actor.region
-    if region_code:
-        # Narrow within the caller's scope; a filter outside it is simply empty.
-        prefix = (
-            region_code
-            if region_code.startswith(actor.region)
-            else (actor.region if actor.region.startswith(region_code) else "x")
-        )
+    prefix = actor.region_filter(region_code)
     if actor.roles == {Role.HOUSEHOLD}:
         household_id = actor.household_id
     async with uow_of(request) as uow:
@@ -103,10 +106,10 @@ async def read(case_id: str, request: Request, actor: Reader):
 
 @router.post("/{case_id}/appraisal", summary="Record the democratic appraisal (民主评议) and the household's consent")
 async def appraise(case_id: str, body: schemas.ExitAppraisal, request: Request, actor: Village):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.record_appraisal(
+    return await command(
+        request,
+        actor,
+        lambda uow: exits.record_appraisal(
             uow,
             case_id,
             actor,
@@ -114,33 +117,21 @@ async def appraise(case_id: str, body: schemas.ExitAppraisal, request: Request, 
             record_ref=body.record_ref,
             household_consents=body.household_consents,
             reason=body.reason,
-        )
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+        ),
+    )
 
 
 @router.post("/{case_id}/notice", summary="Post the public notice (公示) from today")
 async def post_notice(case_id: str, body: schemas.ExitNotice, request: Request, actor: Village):
-    uow = uow_of(request)
     minimum = notice_minimum(request)
-
-    async def action():
-        case = await exits.start_notice(uow, case_id, actor, body.days, minimum, body.reason)
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+    return await command(
+        request, actor, lambda uow: exits.start_notice(uow, case_id, actor, body.days, minimum, body.reason)
+    )
 
 
 @router.post("/{case_id}/objections", status_code=201, summary="Raise an objection: the notice's clock stops")
 async def object_to(case_id: str, body: schemas.ExitObjection, request: Request, actor: Objector):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.raise_objection(uow, case_id, actor, body.summary)
-        return result(case, actor, uow.today(), 201)
-
-    return await run_command(request, actor, uow, action)
+    return await command(request, actor, lambda uow: exits.raise_objection(uow, case_id, actor, body.summary), 201)
 
 
 @router.post(
@@ -148,43 +139,23 @@ async def object_to(case_id: str, body: schemas.ExitObjection, request: Request,
     summary="The township rules on an objection: dismissed (the clock runs on) or upheld (the case stops)",
 )
 async def rule(case_id: str, objection_id: str, body: schemas.ExitRuling, request: Request, actor: Township):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.rule_on_objection(uow, case_id, objection_id, Ruling(body.ruling), actor, body.reason)
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+    return await command(
+        request,
+        actor,
+        lambda uow: exits.rule_on_objection(uow, case_id, objection_id, Ruling(body.ruling), actor, body.reason),
+    )
 
 
 @router.post("/{case_id}/approve", summary="The township approves the exit (乡镇政府核准) after a complete notice")
 async def approve(case_id: str, body: schemas.ExitStepBody, request: Request, actor: Township):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.approve(uow, case_id, actor, body.reason)
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+    return await command(request, actor, lambda uow: exits.approve(uow, case_id, actor, body.reason))
 
 
 @router.post("/{case_id}/announce", summary="Announce the exit (公告退出): the household leaves the register today")
 async def announce(case_id: str, body: schemas.ExitStepBody, request: Request, actor: Township):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.announce(uow, case_id, actor, body.reason)
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+    return await command(request, actor, lambda uow: exits.announce(uow, case_id, actor, body.reason))
 
 
 @router.post("/{case_id}/withdraw", summary="Withdraw the case before its announcement")
 async def withdraw(case_id: str, body: schemas.ExitWithdrawal, request: Request, actor: Village):
-    uow = uow_of(request)
-
-    async def action():
-        case = await exits.withdraw(uow, case_id, actor, body.reason)
-        return result(case, actor, uow.today())
-
-    return await run_command(request, actor, uow, action)
+    return await command(request, actor, lambda uow: exits.withdraw(uow, case_id, actor, body.reason))

@@ -99,14 +99,7 @@ async def list_households(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ):
-    prefix = actor.region
-    if region_code:
-        # Narrow within the caller's scope; a filter outside it is simply empty.
-        prefix = (
-            region_code
-            if region_code.startswith(actor.region)
-            else (actor.region if actor.region.startswith(region_code) else "x")
-        )
+    prefix = actor.region_filter(region_code)
     if flag in HEALTH_FLAGS and not actor.sees_personal_data:
         # Filtering by a health fact would disclose it as surely as showing it.
         raise Forbidden(
