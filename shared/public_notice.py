@@ -10,10 +10,14 @@ Pure: dates in, dates out; the caller hands in today's date (Asia/Shanghai)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from shared.errors import Conflict, ValidationProblem
+from shared.text import WITHHELD, mask_free_text
 
 
 class Ruling(StrEnum):
@@ -22,11 +26,33 @@ class Ruling(StrEnum):
 
 
 class NoticeProblem(ValueError):
-    """A step the notice's rules refuse, naming the field and the rule broken."""
+    """A step the notice's (or its workflow's) rules refuse, naming the field and the rule broken."""
 
     def __init__(self, field: str, rule: str, message: str):
         super().__init__(message)
         self.field, self.rule = field, rule
+
+    def as_problem(self, state_rules: frozenset[str] = frozenset()) -> Conflict | ValidationProblem:
+        """Rules about the workflow's state (a step out of order, a notice still running) answer 409; the
+        rest, bad input, 422."""
+        error = {"field": self.field, "rule": self.rule, "message": str(self)}
+        if self.rule in STATE_RULES | state_rules:
+            return Conflict(str(self), errors=[error])
+        return ValidationProblem.field(self.field, self.rule, str(self))
+
+
+# The notice's own rules about state; a workflow adds its own (step order, one open case, ...).
+STATE_RULES = frozenset({"step_order", "notice_running", "notice_complete", "objection_open"})
+
+
+class Step(BaseModel):
+    """One recorded step of a workflow: what, on which local day, when exactly, by whom, why."""
+
+    step: str  # proposed | appraised | reviewed | notice_started | objection_raised | objection_ruled | ...
+    on: date
+    at: datetime
+    by: str
+    reason: str | None = None  # free text: stored, never published in an event
 
 
 class Objection(BaseModel):
@@ -34,6 +60,7 @@ class Objection(BaseModel):
     raised_on: date
     raised_by: str
     summary: str  # free text: may name people; stored, never published in an event
+    subject: str | None = None  # what on a list the objection is about (a household id), if one thing
     ruling: Ruling | None = None
     ruled_on: date | None = None
     ruled_by: str | None = None
@@ -103,3 +130,22 @@ class PublicNotice(BaseModel):
         objection.ruling, objection.ruled_on, objection.ruled_by = ruling, today, by
         objection.ruling_reason = reason
         return objection
+
+
+def present_notice(notice: PublicNotice, today: date, sees_personal_data: bool) -> dict[str, Any]:
+    """A notice as an API shows it: where it stands today; objections' free text and who raised them are
+    withheld from roles that see masked data (they name people)."""
+    body = notice.model_dump(mode="json")
+    ends = notice.ends_on()
+    body.update(
+        ends_on=ends.isoformat() if ends else None,
+        complete=notice.complete_on(today),
+        failed=notice.failed,
+        open_objections=len(notice.open_objections),
+    )
+    if not sees_personal_data:
+        for objection in body["objections"]:
+            objection["summary"] = mask_free_text(objection["summary"])
+            objection["ruling_reason"] = mask_free_text(objection["ruling_reason"])
+            objection["raised_by"] = WITHHELD
+    return body

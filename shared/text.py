@@ -12,6 +12,13 @@ from pydantic import AfterValidator, Field, StringConstraints
 # Embeddings, overrides and isolates reorder the text shown around them (CVE-2021-42574, "Trojan Source").
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 LINE_BREAKS = frozenset("\n\r\t")
+WITHHELD = "***"
+
+
+def mask_free_text(text: str | None) -> str | None:
+    """Free text (notes, reasons, descriptions) is withheld whole from roles that see masked data:
+    operators write names and diagnoses into it, and no pattern can tell which part is personal."""
+    return WITHHELD if text else text
 
 
 def _check(value: str, *, multiline: bool) -> str:

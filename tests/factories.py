@@ -42,3 +42,49 @@ def household(region_code: str = "220122", members: list[dict] | None = None, **
     }
     body.update(overrides)
     return body
+
+
+async def announce_household(runtime, region_code: str, members: int = 1, occurred_at=None) -> str:
+    """A household as the registry's event announces it to disbursement (its directory is fed from that
+    topic): the household's id."""
+    from datetime import UTC, datetime
+
+    from services.disbursement.service_layer.handlers import decisions_consumer
+    from shared.contracts.registry import HouseholdFacts, HouseholdRegistered, MemberFacts
+    from shared.events import Envelope
+    from shared.ids import new_record_id
+
+    household_id = new_record_id()
+    facts = HouseholdFacts(
+        household_id=household_id,
+        version=1,
+        region_code=region_code,
+        poverty_status="none",
+        assets_meet_local_rule=True,
+        cadre_id=None,
+        members=[
+            MemberFacts(
+                member_id=new_record_id(),
+                relation="head" if n == 0 else "child",
+                labour_capacity="full",
+                self_care="full",
+                left_behind="none",
+                has_legal_supporter=False,
+                active=True,
+            )
+            for n in range(members)
+        ],
+        incomes=[],
+        expenses=[],
+        sealed="",
+    )
+    event = HouseholdRegistered(
+        household_id=household_id,
+        version=1,
+        region_code=region_code,
+        occurred_at=occurred_at or datetime.now(UTC),
+        actor="registry-test",
+        facts=facts,
+    )
+    await decisions_consumer(runtime)([Envelope.wrap(event, source="/registry", subject=household_id)])
+    return household_id

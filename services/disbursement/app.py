@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.disbursement.adapters import orm
-from services.disbursement.api import routes
+from services.disbursement.api import relief, routes
 from services.disbursement.api.errors import DOMAIN_ERRORS
 from services.disbursement.service_layer.aid import aid_watch
 from services.disbursement.service_layer.handlers import CONSUMER, decisions_consumer
@@ -38,13 +38,19 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
         runtime,
         title="Disbursement (entitlements, payments, funds, ledger)",
         description="Entitlements built from eligibility decisions, exactly once and newest first; monthly "
-        "payment runs per county and same-day temporary aid through a DCI / G2P Connect payment provider, "
+        "payment runs per county, same-day temporary aid and disaster-relief cases (three-level review, two public "
+        "notices) through a DCI / G2P Connect payment provider, "
         "each payment made once (an unknown outcome is asked about, never resent blind); county funds and "
         "township reserve funds; "
         "a double-entry, append-only ledger with TigerBeetle's transfer semantics (idempotent ids, two-phase "
         "transfers, balances the database will not let go negative).",
-        routers=[routes.router],
-        publishes=[disbursement_events.PAYMENTS_TOPIC, disbursement_events.AID_TOPIC, disbursement_events.FUNDS_TOPIC],
+        routers=[routes.router, relief.router],
+        publishes=[
+            disbursement_events.PAYMENTS_TOPIC,
+            disbursement_events.AID_TOPIC,
+            disbursement_events.FUNDS_TOPIC,
+            disbursement_events.RELIEF_TOPIC,
+        ],
         consumes=[eligibility_events.DECISIONS_TOPIC, registry_events.TOPIC],
         manage_bus=manage_bus,
         domain_errors=DOMAIN_ERRORS,

@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import json
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.disbursement.adapters.dci import private_key_from_seed, public_key_text
+from services.disbursement.domain.relief import DEFAULT_NOTICE_DAYS
 
 # Development-only Ed25519 seeds (32 bytes each): ours and the bank simulator's.
 DEV_SIGNING_SEED = base64.b64encode(b"dev-only-disbursement-signing-k1").decode()
@@ -60,3 +61,11 @@ class ProviderSettings(BaseSettings):
         if self.provider_keys:
             return dict(json.loads(self.provider_keys))
         return {f"{SIMULATOR_ID}|k1": public_key_text(private_key_from_seed(DEV_SIMULATOR_SEED))}
+
+
+class ReliefSettings(BaseSettings):
+    """Disaster relief: the shortest public notice a case may post (each of its two notices)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    relief_notice_days: int = Field(DEFAULT_NOTICE_DAYS, ge=1)

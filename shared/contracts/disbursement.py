@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.events import EventPayload, event
 
 PAYMENTS_TOPIC = "disbursement.payments"
 AID_TOPIC = "disbursement.aid"
 FUNDS_TOPIC = "disbursement.funds"
+RELIEF_TOPIC = "disbursement.relief"
 
 
 @event("disbursement.fund.topped_up", topic=FUNDS_TOPIC)
@@ -207,3 +208,64 @@ class ReserveFundLow(EventPayload):
     account_id: str
     balance_fen: int
     threshold_fen: int
+
+
+class ReliefCaseEvent(EventPayload):
+    """A disaster-relief case moved (002 二(六): three-level review, two notices, payment from the county's
+    relief fund). Keyed by case id; no names, no free text: the list's size and total, not its people."""
+
+    case_id: str
+    region_code: str  # the village whose households are listed
+    disaster_kind: str
+    status: str
+    step: str
+    level: str | None = None  # who acted: village | township | county
+    actor: str
+    occurred_at: datetime
+    households: int  # listed, not struck
+    total_fen: int
+    notice_place: str | None = None
+    notice_ends_on: date | None = None
+    objection_id: str | None = None
+    objection_household_id: str | None = None
+    ruling: str | None = None
+
+
+@event("disbursement.relief.proposed", topic=RELIEF_TOPIC)
+class ReliefProposed(ReliefCaseEvent):
+    """The village listed the households a disaster struck and what each receives."""
+
+
+@event("disbursement.relief.reviewed", topic=RELIEF_TOPIC)
+class ReliefReviewed(ReliefCaseEvent):
+    """The village's or the township's review of the list (三级联审)."""
+
+
+@event("disbursement.relief.notice_posted", topic=RELIEF_TOPIC)
+class ReliefNoticePosted(ReliefCaseEvent):
+    """A public notice of the list was posted (两榜公示: the village's, then the township's)."""
+
+
+@event("disbursement.relief.objection_raised", topic=RELIEF_TOPIC)
+class ReliefObjectionRaised(ReliefCaseEvent):
+    """An objection stopped the notice's clock until the level above rules on it."""
+
+
+@event("disbursement.relief.objection_ruled", topic=RELIEF_TOPIC)
+class ReliefObjectionRuled(ReliefCaseEvent):
+    """Dismissed, the clock runs on; upheld, the household named is struck and the list is reviewed again."""
+
+
+@event("disbursement.relief.approved", topic=RELIEF_TOPIC)
+class ReliefApproved(ReliefCaseEvent):
+    """The county approved: each amount is reserved in its relief fund and paid."""
+
+
+@event("disbursement.relief.paid", topic=RELIEF_TOPIC)
+class ReliefPaid(ReliefCaseEvent):
+    """Every listed household was paid."""
+
+
+@event("disbursement.relief.stopped", topic=RELIEF_TOPIC)
+class ReliefStopped(ReliefCaseEvent):
+    """Withdrawn before the county's approval, or no household left on the list."""

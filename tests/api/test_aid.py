@@ -17,11 +17,8 @@ from services.disbursement.adapters.standards import StandardsClient
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.aid import monthly_standard_fen
 from services.disbursement.service_layer import aid
-from services.disbursement.service_layer.handlers import decisions_consumer
-from shared.contracts.registry import HouseholdFacts, HouseholdRegistered, MemberFacts
-from shared.events import Envelope
-from shared.ids import new_record_id
 from tests.conftest import auth, published, token
+from tests.factories import announce_household
 
 COUNTY = "220122"
 FRESH_TOWNSHIPS = (f"{COUNTY}{n:03d}" for n in itertools.count(950))
@@ -45,41 +42,8 @@ async def well_behaved_bank(bank):
 
 
 async def register(paying, township: str, members: int = 3) -> str:
-    """A household as the registry's event announces it (the directory is fed from that topic)."""
-    household_id = new_record_id()
-    facts = HouseholdFacts(
-        household_id=household_id,
-        version=1,
-        region_code=f"{township}201",
-        poverty_status="none",
-        assets_meet_local_rule=True,
-        cadre_id=None,
-        members=[
-            MemberFacts(
-                member_id=new_record_id(),
-                relation="head" if n == 0 else "child",
-                labour_capacity="full",
-                self_care="full",
-                left_behind="none",
-                has_legal_supporter=False,
-                active=True,
-            )
-            for n in range(members)
-        ],
-        incomes=[],
-        expenses=[],
-        sealed="",
-    )
-    event = HouseholdRegistered(
-        household_id=household_id,
-        version=1,
-        region_code=facts.region_code,
-        occurred_at=datetime.now(UTC),
-        actor="registry-test",
-        facts=facts,
-    )
-    await decisions_consumer(paying.runtime)([Envelope.wrap(event, source="/registry", subject=household_id)])
-    return household_id
+    """A household of the township's village 201, as the registry's event announces it."""
+    return await announce_household(paying.runtime, f"{township}201", members)
 
 
 async def top_up(paying, township: str, amount_fen: int) -> None:

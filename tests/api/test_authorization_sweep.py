@@ -25,11 +25,12 @@ from fastapi.routing import APIRoute
 from shared.auth import Role
 from shared.clock import BUSINESS_TZ
 from tests.conftest import auth, whole_system
-from tests.factories import household, id_number, member
+from tests.factories import announce_household, household, id_number, member
 
 NOW = datetime(2026, 7, 1, 1, 0, tzinfo=UTC)
 IN_REGION, OUT_REGION = "220122", "220182"
 TOWNSHIP = IN_REGION + "101"
+VILLAGE = TOWNSHIP + "201"
 PUBLIC = {
     "/healthz",
     "/readyz",
@@ -71,12 +72,19 @@ class Target:
     trace_id: str
     case_id: str
     objection_id: str
+    relief_household_id: str
+    relief_case_id: str
+    relief_objection_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
     """The request to send for a route: its path filled in with in-scope resources and a valid body."""
+    filled = path
+    if path.startswith("/v1/relief-cases"):  # a relief case and its objection, not the exit case's
+        filled = path.replace("{case_id}", t.relief_case_id).replace("{objection_id}", t.relief_objection_id)
+    county_level = path.startswith(("/v1/county-funds", "/v1/relief-funds"))
     filled = (
-        path.replace("{household_id}", t.household_id)
+        filled.replace("{household_id}", t.household_id)
         .replace("{member_id}", t.member_id)
         .replace("{income_id}", t.income_id)
         .replace("{decision_id}", t.decision_id)
@@ -91,7 +99,7 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{trace_id}", t.trace_id)
         .replace("{case_id}", t.case_id)
         .replace("{objection_id}", t.objection_id)
-        .replace("{region_code}", IN_REGION if path.startswith("/v1/county-funds") else TOWNSHIP)
+        .replace("{region_code}", IN_REGION if county_level else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
     income = {"type": "wages", "amount_fen": 1000, "period": "month", "effective_from": "2026-01-01"}
@@ -140,6 +148,16 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         ("POST", "/v1/jobs"): {"json": {"region_prefix": IN_REGION, "reason": "sweep"}},
         ("POST", "/v1/reserve-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
         ("POST", "/v1/county-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
+        ("POST", "/v1/relief-funds/{region_code}/top-ups"): {"json": {"amount_fen": 100}},
+        ("POST", "/v1/relief-cases"): {"json": relief_case(t.relief_household_id)},
+        ("POST", "/v1/relief-cases/{case_id}/review"): {"json": {"meeting_date": "2026-07-01", "record_ref": "sweep"}},
+        ("POST", "/v1/relief-cases/{case_id}/notice"): {"json": {}},
+        ("POST", "/v1/relief-cases/{case_id}/objections"): {"json": {"summary": "sweep"}},
+        ("POST", "/v1/relief-cases/{case_id}/objections/{objection_id}/ruling"): {
+            "json": {"ruling": "dismissed", "reason": "sweep"}
+        },
+        ("POST", "/v1/relief-cases/{case_id}/approve"): {"json": {}},
+        ("POST", "/v1/relief-cases/{case_id}/withdraw"): {"json": {"reason": "sweep"}},
         ("POST", "/v1/payment-runs"): {"json": {"region_code": IN_REGION, "month": "2026-07"}},
         ("POST", "/v1/payment-runs/{run_id}/pause"): {"json": {"reason": "sweep"}},
         ("POST", "/v1/payment-runs/{run_id}/resume"): {},
@@ -192,6 +210,14 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
     if (method, path) not in bodies:
         raise LookupError(f"no sample request for {method} {path}: add one to the sweep")
     return filled, bodies[(method, path)]
+
+
+def relief_case(household_id: str) -> dict:
+    return {
+        "region_code": VILLAGE,
+        "disaster": {"kind": "flood", "occurred_on": "2026-06-30", "summary": "sweep"},
+        "lines": [{"household_id": household_id, "amount_fen": 100, "needs": ["food"]}],
+    }
 
 
 def registry_today() -> str:
@@ -335,6 +361,22 @@ async def target(system) -> Target:
             f"/v1/exit-cases/{exit_case['id']}/{step}", headers=county, json=body
         )
         assert stepped.status_code in (200, 201), stepped.text
+    relief_household = await announce_household(services["disbursement"].runtime, VILLAGE, occurred_at=NOW)
+    village = auth("village_cadre", IN_REGION)
+    relief = (
+        await services["disbursement"].http.post(
+            "/v1/relief-cases", headers=village, json=relief_case(relief_household)
+        )
+    ).json()
+    for step, body, headers in (
+        ("review", {"meeting_date": "2026-07-01", "record_ref": "sweep"}, village),
+        ("notice", {}, village),
+        ("objections", {"summary": "sweep target"}, county),
+    ):
+        relief_step = await services["disbursement"].http.post(
+            f"/v1/relief-cases/{relief['id']}/{step}", headers=headers, json=body
+        )
+        assert relief_step.status_code in (200, 201), relief_step.text
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -353,6 +395,9 @@ async def target(system) -> Target:
         registered.headers["traceparent"].split("-")[1],
         exit_case["id"],
         stepped.json()["notice"]["objections"][0]["id"],
+        relief_household,
+        relief["id"],
+        relief_step.json()["notice"]["objections"][0]["id"],
     )
 
 

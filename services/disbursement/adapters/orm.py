@@ -262,3 +262,18 @@ aid_steps = Table(
     Column("reason", String(500)),
     Column("at", UtcDateTime(), nullable=False),
 )
+
+# Disaster-relief cases as documents (the aggregate in domain/relief.py); status and region beside them for
+# lists. Their payments are ordinary payments (programme "disaster_relief", member_key = the case id).
+relief_cases = Table(
+    "relief_cases",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("region_code", Code(12), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+Index("ix_relief_cases_region", relief_cases.c.region_code, relief_cases.c.id)

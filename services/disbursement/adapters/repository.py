@@ -16,6 +16,7 @@ from services.disbursement.adapters import orm
 from services.disbursement.domain.entitlements import Entitlement, EntitlementStatus
 from services.disbursement.domain.ledger import Movement, PendingState, Transfer, TransferKind, expires_at
 from services.disbursement.domain.payments import Payment, PaymentStatus
+from services.disbursement.domain.relief import ReliefCase
 from shared.clock import Clock
 from shared.db import insert_many
 
@@ -604,6 +605,11 @@ class HouseholdDirectory:
         ).first()
         return dict(row._mapping) if row else None
 
+    async def get_many(self, household_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        h = orm.households.c
+        rows = await self.session.execute(select(orm.households).where(h.household_id.in_(list(household_ids))))
+        return {row.household_id: dict(row._mapping) for row in rows}
+
 
 class AidRepository:
     def __init__(self, session: AsyncSession, clock: Clock):
@@ -679,3 +685,54 @@ class AidRepository:
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         return [dict(row._mapping) for row in await self.session.execute(query)]
+
+
+class ReliefRepository:
+    """Disaster-relief cases as documents, written version by version under the row's lock."""
+
+    def __init__(self, session: AsyncSession, clock: Clock):
+        self.session, self.clock = session, clock
+
+    async def get(self, case_id: str, *, lock: bool = False) -> ReliefCase | None:
+        query = select(orm.relief_cases.c.document).where(orm.relief_cases.c.id == case_id)
+        if lock and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        document = await self.session.scalar(query)
+        return ReliefCase.model_validate(document) if document else None
+
+    async def get_many(self, case_ids: Sequence[str], *, lock: bool = False) -> list[ReliefCase]:
+        c = orm.relief_cases.c
+        query = select(c.document).where(c.id.in_(sorted(set(case_ids)))).order_by(c.id)
+        if lock and self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return [ReliefCase.model_validate(document) for document in await self.session.scalars(query)]
+
+    async def add(self, case: ReliefCase) -> None:
+        case.version = 1
+        await self.session.execute(orm.relief_cases.insert().values(**self._row(case), created_at=self.clock()))
+
+    async def save(self, case: ReliefCase) -> None:
+        """Write the case's next version (the caller holds its row lock)."""
+        case.version += 1
+        c = orm.relief_cases.c
+        await self.session.execute(
+            update(orm.relief_cases).where(c.id == case.id, c.version == case.version - 1).values(**self._row(case))
+        )
+
+    def _row(self, case: ReliefCase) -> dict[str, Any]:
+        return {
+            "id": case.id,
+            "region_code": case.region_code,
+            "status": case.status.value,
+            "version": case.version,
+            "document": case.model_dump(mode="json"),
+            "updated_at": self.clock(),
+        }
+
+    async def list(self, *, region_prefix: str, status: str | None, after_id: str, limit: int) -> list[ReliefCase]:
+        c = orm.relief_cases.c
+        query = select(c.document).where(c.region_code.startswith(region_prefix, autoescape=True), c.id > after_id)
+        if status:
+            query = query.where(c.status == status)
+        rows = await self.session.scalars(query.order_by(c.id).limit(limit))
+        return [ReliefCase.model_validate(document) for document in rows]

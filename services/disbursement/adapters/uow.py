@@ -9,6 +9,7 @@ from services.disbursement.adapters.repository import (
     LedgerRepository,
     PaymentRepository,
     ReconciliationRepository,
+    ReliefRepository,
 )
 from shared.app import ServiceRuntime
 from shared.uow import UnitOfWork
@@ -21,6 +22,7 @@ class DisbursementUnitOfWork(UnitOfWork):
     reconciliations: ReconciliationRepository
     households: HouseholdDirectory
     aid: AidRepository
+    relief: ReliefRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -35,3 +37,4 @@ class DisbursementUnitOfWork(UnitOfWork):
         self.reconciliations = ReconciliationRepository(self.session, self.clock)
         self.households = HouseholdDirectory(self.session)
         self.aid = AidRepository(self.session, self.clock)
+        self.relief = ReliefRepository(self.session, self.clock)

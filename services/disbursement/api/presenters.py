@@ -1,12 +1,18 @@
-"""How entitlements, payments and ledger records are shown. They hold no personal data (ids and amounts only)."""
+"""How entitlements, payments, ledger records and relief cases are shown. The first three hold no personal
+data (ids and amounts only); a relief case's free text is withheld from roles that see masked data."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from services.disbursement.domain.entitlements import Entitlement
 from services.disbursement.domain.payments import Payment
+from services.disbursement.domain.relief import ReliefCase
 from services.disbursement.service_layer.funds import available
+from shared.auth import Principal
+from shared.public_notice import present_notice
+from shared.text import mask_free_text
 
 
 def entitlement_view(e: Entitlement, history: list[dict[str, Any]]) -> dict[str, Any]:
@@ -73,3 +79,23 @@ def payment_view(p: Payment) -> dict[str, Any]:
         "attempt": p.attempt,
         "reference_id": p.reference_id,
     }
+
+
+def relief_case_view(case: ReliefCase, viewer: Principal, today: date) -> dict[str, Any]:
+    """A relief case with where its notices stand today and its total. The disaster's description,
+    reasons and objections are free text (they name people): withheld from roles that see masked data."""
+    body = case.model_dump(mode="json")
+    body["notices"] = [present_notice(n, today, viewer.sees_personal_data) for n in case.notices]
+    body["notice"] = body["notices"][-1] if body["notices"] else None
+    body["households"] = len(case.listed)
+    body["total_fen"] = case.total_fen
+    body["next_level"] = next(
+        (level.value for level in (case.reviewing_level(), case.notice_level(), case.ruling_level()) if level), None
+    )
+    if viewer.sees_personal_data:
+        return body
+    body["disaster"]["summary"] = mask_free_text(body["disaster"]["summary"])
+    for step in body["steps"]:
+        step["reason"] = mask_free_text(step["reason"])
+    body["personal_data"] = "masked"
+    return body

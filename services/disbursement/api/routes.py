@@ -1,5 +1,5 @@
 """Disbursement REST API: entitlements, payment runs and payments, the payment provider's callback,
-reserve funds and the ledger (temporary aid follows, see DECISIONS.md)."""
+funds and the ledger, temporary aid (disaster-relief cases are in relief.py)."""
 
 from __future__ import annotations
 
@@ -128,6 +128,21 @@ async def county_fund(request: Request, actor: BookReader, region_code: County):
 )
 async def county_top_up(body: TopUpIn, request: Request, actor: Funder, region_code: County):
     return await _top_up(request, actor, region_code, body, AccountCode.COUNTY_FUND)
+
+
+@router.get("/relief-funds/{region_code}", tags=["reserve funds"], summary="A county's disaster-relief fund (救灾资金)")
+async def relief_fund(request: Request, actor: BookReader, region_code: County):
+    return await _fund(request, actor, region_code, AccountCode.RELIEF_FUND)
+
+
+@router.post(
+    "/relief-funds/{region_code}/top-ups",
+    tags=["reserve funds"],
+    summary="Add money to a county's disaster-relief fund",
+    status_code=201,
+)
+async def relief_top_up(body: TopUpIn, request: Request, actor: Funder, region_code: County):
+    return await _top_up(request, actor, region_code, body, AccountCode.RELIEF_FUND)
 
 
 async def _account(request: Request, actor: Principal, account_id: str) -> dict:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.disbursement.domain.aid import AidCause, AidKind
+from services.disbursement.domain.relief import MAX_LINE_FEN, DisasterKind, Need
+from shared.public_notice import Ruling
+from shared.text import FreeText, VisibleLine
 
 # A top-up above this is refused as a likely typing error (ten million yuan); larger allocations go in parts.
 MAX_TOP_UP_FEN = 1_000_000_000
@@ -42,3 +46,74 @@ class AidApplicationIn(BaseModel):
         str, Field(min_length=1, max_length=500, description="The applicant's personal commitment (承诺)")
     ]
     evidence: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=20)] = []
+
+
+# Disaster relief (002 二(六))
+Note = Annotated[FreeText, StringConstraints(min_length=1, max_length=500)]
+
+
+class ReliefDisasterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: DisasterKind
+    occurred_on: date = Field(description="the day the disaster struck (not in the future)")
+    summary: Note = Field(description="what happened (kept here, never published in an event)")
+
+
+class ReliefLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    amount_fen: Annotated[int, Field(strict=True, gt=0, le=MAX_LINE_FEN, description="Amount in fen")]
+    needs: Annotated[list[Need], Field(min_length=1, max_length=5, description="what the relief is for")]
+
+
+class ReliefCaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region_code: Annotated[str, Field(pattern=r"^\d{12}$", description="The village whose households are listed")]
+    disaster: ReliefDisasterIn
+    lines: Annotated[list[ReliefLineIn], Field(min_length=1, max_length=2000)]
+    reason: Note | None = None
+
+
+class ReliefAmendmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    amount_fen: Annotated[
+        int, Field(strict=True, ge=0, le=MAX_LINE_FEN, description="The new amount in fen; 0 strikes the household")
+    ]
+
+
+class ReliefReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    meeting_date: date = Field(description="the day the review met (评议/审核)")
+    record_ref: Annotated[VisibleLine, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="reference of the meeting's record"
+    )
+    amendments: Annotated[list[ReliefAmendmentIn], Field(max_length=2000)] = []
+    reason: Note | None = None
+
+
+class ReliefNoticeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: Annotated[int, Field(ge=1, le=90)] | None = Field(
+        default=None, description="how long the notice runs, in days (default and minimum: the service's setting)"
+    )
+    reason: Note | None = None
+
+
+class ReliefObjectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    summary: Note = Field(description="what the objection says (kept here, never published)")
+    household_id: Annotated[str, Field(min_length=1, max_length=36)] | None = Field(
+        default=None, description="the listed household the objection is about, if one"
+    )
+
+
+class ReliefRulingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ruling: Ruling
+    reason: Note
+
+
+class ReliefStepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Note | None = None

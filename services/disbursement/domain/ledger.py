@@ -21,7 +21,8 @@ from enum import StrEnum
 
 
 class AccountCode(StrEnum):
-    COUNTY_FUND = "county_fund"  # a county's allocation for monthly entitlements (and relief)
+    COUNTY_FUND = "county_fund"  # a county's allocation for monthly entitlements
+    RELIEF_FUND = "relief_fund"  # a county's disaster-relief fund (救灾资金)
     TOWNSHIP_RESERVE = "township_reserve"  # a township's temporary-aid reserve fund (备用金)
     BENEFICIARY_PAYABLE = "beneficiary_payable"  # owed to households, per county
     IN_FLIGHT = "in_flight"  # submitted to the payment provider, outcome not yet known, per county
@@ -30,7 +31,7 @@ class AccountCode(StrEnum):
 
 
 # Accounts that hold money and so may not be overdrawn.
-FUNDED = frozenset({AccountCode.COUNTY_FUND, AccountCode.TOWNSHIP_RESERVE})
+FUNDED = frozenset({AccountCode.COUNTY_FUND, AccountCode.RELIEF_FUND, AccountCode.TOWNSHIP_RESERVE})
 
 
 def account_id(code: AccountCode, region_code: str) -> str:

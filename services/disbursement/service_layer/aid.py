@@ -32,6 +32,7 @@ from shared.ids import new_record_id
 
 log = logging.getLogger(__name__)
 PROGRAMME = "temporary_aid"
+PAYMENT_KIND = "emergency"
 
 
 class AidStepRefused(Conflict):
@@ -232,7 +233,7 @@ async def _reserve_and_schedule(
         programme=PROGRAMME,
         member_key=application["id"],  # one payment per application
         month=month,
-        kind="emergency",
+        kind=PAYMENT_KIND,
         amount_fen=amount,
         status=PaymentStatus.SCHEDULED,
         attempt=1,

@@ -455,11 +455,14 @@ async def apply_outcomes(uow: DisbursementUnitOfWork, outcomes: Sequence[Outcome
     await create_transfers(uow, transfers)
     for payment in changed.values():
         emit(uow, payment)
-    aid_paid = [p.id for p in changed.values() if p.kind == "emergency" and p.status == PaymentStatus.PAID]
-    if aid_paid:
-        from services.disbursement.service_layer.aid import payments_confirmed  # aid builds on payments
+    paid = [p for p in changed.values() if p.status == PaymentStatus.PAID]
+    # Temporary aid and disaster relief build on payments: their cases learn of their payments here.
+    from services.disbursement.service_layer import aid, relief
 
-        await payments_confirmed(uow, aid_paid)
+    if aid_paid := [p.id for p in paid if p.kind == aid.PAYMENT_KIND]:
+        await aid.payments_confirmed(uow, aid_paid)
+    if relief_paid := [p for p in paid if p.kind == relief.PAYMENT_KIND]:
+        await relief.payments_confirmed(uow, relief_paid)
     return list(changed.values())
 
 
@@ -633,9 +636,14 @@ async def retry_payment(uow: DisbursementUnitOfWork, payment_id: str, reason: st
         status_reason=reason,
         batch_id=None,
     )
+    if payment.run_id is None:  # temporary aid or disaster relief: the watch sends it outside any run
+        await uow.payments.save_changes([again])
+        await uow.payments.add_references([again])
+        emit(uow, again, events.PaymentRetried)
+        return again
     # The run that sends it: its own while that is unfinished, else the county's active run for the
     # month, else its own run reopened.
-    run = await uow.payments.run(payment.run_id, lock=True) if payment.run_id else None
+    run = await uow.payments.run(payment.run_id, lock=True)
     if run is None or run["status"] == RunStatus.COMPLETED:
         run = await uow.payments.active_run(payment.region_code[:6], payment.month) or run
     if run is None:

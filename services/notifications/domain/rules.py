@@ -262,6 +262,44 @@ def exit_stopped(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[
     return [_household(data, "exit.stopped")]
 
 
+def _relief_level(data: Mapping[str, Any], level: str | None) -> RecipientKind:
+    return RecipientKind.COUNTY if level == "county" else RecipientKind.TOWNSHIP
+
+
+def relief_notice_posted(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    # The level after the notice acts when it ends: the township reviews the village's list, the county
+    # approves the township's (002 二(六) 三级联审、两榜公示).
+    next_level = "county" if data.get("notice_place") == "township" else "township"
+    fields = {
+        "case_id": data["case_id"],
+        "notice_ends_on": data.get("notice_ends_on"),
+        "households": data["households"],
+    }
+    return [
+        _operator(_relief_level(data, next_level), data, f"relief.notice_posted_{next_level}", Severity.INFO, **fields)
+    ]
+
+
+def relief_objection_raised(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    # The notice's clock stands still until the level above the notice rules: it is theirs to act on.
+    fields = {"case_id": data["case_id"], "objection_id": data.get("objection_id")}
+    return [
+        _operator(
+            _relief_level(data, data.get("level")),
+            data,
+            "relief.objection_raised",
+            Severity.WARNING,
+            alert=True,
+            **fields,
+        )
+    ]
+
+
+def relief_paid(data: Mapping[str, Any], entry: HouseholdEntry | None) -> list[Notice]:
+    fields = {"case_id": data["case_id"], "households": data["households"], "amount_fen": data["total_fen"]}
+    return [_operator(RecipientKind.COUNTY, data, "relief.paid", Severity.INFO, **fields)]
+
+
 # The one map: event type (without prefix and version) → rule.
 RULES: dict[str, Rule] = {
     "eligibility.signal.raised": signal_raised,
@@ -283,6 +321,9 @@ RULES: dict[str, Rule] = {
     "registry.exit.objection_raised": exit_objection_raised,
     "registry.exit.announced": exit_announced,
     "registry.exit.stopped": exit_stopped,
+    "disbursement.relief.notice_posted": relief_notice_posted,
+    "disbursement.relief.objection_raised": relief_objection_raised,
+    "disbursement.relief.paid": relief_paid,
 }
 
 

@@ -12,6 +12,7 @@ PROGRAMMES = {
     "disability_living_subsidy": "困难残疾人生活补贴",
     "severe_disability_care_subsidy": "重度残疾人护理补贴",
     "temporary_aid": "临时救助",
+    "disaster_relief": "受灾人员生活救助（救灾资金）",
 }
 SIGNALS = {
     "income_drop": "收入骤减",
@@ -57,6 +58,19 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "退出公示收到异议",
         "辖区内一户家庭的脱贫退出公示收到异议，公示暂停，请乡镇核实并作出决定。",
     ),
+    "relief.notice_posted_township": (
+        "救灾资金村级公示",
+        "一份受灾群众救助名单（{households} 户）已在村公示，至 {notice_ends_on} 结束后请乡镇审核。",
+    ),
+    "relief.notice_posted_county": (
+        "救灾资金乡镇公示",
+        "一份受灾群众救助名单（{households} 户）已在乡镇公示，至 {notice_ends_on} 结束后请县级审批。",
+    ),
+    "relief.objection_raised": (
+        "救灾资金公示收到异议",
+        "一份受灾群众救助名单的公示收到异议，公示暂停，请核实并作出决定。",
+    ),
+    "relief.paid": ("救灾资金已发放", "一份受灾群众救助名单的 {households} 户已全部发放，共 {amount} 元。"),
     "exit.cadre_announced": ("包保家庭已脱贫退出", "您包保的家庭已于 {exit_date} 公告脱贫退出，请继续落实帮扶政策。"),
     "aid.deadline_at_risk": (
         "当日发放即将超时",

@@ -35,6 +35,7 @@ TOPICS = [
     disbursement.PAYMENTS_TOPIC,
     disbursement.AID_TOPIC,
     disbursement.FUNDS_TOPIC,
+    disbursement.RELIEF_TOPIC,
 ]
 
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.api import schemas
-from services.registry.api.presenters import mask_free_text, present_household
+from services.registry.api.presenters import present_household
 from services.registry.domain.model import HEALTH_FLAGS, Household
 from services.registry.service_layer import services
 from shared.app import runtime_of
@@ -20,6 +20,7 @@ from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, PreconditionRequired, ValidationProblem
 from shared.pagination import decode_cursor, encode_cursor
 from shared.responses import TrustedJSONResponse
+from shared.text import mask_free_text
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 Reader = Annotated[Principal, Depends(require(*READERS))]

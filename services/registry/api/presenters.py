@@ -8,15 +8,10 @@ from services.registry.domain.exits import ExitCase
 from services.registry.domain.identity import mask_id_number, mask_name, mask_phone
 from services.registry.domain.model import HEALTH_FLAGS, Household, LifeEventType
 from shared.auth import Principal
+from shared.public_notice import present_notice
+from shared.text import mask_free_text
 
-WITHHELD = "***"
 HEALTH_LIFE_EVENTS = {LifeEventType.HOSPITALISATION.value, LifeEventType.SERIOUS_ILLNESS.value}
-
-
-def mask_free_text(text: str | None) -> str | None:
-    """Free text (notes, reasons, descriptions) is withheld whole: operators write names and diagnoses
-    into it, and no pattern can tell which part is personal."""
-    return WITHHELD if text else text
 
 
 def present_household(household: Household, viewer: Principal) -> dict:
@@ -52,16 +47,13 @@ def present_exit_case(case: ExitCase, viewer: Principal, today: date) -> dict:
     people): withheld from roles that see masked data, as are the people who objected."""
     body = case.model_dump(mode="json")
     notice = case.notice
-    body["notice_ends_on"] = (ends.isoformat() if (ends := notice.ends_on()) else None) if notice else None
-    body["notice_complete"] = bool(notice and notice.complete_on(today))
-    body["open_objections"] = len(notice.open_objections) if notice else 0
+    body["notice"] = present_notice(notice, today, viewer.sees_personal_data) if notice else None
+    body["notice_ends_on"] = body["notice"]["ends_on"] if notice else None
+    body["notice_complete"] = bool(body["notice"] and body["notice"]["complete"])
+    body["open_objections"] = body["notice"]["open_objections"] if notice else 0
     if viewer.sees_personal_data:
         return body
     for step in body["steps"]:
         step["reason"] = mask_free_text(step["reason"])
-    for objection in (body["notice"] or {}).get("objections", []):
-        objection["summary"] = mask_free_text(objection["summary"])
-        objection["ruling_reason"] = mask_free_text(objection["ruling_reason"])
-        objection["raised_by"] = WITHHELD
     body["personal_data"] = "masked"
     return body

@@ -15,12 +15,12 @@ eligibility decides on the household's facts, which carry the exit date.
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from shared.public_notice import NoticeProblem, Objection, PublicNotice, Ruling
+from shared.public_notice import NoticeProblem, Objection, PublicNotice, Ruling, Step
 
 EXIT_SOURCE = {"document": "001", "section": "第十二章 建档立卡贫困人口退出"}
 # The notice's length: national practice (公示期不少于7天), not in the seeds; a setting, a case may run longer.
@@ -42,14 +42,6 @@ REGISTERED_POOR = ("not_lifted", "returned")
 
 class ExitRuleBroken(NoticeProblem):
     """A step out of order or without what it needs (field and rule named for the problem answer)."""
-
-
-class Step(BaseModel):
-    step: str  # proposed | appraised | notice_started | objection_raised | objection_ruled | approved | ...
-    on: date
-    at: datetime
-    by: str
-    reason: str | None = None
 
 
 class Appraisal(BaseModel):

@@ -9,23 +9,16 @@ from collections.abc import Callable
 from datetime import date
 
 from services.registry.adapters.uow import RegistryUnitOfWork
-from services.registry.domain.exits import Appraisal, ExitCase, Step
+from services.registry.domain.exits import Appraisal, ExitCase
 from services.registry.domain.model import Household
 from services.registry.service_layer import services
 from shared.auth import Principal
 from shared.contracts import registry as events
-from shared.errors import Conflict, NotFound, ValidationProblem
-from shared.public_notice import NoticeProblem, Ruling
+from shared.errors import Conflict, NotFound
+from shared.public_notice import NoticeProblem, Ruling, Step
 
-# Rules about the case's state (a step out of order, a notice still running): 409; the rest: 422.
-STATE_RULES = {"step_order", "notice_running", "notice_complete", "objection_open", "one_open_case"}
-
-
-def _problem(exc: NoticeProblem) -> Conflict | ValidationProblem:
-    error = {"field": exc.field, "rule": exc.rule, "message": str(exc)}
-    if exc.rule in STATE_RULES:
-        return Conflict(str(exc), errors=[error])
-    return ValidationProblem.field(exc.field, exc.rule, str(exc))
+# The case's own rule about state (besides the notice's): 409, like a step out of order.
+STATE_RULES = frozenset({"one_open_case"})
 
 
 def _step(uow: RegistryUnitOfWork, name: str, actor: Principal, reason: str | None) -> Step:
@@ -70,7 +63,7 @@ async def propose(uow: RegistryUnitOfWork, household_id: str, actor: Principal, 
     try:
         case = ExitCase.propose(household.id, household.region_code, household.poverty_status.value, step)
     except NoticeProblem as exc:
-        raise _problem(exc) from None
+        raise exc.as_problem(STATE_RULES) from None
     await uow.exits.add(case)
     _publish(uow, case, events.ExitProposed, step)
     return case
@@ -89,7 +82,7 @@ async def _apply(
     try:
         outcome = change(case, step)
     except NoticeProblem as exc:
-        raise _problem(exc) from None
+        raise exc.as_problem(STATE_RULES) from None
     await uow.exits.save(case)
     return case, step, outcome
 
