@@ -13,6 +13,10 @@ from pydantic import AfterValidator, Field, StringConstraints
 BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 LINE_BREAKS = frozenset("\n\r\t")
 WITHHELD = "***"
+# An identifier another record is looked up by (a household id, a signal id): letters, digits and a few
+# separators. Anything else (a NUL, a lone surrogate) names nothing and is refused before the database
+# sees it.
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
 
 
 def mask_free_text(text: str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.notifications.adapters import orm
-from services.notifications.api import page, routes
+from services.notifications.api import page, reports, routes
 from services.notifications.api.errors import DOMAIN_ERRORS
 from services.notifications.service_layer.handlers import CONSUMER, TOPICS, events_consumer, notifications_watch
 from shared.app import ServiceRuntime, create_service_app
@@ -35,7 +35,7 @@ def create_app(runtime: ServiceRuntime | None = None, *, manage_bus: bool = True
         "counts, alerts that escalate township → county until acknowledged, operator notices grouped into "
         "digests, webhooks signed per Standard Webhooks with retries; and an index of every event so an "
         "operator follows a trace from a change to all of its consequences.",
-        routers=[routes.router, page.router],
+        routers=[routes.router, reports.router, page.router],
         publishes=[notification_events.NOTICES_TOPIC, notification_events.ALERTS_TOPIC],
         consumes=TOPICS,
         manage_bus=manage_bus,

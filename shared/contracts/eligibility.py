@@ -36,6 +36,9 @@ class DecisionChanged(EventPayload):
     # events for one programme and member, the higher sequence is the newer decision. None on events
     # published before it existed.
     decision_sequence: int | None = None
+    # dibao in force: household | single_person | expense_deduction | gradual_exit; None otherwise (and on
+    # events published before it existed).
+    basis: str | None = None
 
 
 @event("eligibility.signal.raised", topic=SIGNALS_TOPIC)

@@ -75,6 +75,7 @@ class Target:
     relief_household_id: str
     relief_case_id: str
     relief_objection_id: str
+    report_id: str
 
 
 def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
@@ -99,6 +100,7 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         .replace("{trace_id}", t.trace_id)
         .replace("{case_id}", t.case_id)
         .replace("{objection_id}", t.objection_id)
+        .replace("{report_id}", t.report_id)
         .replace("{region_code}", IN_REGION if county_level else TOWNSHIP)
     )
     filled = filled.replace("{job_id}", t.import_id if path.startswith("/v1/imports") else t.job_id)
@@ -158,6 +160,8 @@ def sample(method: str, path: str, t: Target) -> tuple[str, dict]:
         },
         ("POST", "/v1/relief-cases/{case_id}/approve"): {"json": {}},
         ("POST", "/v1/relief-cases/{case_id}/withdraw"): {"json": {"reason": "sweep"}},
+        ("POST", "/v1/reports"): {"json": {"kind": "quarterly", "period": "2026-Q2", "region_code": IN_REGION}},
+        ("POST", "/v1/reports/{report_id}/submit"): {},
         ("POST", "/v1/payment-runs"): {"json": {"region_code": IN_REGION, "month": "2026-07"}},
         ("POST", "/v1/payment-runs/{run_id}/pause"): {"json": {"reason": "sweep"}},
         ("POST", "/v1/payment-runs/{run_id}/resume"): {},
@@ -377,6 +381,10 @@ async def target(system) -> Target:
             f"/v1/relief-cases/{relief['id']}/{step}", headers=headers, json=body
         )
         assert relief_step.status_code in (200, 201), relief_step.text
+    report = await services["notifications"].http.post(
+        "/v1/reports", headers=county, json={"kind": "quarterly", "period": "2026-Q2", "region_code": IN_REGION}
+    )
+    assert report.status_code == 201, report.text
     return Target(
         created["id"],
         created["members"][1]["id"],
@@ -398,6 +406,7 @@ async def target(system) -> Target:
         relief_household,
         relief["id"],
         relief_step.json()["notice"]["objections"][0]["id"],
+        report.json()["id"],
     )
 
 

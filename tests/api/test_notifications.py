@@ -486,7 +486,7 @@ async def test_cadres_are_reminded_once_before_a_major_holiday(system):
     assert await reminders() == []
     at(services, datetime(2026, 9, 22, 2, 0, tzinfo=UTC))
     await watch_once(runtime, sender, settings)
-    runtime.caches.pop("holidays_reminded_on")  # as after a restart: the database still sends it once
+    runtime.caches.pop("daily_done_on")  # as after a restart: the database still sends it once
     at(services, datetime(2026, 9, 23, 2, 0, tzinfo=UTC))
     await watch_once(runtime, sender, settings)
     (reminder,) = await reminders()

@@ -425,3 +425,138 @@ async def test_order_per_household_holds_while_partitions_are_consumed_concurren
         finals.add(current[0]["monthly_amount_fen"])
     highest = max(d["monthly_amount_fen"] for items in found.values() for d in items)
     assert finals == {highest}
+
+
+async def test_report_figures_equal_the_services_own_figures(deployment):
+    """The county's monthly dispatch for this month (provisional, as of today) against what the registry,
+    eligibility, disbursement and notifications APIs say of every household of the county: every figure of
+    the report equals the one recomputed from the owning services' own answers (003 四(四), 002 三(二))."""
+    system, http = deployment
+    county = auth("county_operator", COUNTY)
+    urls = system.urls
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    month = f"{today:%Y-%m}"
+
+    # A monitoring alert handled, so "signals handled" is not trivially zero.
+    open_alerts = (await http.get(f"{urls['notifications']}/v1/alerts?status=open", headers=county)).json()["items"]
+    monitoring = [
+        a for a in open_alerts if a["category"].startswith("monitoring.") and a["region_code"].startswith(COUNTY)
+    ]
+    if monitoring:
+        acknowledged = await http.post(
+            f"{urls['notifications']}/v1/alerts/{monitoring[0]['id']}/acknowledge", headers=county
+        )
+        assert acknowledged.status_code == 200, acknowledged.text
+
+    async def expected_figures() -> dict[str, int]:
+        from services.notifications.domain import reports as rules
+
+        figures = rules.empty_figures()
+        households, cursor = [], None
+        while True:
+            page = (
+                await http.get(
+                    f"{urls['registry']}/v1/households",
+                    headers=county,
+                    params={"region_code": COUNTY, "limit": 500} | ({"cursor": cursor} if cursor else {}),
+                )
+            ).json()
+            households += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        alerts = (await http.get(f"{urls['notifications']}/v1/alerts", headers=county, params={"limit": 200})).json()
+        handled_by_household: dict[str, int] = {}
+        for alert in alerts["items"]:
+            if alert["category"].startswith("monitoring.") and (alert["acknowledged_at"] or alert["resolved_at"]):
+                handled_by_household[alert["household_id"]] = handled_by_household.get(alert["household_id"], 0) + 1
+        for found in households:
+            household_id = found["id"]
+            people = sum(1 for m in found["members"] if m.get("active", True))
+            group = rules.GROUP_OF_STATUS.get(found["poverty_status"]) or (
+                "marginal" if found["poverty_status"] == "marginal" else None
+            )
+            if group:
+                figures[f"monitoring_households.{group}"] += 1
+            decided = await http.get(f"{urls['eligibility']}/v1/households/{household_id}/decisions", headers=county)
+            by_category: dict[str, list[dict]] = {}
+            for d in decided.json()["items"] if decided.status_code == 200 else []:
+                if d["status"] == "not_eligible" or (d["valid_from"] and d["valid_from"] > today.isoformat()):
+                    continue
+                if d["programme"] != "dibao":
+                    category = d["programme"]
+                elif d["status"] == "gradual_exit":
+                    category = "gradual_exit"
+                elif d["member_id"]:
+                    category = "single_person"
+                else:
+                    category = "expense_deduction" if d["valid_until"] else "household"
+                by_category.setdefault(category, []).append(d)
+            for category, decisions in by_category.items():
+                figures[f"households.{category}"] += 1
+                figures[f"people.{category}"] += sum(1 if d["member_id"] else people for d in decisions)
+            paid = await http.get(f"{urls['disbursement']}/v1/households/{household_id}/payments", headers=county)
+            for p in paid.json()["items"] if paid.status_code == 200 else []:
+                if p["status"] == "paid" and p["month"] == month:
+                    figures[f"paid_fen.{p['programme']}"] += p["amount_fen"]
+            aid = await http.get(
+                f"{urls['disbursement']}/v1/households/{household_id}/aid-applications", headers=county
+            )
+            for listed in aid.json()["items"] if aid.status_code == 200 else []:
+                application = (
+                    await http.get(f"{urls['disbursement']}/v1/aid-applications/{listed['id']}", headers=county)
+                ).json()
+                steps = {s["step"]: datetime.fromisoformat(s["at"]) for s in application["steps"]}
+                approved = steps.get("approved")
+                if approved is None or approved.astimezone(ZoneInfo("Asia/Shanghai")).date() > today:
+                    continue
+                if f"{approved.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m}" != month:
+                    continue
+                figures[f"aid_cases.{application['kind']}.{application['cause']}"] += 1
+                if application["deadline"]:
+                    figures["aid_same_day.cases"] += 1
+                    paid_at = steps.get("paid")
+                    if paid_at and paid_at <= datetime.fromisoformat(application["deadline"]):
+                        figures["aid_same_day.on_time"] += 1
+            signals = await http.get(f"{urls['eligibility']}/v1/households/{household_id}/signals", headers=county)
+            raised = [
+                s
+                for s in (signals.json()["items"] if signals.status_code == 200 else [])
+                if f"{datetime.fromisoformat(s['raised_at']).astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m}" == month
+                and s["category"] in rules.GROUPS
+            ]
+            for s in raised:
+                figures[f"signals_raised.{s['category']}"] += 1
+            if raised and household_id in handled_by_household:
+                figures[f"signals_handled.{raised[0]['category']}"] += min(
+                    handled_by_household[household_id], len(raised)
+                )
+        exits = await http.get(
+            f"{urls['registry']}/v1/exit-cases", headers=county, params={"region_code": COUNTY, "status": "announced"}
+        )
+        figures["exits.households"] = sum(1 for c in exits.json()["items"] if (c["exit_date"] or "").startswith(month))
+        return figures
+
+    async def agreed():
+        expected = await expected_figures()
+        await asyncio.sleep(6)  # past the report's settling time: what the services answered is recorded
+        made = await http.post(
+            f"{urls['notifications']}/v1/reports",
+            headers=county,
+            json={"kind": "monthly", "period": month, "region_code": COUNTY},
+        )
+        assert made.status_code == 201, made.text
+        report = made.json()
+        got = next(r["figures"] for r in report["regions"] if r["region_code"] == COUNTY)
+        differing = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
+        agreed.last = differing  # type: ignore[attr-defined]
+        return report if not differing else None
+
+    try:
+        report = await until(agreed, "the report to agree with the services", timeout=120)
+    except AssertionError:
+        raise AssertionError(f"report figure (report, services): {agreed.last}") from None  # type: ignore[attr-defined]
+    county_figures = next(r["figures"] for r in report["regions"] if r["region_code"] == COUNTY)
+    assert report["provisional"] and report["as_of"] == today.isoformat()
+    assert county_figures["paid_fen.dibao"] > 0 and county_figures["households.household"] > 0
+    assert county_figures["aid_cases.emergency.epidemic"] >= 1 and county_figures["aid_same_day.on_time"] >= 1

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.disbursement.domain.aid import AidCause, AidKind
 from services.disbursement.domain.relief import MAX_LINE_FEN, DisasterKind, Need
 from shared.public_notice import Ruling
-from shared.text import FreeText, VisibleLine
+from shared.text import IDENTIFIER_PATTERN, FreeText, VisibleLine
 
 # A top-up above this is refused as a likely typing error (ten million yuan); larger allocations go in parts.
 MAX_TOP_UP_FEN = 1_000_000_000
@@ -36,7 +36,7 @@ class ReasonIn(BaseModel):
 
 class AidApplicationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    household_id: Annotated[str, Field(min_length=1, max_length=36, pattern=IDENTIFIER_PATTERN)]
     kind: AidKind
     cause: AidCause
     requested_amount_fen: Annotated[int, Field(ge=0, le=MAX_TOP_UP_FEN, description="Amount asked for, in fen")]
@@ -61,7 +61,7 @@ class ReliefDisasterIn(BaseModel):
 
 class ReliefLineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    household_id: Annotated[str, Field(min_length=1, max_length=36, pattern=IDENTIFIER_PATTERN)]
     amount_fen: Annotated[int, Field(strict=True, gt=0, le=MAX_LINE_FEN, description="Amount in fen")]
     needs: Annotated[list[Need], Field(min_length=1, max_length=5, description="what the relief is for")]
 
@@ -76,7 +76,7 @@ class ReliefCaseIn(BaseModel):
 
 class ReliefAmendmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    household_id: Annotated[str, Field(min_length=1, max_length=36)]
+    household_id: Annotated[str, Field(min_length=1, max_length=36, pattern=IDENTIFIER_PATTERN)]
     amount_fen: Annotated[
         int, Field(strict=True, ge=0, le=MAX_LINE_FEN, description="The new amount in fen; 0 strikes the household")
     ]
@@ -103,7 +103,7 @@ class ReliefNoticeIn(BaseModel):
 class ReliefObjectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     summary: Note = Field(description="what the objection says (kept here, never published)")
-    household_id: Annotated[str, Field(min_length=1, max_length=36)] | None = Field(
+    household_id: Annotated[str, Field(min_length=1, max_length=36, pattern=IDENTIFIER_PATTERN)] | None = Field(
         default=None, description="the listed household the objection is about, if one"
     )
 

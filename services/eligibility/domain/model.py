@@ -24,6 +24,19 @@ class Status(StrEnum):
     GRADUAL_EXIT = "gradual_exit"
 
 
+def dibao_basis(programme: str, status: str, member_id: str | None, valid_until: date | None) -> str | None:
+    """On what basis a dibao decision in force stands, for the reports (003 四(四)): the whole household,
+    single persons (单人户), or expense deduction (支出核减, the one eligible dibao decision the engine gives
+    an end date: its one-year period). None for other programmes and for a decision not in force."""
+    if programme != Programme.DIBAO or status == Status.NOT_ELIGIBLE:
+        return None
+    if status == Status.GRADUAL_EXIT:
+        return "gradual_exit"
+    if member_id is not None:
+        return "single_person"
+    return "expense_deduction" if valid_until is not None else "household"
+
+
 # Inputs and evidence that state a member's age, health or capacity: personal data. Withheld from roles
 # that see masked data, and sealed in events.
 PERSONAL_FACTS = frozenset(

@@ -20,6 +20,7 @@ from services.eligibility.domain.model import (
     PriorState,
     Status,
     current_decisions,
+    dibao_basis,
     stored_current,
 )
 from services.eligibility.domain.parameters import (
@@ -191,6 +192,7 @@ def decision_changed(decision_id: str, row, old, new, kind: str, as_of: date) ->
         household_version=row.version,
         as_of=as_of,
         decision_sequence=(row.decision_sequence or 0) + 1,  # the value save_results writes with it
+        basis=dibao_basis(str(new.programme), str(new.status), new.member_id, new.valid_until),
     )
 
 

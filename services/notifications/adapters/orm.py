@@ -3,7 +3,7 @@ their groups, alerts with their steps, webhook subscriptions and deliveries."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Date, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 from shared.db import Code, UtcDateTime
 from shared.platform_tables import BigId, add_platform_tables
@@ -193,3 +193,59 @@ sms_messages = Table(
     Column("sent_at", UtcDateTime()),
 )
 Index("ix_sms_due", sms_messages.c.status, sms_messages.c.next_attempt_at)
+
+# Reports (003 四(四), 002 三(二)): the facts events contribute, each with when it took effect and when it was
+# recorded (figures are "as of" a day, as known at a moment: reproducible, corrections show as differences).
+report_facts = Table(
+    "report_facts",
+    metadata,
+    Column("event_id", Code(80), primary_key=True),
+    Column("kind", Code(12), nullable=False),  # household | decision | signal | payment | aid | exit
+    Column("key", Code(120), nullable=False),  # whose latest state counts (household, decision key, ...)
+    Column("household_id", Code(36)),
+    Column("region_code", Code(12), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("category", Code(40)),
+    Column("status", Code(20)),
+    Column("cause", Code(20)),
+    Column("people", Integer),
+    Column("amount_fen", BigInteger),
+    Column("month", Code(7)),
+    Column("deadline", UtcDateTime()),
+)
+Index("ix_report_facts_kind_key", report_facts.c.kind, report_facts.c.key, report_facts.c.effective_on)
+
+# Each generated report, version by version: the figures, the knowledge time they were computed at, and
+# what changed since the version before.
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Code(36), primary_key=True),
+    Column("kind", Code(10), nullable=False),
+    Column("period", Code(8), nullable=False),
+    Column("region_code", Code(12), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("knowledge_at", UtcDateTime(), nullable=False),
+    Column("generated_at", UtcDateTime(), nullable=False),
+    Column("generated_by", String(200), nullable=False),
+    Column("figures", JSON, nullable=False),
+    Column("differences", JSON, nullable=False),
+    Column("submitted_at", UtcDateTime()),
+    Column("submitted_by", String(200)),
+    UniqueConstraint("kind", "period", "region_code", "version", name="uq_report_version"),
+)
+
+# Which deadline reminders and missed-deadline alerts went out (once each).
+report_deadlines = Table(
+    "report_deadlines",
+    metadata,
+    Column("kind", Code(10), primary_key=True),
+    Column("period", Code(8), primary_key=True),
+    Column("region_code", Code(12), primary_key=True),
+    Column("due_on", Date, nullable=False),
+    Column("reminded_at", UtcDateTime()),
+    Column("missed_at", UtcDateTime()),
+)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,7 @@ from sqlalchemy.sql import ColumnElement
 
 from services.notifications.adapters import orm
 from services.notifications.domain.alerts import Alert, AlertStatus
+from services.notifications.domain.reports import GROUP_OF_STATUS, GROUPS
 from services.notifications.domain.rules import HouseholdEntry
 from services.notifications.domain.traces import TraceEvent
 from services.notifications.domain.webhooks import DeliveryStatus, SubscriptionStatus
@@ -537,3 +538,206 @@ class SmsRepository:
     async def record(self, sms_id: str, **values: Any) -> None:
         table = orm.sms_messages
         await self.session.execute(update(table).where(table.c.id == sms_id).values(**values))
+
+
+FACT_COLUMNS = [c.name for c in orm.report_facts.columns]
+# The register's statuses counted as monitoring groups (marginal is its own), and the groups' names.
+GROUP_OF_STATUS_SQL = GROUP_OF_STATUS | {"marginal": "marginal"}
+GROUP_STATUSES = list(GROUP_OF_STATUS_SQL)
+GROUPS_SQL = list(GROUPS)
+
+
+class ReportRepository:
+    """Report facts and generated reports. Figures are computed here, set-based, per county: the latest
+    fact of each key that took effect by the period's end and was recorded by the knowledge time."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def add_facts(self, rows: list[dict[str, Any]]) -> None:
+        """Facts of events the consumer's inbox lets through once (COPY for many)."""
+        await insert_many(self.session, orm.report_facts, [{c: row.get(c) for c in FACT_COLUMNS} for row in rows])
+
+    def _facts(self, kind: str, knowledge: datetime, until: date, since: date | None = None) -> Any:
+        f = orm.report_facts.c
+        query = select(orm.report_facts).where(f.kind == kind, f.recorded_at <= knowledge, f.effective_on <= until)
+        if since is not None:
+            query = query.where(f.effective_on >= since)
+        return query
+
+    def _latest(self, kind: str, knowledge: datetime, until: date) -> Any:
+        """The latest fact of each key as of `until`, as known at `knowledge`."""
+        f = orm.report_facts.c
+        rank = (
+            func.row_number()
+            .over(partition_by=f.key, order_by=(f.effective_on.desc(), f.sequence.desc(), f.recorded_at.desc()))
+            .label("rank")
+        )
+        ranked = self._facts(kind, knowledge, until).add_columns(rank).subquery()
+        return select(ranked).where(ranked.c.rank == 1).subquery()
+
+    async def county_figures(
+        self, prefix: str, start: date, end: date, months: Sequence[str], knowledge: datetime, end_moment: datetime
+    ) -> dict[str, dict[str, int]]:
+        """Every report figure of every county under `prefix` (see domain/reports.py for their names)."""
+        figures: dict[str, dict[str, int]] = {}
+
+        def add(county: str, name: str, value: Any) -> None:
+            row = figures.setdefault(county, {})
+            row[name] = row.get(name, 0) + int(value or 0)
+
+        households = self._latest("household", knowledge, end)
+        h = households.c
+        county = func.substr(h.region_code, 1, 6)
+        for code, status, count in await self.session.execute(
+            select(county, h.category, func.count())
+            .where(h.region_code.startswith(prefix), h.category.in_(GROUP_STATUSES))
+            .group_by(county, h.category)
+        ):
+            add(code, f"monitoring_households.{GROUP_OF_STATUS_SQL[status]}", count)
+
+        decisions = self._latest("decision", knowledge, end)
+        d = decisions.c
+        county = func.substr(d.region_code, 1, 6)
+        people = func.coalesce(d.people, h.people, 1)
+        for code, category, count, total in await self.session.execute(
+            select(county, d.category, func.count(func.distinct(d.household_id)), func.sum(people))
+            .select_from(decisions.outerjoin(households, h.key == d.household_id))
+            .where(d.region_code.startswith(prefix), d.category.is_not(None))
+            .group_by(county, d.category)
+        ):
+            add(code, f"households.{category}", count)
+            add(code, f"people.{category}", total)
+
+        payments = self._latest("payment", knowledge, end)
+        p = payments.c
+        county = func.substr(p.region_code, 1, 6)
+        for code, programme, amount, paid_households in await self.session.execute(
+            select(county, p.category, func.sum(p.amount_fen), func.count(func.distinct(p.household_id)))
+            .where(p.region_code.startswith(prefix), p.status == "paid", p.month.in_(list(months)))
+            .group_by(county, p.category)
+        ):
+            add(code, f"paid_fen.{programme}", amount)
+            if programme == "disaster_relief":
+                add(code, "relief.paid_fen", amount)
+                add(code, "relief.households", paid_households)
+
+        f = orm.report_facts.c
+        approved = self._facts("aid", knowledge, end, start).where(f.status == "approved").subquery()
+        a = approved.c
+        county = func.substr(a.region_code, 1, 6)
+        for code, kind, cause, count in await self.session.execute(
+            select(county, a.category, a.cause, func.count(func.distinct(a.key)))
+            .where(a.region_code.startswith(prefix))
+            .group_by(county, a.category, a.cause)
+        ):
+            add(code, f"aid_cases.{kind}.{cause}", count)
+        paid = orm.report_facts.alias("paid")
+        on_time = exists().where(
+            paid.c.kind == "aid",
+            paid.c.key == a.key,
+            paid.c.status == "paid",
+            paid.c.recorded_at <= knowledge,
+            paid.c.occurred_at <= a.deadline,
+        )
+        for code, cases, in_time in await self.session.execute(
+            select(county, func.count(func.distinct(a.key)), func.count(func.distinct(case((on_time, a.key)))))
+            .where(a.region_code.startswith(prefix), a.deadline.is_not(None))
+            .group_by(county)
+        ):
+            add(code, "aid_same_day.cases", cases)
+            add(code, "aid_same_day.on_time", in_time)
+
+        signals = self._facts("signal", knowledge, end, start).subquery()
+        s = signals.c
+        county = func.substr(s.region_code, 1, 6)
+        al = orm.alerts.c
+        handled_by = min(knowledge, end_moment)
+        handled = exists().where(
+            al.cause_event_id == s.event_id, or_(al.acknowledged_at <= handled_by, al.resolved_at <= handled_by)
+        )
+        for code, group, raised, dealt in await self.session.execute(
+            select(county, s.category, func.count(), func.count(case((handled, s.key))))
+            .where(s.region_code.startswith(prefix), s.category.in_(GROUPS_SQL))
+            .group_by(county, s.category)
+        ):
+            add(code, f"signals_raised.{group}", raised)
+            add(code, f"signals_handled.{group}", dealt)
+
+        exits = self._facts("exit", knowledge, end, start).subquery()
+        e = exits.c
+        county = func.substr(e.region_code, 1, 6)
+        for code, count in await self.session.execute(
+            select(county, func.count(func.distinct(e.key))).where(e.region_code.startswith(prefix)).group_by(county)
+        ):
+            add(code, "exits.households", count)
+        return figures
+
+    async def add_report(self, report: dict[str, Any]) -> None:
+        await self.session.execute(orm.reports.insert().values(**report))
+
+    async def report(self, report_id: str) -> dict[str, Any] | None:
+        row = (await self.session.execute(select(orm.reports).where(orm.reports.c.id == report_id))).first()
+        return dict(row._mapping) if row else None
+
+    async def latest_version(self, kind: str, period: str, region_code: str) -> dict[str, Any] | None:
+        r = orm.reports.c
+        row = (
+            await self.session.execute(
+                select(orm.reports)
+                .where(r.kind == kind, r.period == period, r.region_code == region_code)
+                .order_by(r.version.desc())
+                .limit(1)
+            )
+        ).first()
+        return dict(row._mapping) if row else None
+
+    async def submit(self, report_id: str, by: str, at: datetime) -> None:
+        r = orm.reports.c
+        await self.session.execute(
+            update(orm.reports)
+            .where(r.id == report_id, r.submitted_at.is_(None))
+            .values(submitted_at=at, submitted_by=by)
+        )
+
+    async def find(self, prefix: str, kind: str | None, period: str | None, limit: int) -> list[dict[str, Any]]:
+        r = orm.reports.c
+        query = select(*(c for c in orm.reports.c if c.name != "figures")).where(r.region_code.startswith(prefix))
+        if kind:
+            query = query.where(r.kind == kind)
+        if period:
+            query = query.where(r.period == period)
+        rows = await self.session.execute(query.order_by(r.generated_at.desc(), r.id).limit(limit))
+        return [dict(row._mapping) for row in rows]
+
+    async def submitted(self, kind: str, period: str, region_codes: Sequence[str]) -> set[str]:
+        r = orm.reports.c
+        rows = await self.session.execute(
+            select(r.region_code).where(
+                r.kind == kind, r.period == period, r.region_code.in_(list(region_codes)), r.submitted_at.is_not(None)
+            )
+        )
+        return set(rows.scalars())
+
+    async def regions(self, prefix: str) -> list[str]:
+        """Counties that have households on record (their cities follow from their codes)."""
+        f = orm.report_facts.c
+        county = func.substr(f.region_code, 1, 6)
+        rows = await self.session.execute(
+            select(func.distinct(county)).where(f.kind == "household", f.region_code.startswith(prefix))
+        )
+        return sorted(code for code in rows.scalars() if code and len(code) == 6)
+
+    async def deadline_rows(self, kind: str, period: str) -> dict[str, dict[str, Any]]:
+        d = orm.report_deadlines.c
+        rows = await self.session.execute(select(orm.report_deadlines).where(d.kind == kind, d.period == period))
+        return {row.region_code: dict(row._mapping) for row in rows}
+
+    async def mark_deadline(self, kind: str, period: str, region_code: str, due_on: date, **values: Any) -> None:
+        d = orm.report_deadlines
+        statement = _insert(self.session, d).values(
+            kind=kind, period=period, region_code=region_code, due_on=due_on, **values
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=[d.c.kind, d.c.period, d.c.region_code], set_=values)
+        )

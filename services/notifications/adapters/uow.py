@@ -9,6 +9,7 @@ from services.notifications.adapters.repository import (
     GroupRepository,
     HouseholdDirectory,
     NotificationRepository,
+    ReportRepository,
     SmsRepository,
     SubscriptionRepository,
     TraceIndex,
@@ -27,6 +28,7 @@ class NotificationsUnitOfWork(UnitOfWork):
     subscriptions: SubscriptionRepository
     deliveries: DeliveryRepository
     sms: SmsRepository
+    reports: ReportRepository
 
     def __init__(self, runtime: ServiceRuntime):
         super().__init__(
@@ -43,6 +45,7 @@ class NotificationsUnitOfWork(UnitOfWork):
         self.subscriptions = SubscriptionRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.sms = SmsRepository(self.session)
+        self.reports = ReportRepository(self.session)
 
     async def commit(self) -> None:
         if self.events:

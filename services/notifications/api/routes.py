@@ -21,6 +21,7 @@ from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, ValidationProblem
 from shared.pagination import decode_cursor, encode_cursor
+from shared.text import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1")
 OPERATORS = {Role.TOWNSHIP_OFFICER, Role.COUNTY_OPERATOR, Role.PROVINCE_OPERATOR}
@@ -31,7 +32,7 @@ AlertHandler = Annotated[Principal, Depends(require(Role.VILLAGE_CADRE, *OPERATO
 # Traces are the operators' tool (and the auditors'): ids, types and times, no personal data.
 TraceReader = Annotated[Principal, Depends(require(*OPERATORS, Role.AUDITOR, Role.ADMIN))]
 Subscriber = Annotated[Principal, Depends(require(Role.PROVINCIAL_SYSTEM, Role.PROVINCE_OPERATOR, Role.ADMIN))]
-ID = Annotated[str, Query(max_length=64)]
+ID = Annotated[str, Query(max_length=64, pattern=IDENTIFIER_PATTERN)]
 
 
 def uow_of(request: Request) -> NotificationsUnitOfWork:
@@ -56,14 +57,14 @@ def _time_cursor(cursor: str | None) -> tuple[datetime, str] | None:
 # --- inbox ----------------------------------------------------------------------------------------------
 def inbox_recipients(actor: Principal) -> list[tuple[str, str, bool]]:
     """(recipient kind, id, prefix?) the caller reads as its own: a household its household, a cadre its
-    cadre id (the token's subject), an operator the townships and counties under its region."""
+    cadre id (the token's subject), an operator the townships, counties and cities under its region."""
     recipients: list[tuple[str, str, bool]] = []
     if Role.HOUSEHOLD in actor.roles and actor.household_id:
         recipients.append(("household", actor.household_id, False))
     if Role.VILLAGE_CADRE in actor.roles:
         recipients.append(("cadre", actor.subject, False))
     if actor.roles & OPERATORS:
-        recipients += [("township", actor.region, True), ("county", actor.region, True)]
+        recipients += [("township", actor.region, True), ("county", actor.region, True), ("city", actor.region, True)]
     return recipients
 
 
@@ -142,7 +143,7 @@ async def alerts(
     request: Request,
     actor: AlertReader,
     status: Annotated[AlertStatus | None, Query()] = None,
-    household_id: Annotated[str | None, Query(max_length=36)] = None,
+    household_id: Annotated[str | None, Query(max_length=36, pattern=IDENTIFIER_PATTERN)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
@@ -337,7 +338,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 async def search_traces(
     request: Request,
     actor: TraceReader,
-    household_id: Annotated[str | None, Query(max_length=36)] = None,
+    household_id: Annotated[str | None, Query(max_length=36, pattern=IDENTIFIER_PATTERN)] = None,
     type: Annotated[str | None, Query(max_length=120, description="e.g. eligibility.decision.changed")] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     time_from: Annotated[str | None, Query(alias="from", pattern=RFC3339, description="RFC 3339 date-time")] = None,

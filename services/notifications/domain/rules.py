@@ -27,6 +27,7 @@ class RecipientKind(StrEnum):
     CADRE = "cadre"  # 包保干部: the token subject of a village cadre is their cadre id
     TOWNSHIP = "township"
     COUNTY = "county"
+    CITY = "city"  # a city's (市州) operators: the quarterly reports of its counties reach them
 
 
 TOWNSHIP_DIGITS, COUNTY_DIGITS = 9, 6
@@ -55,6 +56,8 @@ class Notice:
     fields: Mapping[str, Any] = field(default_factory=dict)
     # An alert must be acknowledged; unacknowledged, it escalates (see domain.alerts).
     alert: bool = False
+    # A notice that is one of its kind (a report's deadline for a region) goes straight to the inbox.
+    direct: bool = False
 
     @property
     def grouped(self) -> bool:
@@ -64,6 +67,7 @@ class Notice:
             self.recipient_kind in (RecipientKind.TOWNSHIP, RecipientKind.COUNTY)
             and self.severity is not Severity.CRITICAL
             and not self.alert
+            and not self.direct
         )
 
     def dedupe_key(self, occurred_at: datetime, window: timedelta = DEDUPE_WINDOW) -> str:

@@ -23,6 +23,7 @@ SIGNALS = {
     "exit_risk_high": "渐退期满返贫风险高",
 }
 AID_KINDS = {"emergency": "急难型", "expense": "支出型"}
+REPORT_KINDS = {"monthly": "月调度", "quarterly": "季度工作进展报告"}
 AID_CAUSES = {"epidemic": "疫情", "illness": "疾病", "accident": "意外事故", "disaster": "灾害", "other": "其他"}
 
 # category → (title, body). Bodies use str.format fields: those of the notice plus derived ones
@@ -70,6 +71,8 @@ TEMPLATES: dict[str, tuple[str, str]] = {
         "救灾资金公示收到异议",
         "一份受灾群众救助名单的公示收到异议，公示暂停，请核实并作出决定。",
     ),
+    "report.due_soon": ("报表即将到期", "{report_name} {period} 须于 {due_on} 前报{due_to_name}，请及时生成并报送。"),
+    "report.missed": ("报表逾期未报", "{report_name} {period} 应于 {due_on} 前报{due_to_name}，至今未报送。"),
     "relief.paid": ("救灾资金已发放", "一份受灾群众救助名单的 {households} 户已全部发放，共 {amount} 元。"),
     "exit.cadre_announced": ("包保家庭已脱贫退出", "您包保的家庭已于 {exit_date} 公告脱贫退出，请继续落实帮扶政策。"),
     "aid.deadline_at_risk": (
@@ -122,4 +125,6 @@ def render(category: str, fields: Mapping[str, Any]) -> tuple[str, str]:
     values["signal_name"] = SIGNALS.get(str(fields.get("kind")), str(fields.get("kind", "")))
     values["aid_kind"] = AID_KINDS.get(str(fields.get("kind")), "")
     values["aid_cause"] = AID_CAUSES.get(str(fields.get("cause")), "")
+    values["report_name"] = REPORT_KINDS.get(str(fields.get("report_kind")), "")
+    values["due_to_name"] = {"city": "市州民政部门", "province": "省民政厅"}.get(str(fields.get("due_to")), "")
     return title.format_map(values), body.format_map(values)

@@ -1,7 +1,7 @@
 """Event handlers of the notifications service. It consumes every domain topic; each batch of a partition
-is, in one transaction: the household directory kept (registry events), every event indexed for traces,
-the notices the rules give delivered (inbox, alerts, groups), and a webhook delivery queued for every
-matching subscription."""
+is, in one transaction: the household directory kept (registry events), every event indexed for traces
+and its report facts recorded, the notices the rules give delivered (inbox, alerts, groups), and a webhook
+delivery queued for every matching subscription."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.notifications.adapters.uow import NotificationsUnitOfWork
 from services.notifications.adapters.webhook_sender import WebhookSender
 from services.notifications.config import NotificationSettings, notification_settings
 from services.notifications.domain.rules import notices_for
-from services.notifications.service_layer import channels, webhooks
+from services.notifications.service_layer import channels, reports, webhooks
 from services.notifications.service_layer.notices import Cause, deliver_notices, escalate_due, flush_groups
 from services.notifications.service_layer.tracing import NO_TRACE, trace_row
 from shared.app import ServiceRuntime
@@ -55,6 +55,7 @@ async def events_seen(uow: NotificationsUnitOfWork, events: list[tuple[Envelope,
     await uow.households.record(directory)
     rows = [trace_row(envelope, now) for envelope, _ in events]
     await uow.traces.add(rows)
+    await reports.record_facts(uow, events, now)
     households = await uow.households.get_many(
         [h for _, p in events if isinstance(h := getattr(p, "household_id", None), str)]
     )
@@ -83,7 +84,8 @@ def events_consumer(runtime: ServiceRuntime) -> Callable[[Sequence[Envelope]], A
 
 async def watch_once(runtime: ServiceRuntime, sender: WebhookSender, settings: NotificationSettings) -> int:
     """One pass of the background work: alerts escalated, group digests sent, webhooks delivered, unread
-    warnings followed by an SMS, the holiday reminders once a day. The amount of work done."""
+    warnings followed by an SMS, the holiday reminders and report deadlines once a day. The amount of work
+    done."""
     now = runtime.clock()
     done = 0
     async with NotificationsUnitOfWork(runtime) as uow:
@@ -98,11 +100,12 @@ async def watch_once(runtime: ServiceRuntime, sender: WebhookSender, settings: N
         done += await channels.send_sms(uow, sms_gateway(runtime, settings), now)
         await uow.commit()
     today = business_day(now)
-    if runtime.caches.get("holidays_reminded_on") != today:
+    if runtime.caches.get("daily_done_on") != today:
         async with NotificationsUnitOfWork(runtime) as uow:
             await channels.holiday_reminders(uow, today, now, settings.holidays)
+            await reports.check_deadlines(uow, today, now)
             await uow.commit()
-        runtime.caches["holidays_reminded_on"] = today
+        runtime.caches["daily_done_on"] = today
     return done
 
 

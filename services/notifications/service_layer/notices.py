@@ -31,6 +31,7 @@ LEVEL_OF_RECIPIENT = {
     RecipientKind.CADRE: Level.CADRE,
     RecipientKind.TOWNSHIP: Level.TOWNSHIP,
     RecipientKind.COUNTY: Level.COUNTY,
+    RecipientKind.CITY: Level.COUNTY,  # the last level: a city's alert does not escalate further
 }
 
 

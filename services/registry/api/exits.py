@@ -20,6 +20,7 @@ from shared.commands import CommandResult, run_command
 from shared.openapi import BODY_NAMES_RESOURCE
 from shared.pagination import decode_cursor, encode_cursor
 from shared.public_notice import Ruling
+from shared.text import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1/exit-cases", tags=["exit cases"])
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -81,7 +82,7 @@ async def list_cases(
     actor: Reader,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     status: ExitStatus | None = None,
-    household_id: Annotated[str | None, Query(max_length=36)] = None,
+    household_id: Annotated[str | None, Query(max_length=36, pattern=IDENTIFIER_PATTERN)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ):

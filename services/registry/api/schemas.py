@@ -18,7 +18,7 @@ from services.registry.domain.model import (
     Relation,
     SelfCare,
 )
-from shared.text import FreeText, VisibleLine
+from shared.text import IDENTIFIER_PATTERN, FreeText, VisibleLine
 
 Fen = Annotated[int, Field(strict=True, ge=0, description="amount in fen (1 yuan = 100 fen)")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,2}$")]
@@ -177,7 +177,7 @@ HouseholdCreate.model_rebuild()
 
 
 class ExitProposal(ChangeBody):
-    household_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    household_id: Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=IDENTIFIER_PATTERN)]
 
 
 class ExitAppraisal(ChangeBody):
