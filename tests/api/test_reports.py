@@ -157,6 +157,11 @@ async def test_a_quarter_is_reported_as_of_its_end_reproduces_and_shows_later_co
         household_event(exited, 2, "lifted", 4, september, exited=date(2026, 9, 10)),
     )
     await feed(notifications, september + timedelta(hours=3), AidPaid(**aid | {"step": "paid"}, status="paid"))
+    # The signal's alert is acknowledged two days later: handled within the quarter.
+    notifications.runtime.clock = lambda: september + timedelta(days=2)
+    alerts = (await http.get("/v1/alerts", params={"household_id": whole}, headers=operator())).json()["items"]
+    (alert,) = [a for a in alerts if a["category"].startswith("monitoring.")]
+    assert (await http.post(f"/v1/alerts/{alert['id']}/acknowledge", headers=operator())).status_code == 200
     # After the quarter: a payment for October does not count in Q3.
     october = datetime(2026, 10, 2, 2, tzinfo=UTC)
     await feed(notifications, october, paid.model_copy(update={"payment_id": new_record_id(), "month": "2026-10"}))
@@ -178,7 +183,7 @@ async def test_a_quarter_is_reported_as_of_its_end_reproduces_and_shows_later_co
     assert report["regions"][0]["aid_same_day_rate"] in (None, "100.00")
     assert county["monitoring_households.remaining_poor"] == 1  # the exited household is lifted now
     assert county["monitoring_households.return_risk"] == 1 and county["monitoring_households.marginal"] == 1
-    assert (county["signals_raised.remaining_poor"], county["signals_handled.remaining_poor"]) == (1, 0)
+    assert (county["signals_raised.remaining_poor"], county["signals_handled.remaining_poor"]) == (1, 1)
     assert county["exits.households"] == 1
     assert list(figures) == [COUNTY]  # a county's report: its own row
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ async def serve(app) -> tuple[uvicorn.Server, asyncio.Task, str]:
     return server, task, f"http://127.0.0.1:{port}"
 
 
-def browse(url: str, bearer: str, household_id: str, alert_id: str) -> dict:
+def browse(url: str, bearer: str, household_id: str, alert_id: str, report_id: str) -> dict:
     """The operator's session, blocking (Selenium): runs in a thread while the event loop serves the page."""
     from selenium import webdriver
     from selenium.webdriver.common.by import By
@@ -62,6 +62,13 @@ def browse(url: str, bearer: str, household_id: str, alert_id: str) -> dict:
         driver.find_element(By.CSS_SELECTOR, "#token-form button").click()
         row = f'#alerts tr[data-alert-id="{alert_id}"]'
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, row)))
+        report_row = f'#reports tr[data-report-id="{report_id}"]'
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, report_row)))
+        seen["report_row"] = driver.find_element(By.CSS_SELECTOR, report_row).text
+        seen["deadlines"] = [
+            (r.get_attribute("data-region"), r.text)
+            for r in driver.find_elements(By.CSS_SELECTOR, "#deadlines tbody tr")
+        ]
         driver.find_element(By.ID, "query").send_keys(household_id)
         driver.find_element(By.ID, "search").click()
         wait.until(ec.visibility_of_element_located((By.ID, "trace-section")))
@@ -116,9 +123,19 @@ async def test_an_operator_finds_a_household_follows_its_trace_and_acknowledges_
     ).json()
     (alert,) = [a for a in alerts["items"] if a["category"] == "contact.disaster_or_hardship"]
 
+    await settle(services, bus)
+    services["notifications"].runtime.clock = lambda: NOW + timedelta(minutes=1)  # past the report's settling
+    report = await services["notifications"].http.post(
+        "/v1/reports", headers=county, json={"kind": "quarterly", "period": "2026-Q2", "region_code": COUNTY}
+    )
+    assert report.status_code == 201, report.text
+    services["notifications"].runtime.clock = lambda: NOW
+
     server, task, url = await serve(services["notifications"].app)
     try:
-        seen = await asyncio.to_thread(browse, url, token("county_operator", COUNTY), household_id, alert["id"])
+        seen = await asyncio.to_thread(
+            browse, url, token("county_operator", COUNTY), household_id, alert["id"], report.json()["id"]
+        )
     finally:
         server.should_exit = True
         await task
@@ -126,6 +143,12 @@ async def test_an_operator_finds_a_household_follows_its_trace_and_acknowledges_
     assert seen["timeline_rows"] >= 4 and seen["tree_nodes"] >= 4
     assert set(seen["trace_services"].split("、")) == {"登记", "认定", "发放", "通知"}
     assert seen["after_reload"] == 0
+    assert "季度报告" in seen["report_row"] and "2026-Q2" in seen["report_row"] and "未报送" in seen["report_row"]
+    # The county's quarterly report for Q2 is due on 5 July, to the city; its June dispatch on 5 July too.
+    county_deadlines = [text for region, text in seen["deadlines"] if region == COUNTY]
+    assert any(
+        "季度报告" in t and "2026-07-05" in t and "市州民政部门" in t and "未到期" in t for t in county_deadlines
+    )
     stuck = (await services["notifications"].http.get(f"/v1/alerts/{alert['id']}", headers=county)).json()
     assert stuck["status"] == "acknowledged" and stuck["acknowledged_by"] == f"test-county_operator-{COUNTY}"
     assert (ARTIFACTS / "operator-page.png").stat().st_size > 10_000

@@ -574,7 +574,14 @@ class ReportRepository:
             .label("rank")
         )
         ranked = self._facts(kind, knowledge, until).add_columns(rank).subquery()
-        return select(ranked).where(ranked.c.rank == 1).subquery()
+        # Computed once per report: left to the planner, a selective region filter outside it turned the
+        # window into the inner side of a nested loop, computed again for every row.
+        return (
+            select(ranked)
+            .where(ranked.c.rank == 1)
+            .cte(f"latest_{kind}")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
 
     async def county_figures(
         self, prefix: str, start: date, end: date, months: Sequence[str], knowledge: datetime, end_moment: datetime

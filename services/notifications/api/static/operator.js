@@ -1,11 +1,14 @@
 // The operators' page: search a household or a trace, read the timeline and the causation tree with each
-// hop's latency, acknowledge open alerts. Plain DOM (no build step); data is only ever set as text.
+// hop's latency, acknowledge open alerts, follow reports and their deadlines and download them. Plain DOM (no build step); data is only ever set as text.
 "use strict";
 
 const SERVICES = { registry: "登记", eligibility: "认定", disbursement: "发放", notifications: "通知" };
 const LEVELS = { cadre: "包保干部", township: "乡镇", county: "县（市、区）" };
 const SEVERITIES = { info: "提示", warning: "警告", critical: "紧急" };
 const STATUSES = { open: "未确认", acknowledged: "已确认", resolved: "已处理" };
+const REPORT_KINDS = { monthly: "月调度", quarterly: "季度报告" };
+const DEADLINE_STATES = { open: "未到期", due_soon: "即将到期", missed: "已逾期", submitted: "已报送" };
+const RECEIVERS = { city: "市州民政部门", province: "省民政厅" };
 
 const $ = (id) => document.getElementById(id);
 const token = () => sessionStorage.getItem("token") || "";
@@ -164,6 +167,63 @@ async function loadAlerts() {
   }
 }
 
+async function download(report, format) {
+  const response = await fetch(`/v1/reports/${encodeURIComponent(report.id)}/${format}`, {
+    headers: { Authorization: `Bearer ${token()}` },
+  });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await response.blob());
+  link.download = `report-${report.period}-${report.region_code}-v${report.version}.${format}`;
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+async function loadReports() {
+  try {
+    const deadlines = await api("/v1/report-deadlines");
+    const body = $("deadlines").querySelector("tbody");
+    body.replaceChildren();
+    for (const item of deadlines.items) {
+      const row = document.createElement("tr");
+      row.dataset.region = item.region_code;
+      row.dataset.state = item.state;
+      cell(row, REPORT_KINDS[item.kind] || item.kind);
+      cell(row, item.period);
+      cell(row, item.region_code);
+      cell(row, RECEIVERS[item.due_to] || item.due_to);
+      cell(row, item.due_on);
+      cell(row, DEADLINE_STATES[item.state] || item.state, `state ${item.state}`);
+      body.appendChild(row);
+    }
+    const reports = await api("/v1/reports?limit=50");
+    const list = $("reports").querySelector("tbody");
+    list.replaceChildren();
+    for (const report of reports.items) {
+      const row = document.createElement("tr");
+      row.dataset.reportId = report.id;
+      cell(row, REPORT_KINDS[report.kind] || report.kind);
+      cell(row, report.period);
+      cell(row, report.region_code);
+      cell(row, `第${report.version}版`);
+      cell(row, report.provisional ? `${report.as_of}（进行中）` : report.as_of);
+      cell(row, report.submitted_at ? `已报送 ${localTime(report.submitted_at)}` : "未报送");
+      const files = cell(row, "");
+      for (const format of ["csv", "xlsx"]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = `download ${format}`;
+        button.textContent = format.toUpperCase();
+        button.addEventListener("click", () => download(report, format).catch((e) => say(`下载失败：${e.message}`, true)));
+        files.appendChild(button);
+      }
+      list.appendChild(row);
+    }
+  } catch (e) {
+    say(`报表加载失败：${e.message}`, true);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("token").value = token();
   $("token-state").textContent = token() ? "已设置" : "未设置";
@@ -172,8 +232,13 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("token", $("token").value.trim());
     $("token-state").textContent = "已设置";
     loadAlerts();
+    loadReports();
   });
   $("search-form").addEventListener("submit", search);
   $("refresh-alerts").addEventListener("click", loadAlerts);
-  if (token()) loadAlerts();
+  $("refresh-reports").addEventListener("click", loadReports);
+  if (token()) {
+    loadAlerts();
+    loadReports();
+  }
 });
