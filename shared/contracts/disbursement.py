@@ -152,6 +152,8 @@ class AidEvent(EventPayload):
     requested_amount_fen: int
     approved_amount_fen: int | None = None
     deadline: datetime | None = None
+    # Always empty: a step's reason is free text and stays in the application's steps. Kept so that events
+    # published before this was so still read.
     reason: str | None = None
 
 

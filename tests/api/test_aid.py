@@ -142,9 +142,12 @@ async def test_a_same_day_epidemic_case_goes_from_application_to_paid_and_filed(
         f"/v1/aid-applications/{reviewed['id']}", headers=auth("household", township, household_id="another")
     )
     assert other.status_code == 404
-    kinds = [e.type.split(".")[-2] for e in await published(paying, household_id) if e.topic == "disbursement.aid"]
+    aid_events = [e for e in await published(paying, household_id) if e.topic == "disbursement.aid"]
+    kinds = [e.type.split(".")[-2] for e in aid_events]
     assert [k for k in kinds if not k.startswith("deadline_")] == ["submitted", "reviewed", "approved", "paid", "filed"]
     assert "deadline_missed" not in kinds
+    # The steps' reasons are free text: in the application's steps, never in an event.
+    assert all(e.data["reason"] is None for e in aid_events) and "村评议通过" not in str([e.data for e in aid_events])
 
 
 async def test_fast_track_pays_one_month_of_the_urban_standard_for_each_member(paying, eligibility):

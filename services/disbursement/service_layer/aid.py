@@ -50,7 +50,7 @@ def standards_of(runtime: ServiceRuntime) -> StandardsClient:
     return client
 
 
-def _event(kind: type[events.AidEvent], application: dict[str, Any], step: str, actor: str, reason: str | None):
+def _event(kind: type[events.AidEvent], application: dict[str, Any], step: str, actor: str):
     return kind(
         application_id=application["id"],
         household_id=application["household_id"],
@@ -64,7 +64,9 @@ def _event(kind: type[events.AidEvent], application: dict[str, Any], step: str, 
         requested_amount_fen=application["requested_amount_fen"],
         approved_amount_fen=application.get("approved_amount_fen"),
         deadline=application.get("deadline"),
-        reason=reason,
+        # The reason is free text (operators write names into it): kept in the application's steps, never
+        # published.
+        reason=None,
     )
 
 
@@ -79,7 +81,7 @@ async def _record(
     subject = actor if isinstance(actor, str) else actor.subject
     role = "system" if isinstance(actor, str) else ",".join(sorted(r.value for r in actor.roles))
     await uow.aid.add_step(application["id"], step, subject, role, reason)
-    uow.emit(_event(event, application, step, subject, reason), subject=application["household_id"])
+    uow.emit(_event(event, application, step, subject), subject=application["household_id"])
 
 
 async def submit(uow: DisbursementUnitOfWork, fields: dict[str, Any], actor: Principal) -> dict[str, Any]:
