@@ -8,7 +8,7 @@ They never commit: the caller's unit of work does (see shared.commands)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain.ledger import AccountCode, Transfer, TransferKind, account_id
@@ -29,6 +29,7 @@ from shared.errors import Conflict, NotFound, ValidationProblem
 from shared.ids import new_record_id
 from shared.public_notice import NoticeProblem, Ruling, Step
 
+T = TypeVar("T")
 PROGRAMME = "disaster_relief"
 PAYMENT_KIND = "relief"
 # Who acts for each level (an administrator may stand in for any). Each level is its own people: a
@@ -141,8 +142,8 @@ async def _apply(
     name: str,
     reason: str | None,
     level_of: Callable[[ReliefCase], Level | None],
-    change: Callable[[ReliefCase, Step], object],
-) -> tuple[ReliefCase, Step, Level, object]:
+    change: Callable[[ReliefCase, Step], T],
+) -> tuple[ReliefCase, Step, Level, T]:
     case = await load_case(uow, case_id, actor, lock=True)
     level = _acting_as(actor, level_of(case), name.replace("_", " "), case.status.value)
     step = _step(uow, name, actor, reason)
@@ -235,7 +236,7 @@ async def rule_on_objection(
         step,
         level,
         objection_id=objection_id,
-        objection_household_id=objection.subject,  # type: ignore[attr-defined]
+        objection_household_id=objection.subject,
         ruling=ruling.value,
     )
     if case.status == ReliefStatus.STOPPED:
@@ -265,7 +266,7 @@ async def approve(
     await open_account(uow, AccountCode.PAID, county)
     month = step.on.strftime("%Y-%m")
     reservations, payments = [], []
-    for line in lines:  # type: ignore[attr-defined]
+    for line in lines:
         reservation = Transfer(
             id=f"relief:{line.id}:reserve",  # line ids are unique; the case is in the reference
             debit_account_id=fund,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.domain.exits import Appraisal, ExitCase
@@ -17,6 +18,7 @@ from shared.contracts import registry as events
 from shared.errors import Conflict, NotFound
 from shared.public_notice import NoticeProblem, Ruling, Step
 
+T = TypeVar("T")
 # The case's own rule about state (besides the notice's): 409, like a step out of order.
 STATE_RULES = frozenset({"one_open_case"})
 
@@ -75,8 +77,8 @@ async def _apply(
     actor: Principal,
     name: str,
     reason: str | None,
-    change: Callable[[ExitCase, Step], object],
-) -> tuple[ExitCase, Step, object]:
+    change: Callable[[ExitCase, Step], T],
+) -> tuple[ExitCase, Step, T]:
     case = await load_case(uow, case_id, actor, for_update=True)
     step = _step(uow, name, actor, reason)
     try:
@@ -124,7 +126,7 @@ async def raise_objection(uow: RegistryUnitOfWork, case_id: str, actor: Principa
     case, step, objection = await _apply(
         uow, case_id, actor, "objection_raised", None, lambda case, step: case.raise_objection(summary, step)
     )
-    _publish(uow, case, events.ExitObjectionRaised, step, objection_id=objection.id)  # type: ignore[attr-defined]
+    _publish(uow, case, events.ExitObjectionRaised, step, objection_id=objection.id)
     return case
 
 
