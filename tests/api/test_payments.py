@@ -217,6 +217,12 @@ async def test_rejected_payments_release_the_money_and_an_operator_retry_pays_th
     )
     assert retried.status_code == 202, retried.text
     assert retried.json()["reference_id"] == f"{entitlement.id}.202611.2"
+    # The operator's reason stays with the retry: shown to the county, withheld from an auditor, in no event.
+    retries = (await paying.http.get(f"/v1/payments/{payment['id']}", headers=operator(county))).json()["retries"]
+    assert [(r["attempt"], r["reason"]) for r in retries] == [(2, "account fixed")]
+    masked = (await paying.http.get(f"/v1/payments/{payment['id']}", headers=auth("auditor", county))).json()
+    assert masked["retries"][0]["reason"] == "***"
+    assert "account fixed" not in str([e.data for e in await published(paying)])
     done = await run_until(paying, run["id"], county, "completed")
     assert done["counts"] == {"paid": 1}
     # A second retry of a paid payment is refused.

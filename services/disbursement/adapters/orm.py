@@ -277,3 +277,15 @@ relief_cases = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
 )
 Index("ix_relief_cases_region", relief_cases.c.region_code, relief_cases.c.id)
+
+# Operators' retries of a payment: who, when and why. The reason is free text, kept here and shown to
+# roles that see personal data; the payment's status and its events say only that it was retried, by whom.
+payment_retries = Table(
+    "payment_retries",
+    metadata,
+    Column("payment_id", Code(36), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("actor", String(200), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
+)

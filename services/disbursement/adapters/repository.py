@@ -439,6 +439,20 @@ class PaymentRepository:
             query = query.with_for_update(skip_locked=True)
         return [_payment(row) for row in await self.session.execute(query)]
 
+    async def add_retry(self, payment_id: str, attempt: int, actor: str, reason: str) -> None:
+        await self.session.execute(
+            orm.payment_retries.insert().values(
+                payment_id=payment_id, attempt=attempt, actor=actor, reason=reason, at=self.clock()
+            )
+        )
+
+    async def retries(self, payment_id: str) -> list[dict[str, Any]]:
+        r = orm.payment_retries.c
+        rows = await self.session.execute(
+            select(r.attempt, r.actor, r.reason, r.at).where(r.payment_id == payment_id).order_by(r.attempt)
+        )
+        return [dict(row._mapping) for row in rows]
+
     async def of_household(self, household_id: str) -> list[Payment]:
         p = orm.payments.c
         rows = await self.session.execute(

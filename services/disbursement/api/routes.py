@@ -21,6 +21,7 @@ from shared.errors import Forbidden, NotFound, Unauthorized, ValidationProblem
 from shared.ids import new_record_id
 from shared.limits import UnsupportedMediaType
 from shared.openapi import BODY_NAMES_RESOURCE
+from shared.text import mask_free_text
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1")
@@ -295,9 +296,12 @@ async def household_payments(household_id: str, request: Request, actor: Reader)
 async def get_payment(payment_id: str, request: Request, actor: Reader):
     async with uow_of(request) as uow:
         payment = await uow.payments.get(payment_id)
-    if payment is None or not actor.may_see_household(payment.household_id, payment.region_code):
-        raise NotFound(f"no payment {payment_id}")
-    return payment_view(payment)
+        if payment is None or not actor.may_see_household(payment.household_id, payment.region_code):
+            raise NotFound(f"no payment {payment_id}")
+        retries = await uow.payments.retries(payment_id)
+    # Operators' reasons are free text: withheld from roles that see masked data.
+    shown = [r | {"reason": r["reason"] if actor.sees_personal_data else mask_free_text(r["reason"])} for r in retries]
+    return payment_view(payment) | {"retries": shown}
 
 
 @router.post(
@@ -314,7 +318,7 @@ async def retry_payment(payment_id: str, body: ReasonIn, request: Request, actor
     uow = uow_of(request)
 
     async def action() -> CommandResult:
-        again = await payments.retry_payment(uow, payment_id, f"{body.reason} (by {actor.subject})")
+        again = await payments.retry_payment(uow, payment_id, actor.subject, body.reason)
         return CommandResult(payment_view(again), 202)
 
     response = await run_command(request, actor, uow, action)

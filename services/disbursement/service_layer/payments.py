@@ -620,8 +620,9 @@ async def query_status(runtime: ServiceRuntime, payments: Sequence[Payment]) -> 
         await uow.commit()
 
 
-async def retry_payment(uow: DisbursementUnitOfWork, payment_id: str, reason: str) -> Payment:
-    """An operator sends a rejected or returned payment again: a new attempt, a new reference."""
+async def retry_payment(uow: DisbursementUnitOfWork, payment_id: str, actor: str, reason: str) -> Payment:
+    """An operator sends a rejected or returned payment again: a new attempt, a new reference. The reason is
+    free text: kept with the retry, never in the payment's status or its events."""
     payment = await uow.payments.get(payment_id, lock=True)
     if payment is None:
         raise NotFound(f"no payment {payment_id}")
@@ -633,9 +634,10 @@ async def retry_payment(uow: DisbursementUnitOfWork, payment_id: str, reason: st
         status=PaymentStatus.SCHEDULED,
         attempt=attempt,
         reference_id=reference_id(payment.entitlement_id or payment.id, payment.month, attempt),
-        status_reason=reason,
+        status_reason=f"retried by {actor}",
         batch_id=None,
     )
+    await uow.payments.add_retry(payment.id, attempt, actor, reason)
     if payment.run_id is None:  # temporary aid or disaster relief: the watch sends it outside any run
         await uow.payments.save_changes([again])
         await uow.payments.add_references([again])
