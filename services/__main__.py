@@ -113,14 +113,31 @@ def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
     os.environ.setdefault("ELIGIBILITY_URL", f"http://{HOST}:{BASE_PORT + names.index('eligibility')}")
     platform.data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "services.bank_simulator", "--host", HOST, "--port", str(BANK_PORT)]
-    return subprocess.Popen([*command, "--state", str(platform.data_dir / "bank-simulator.db")])
+    return _child([*command, "--state", str(platform.data_dir / "bank-simulator.db")])
 
 
 def start_sms_sink(platform: PlatformSettings) -> subprocess.Popen[bytes]:
     os.environ.setdefault("NOTIFICATIONS_SMS_GATEWAY_URL", f"http://{HOST}:{SMS_PORT}")
     platform.data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "services.sms_sink", "--host", HOST, "--port", str(SMS_PORT)]
-    return subprocess.Popen([*command, "--state", str(platform.data_dir / "sms-sink.db")])
+    return _child([*command, "--state", str(platform.data_dir / "sms-sink.db")])
+
+
+def _child(command: list[str]) -> subprocess.Popen[bytes]:
+    """A helper process that ends with this one, however this one ends: uvicorn re-raises the SIGTERM it
+    caught once its servers stop, which ends the process before any `finally` runs, and a SIGKILL runs
+    nothing at all. On Linux the kernel sends the child SIGTERM when its parent dies."""
+    if sys.platform != "linux":
+        return subprocess.Popen(command)
+
+    def die_with_parent() -> None:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    # preexec_fn is safe here: it runs at start-up, before any thread exists.
+    return subprocess.Popen(command, preexec_fn=die_with_parent)
 
 
 if __name__ == "__main__":

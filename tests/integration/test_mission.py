@@ -166,6 +166,28 @@ async def deployment(request, databases, kafka_bootstrap, bank, tmp_path_factory
             yield system, client
     finally:
         system.stop()
+    # Nothing the deployment started outlives it (the embedded mode's bank simulator and SMS sink were
+    # left running once: uvicorn re-raises SIGTERM before the launcher's clean-up runs).
+    for _ in range(100):
+        left = _processes_mentioning(data_dir)
+        if not left:
+            break
+        await asyncio.sleep(0.1)
+    assert not left, f"processes outlived the deployment: {left}"
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    command = f.read().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if text in command:
+                found.append(command.strip())
+    return found
 
 
 async def test_a_household_whose_income_collapses_is_granted_paid_and_notified_on_one_trace(deployment, bank):
