@@ -91,6 +91,27 @@ async def run_command(
     return JSONResponse(body, status_code=result.status_code, headers=result.headers)
 
 
+async def run_case_step(
+    request: Request,
+    principal: Principal,
+    uow: UnitOfWork,
+    step: Callable[[Any], Awaitable[Any]],
+    present: Callable[[Any, Principal, Any], Any],
+    collection: str,
+    status_code: int = 200,
+) -> JSONResponse:
+    """One step of a workflow case (an exit case, a relief case) as a command: the step applied to the unit
+    of work, the case presented to the caller as of the business day, its address in `Location`."""
+
+    async def action() -> CommandResult:
+        case = await step(uow)
+        return CommandResult(
+            present(case, principal, uow.today()), status_code, {"Location": f"{collection}/{case.id}"}
+        )
+
+    return await run_command(request, principal, uow, action)
+
+
 async def _replay_when_done(
     records: IdempotencyRecords, owner: str, key: str, request_hash: str, stored: StoredResponse
 ) -> JSONResponse:

@@ -18,7 +18,7 @@ from services.disbursement.domain.relief import Amendment, Disaster, ReliefCase,
 from services.disbursement.service_layer import payments, relief
 from shared.app import runtime_of
 from shared.auth import READERS, Principal, Role, require
-from shared.commands import CommandResult, run_command
+from shared.commands import CommandResult, run_case_step, run_command
 from shared.openapi import BODY_NAMES_RESOURCE
 from shared.pagination import decode_cursor, encode_cursor
 
@@ -56,15 +56,7 @@ async def command(
     step: Callable[[DisbursementUnitOfWork], Awaitable[ReliefCase]],
     status: int = 200,
 ):
-    """Run one step of a case as a command (idempotency, commit, problem answers) and present the case."""
-    uow = uow_of(request)
-
-    async def action():
-        case = await step(uow)
-        headers = {"Location": f"/v1/relief-cases/{case.id}"}
-        return CommandResult(relief_case_view(case, actor, uow.today()), status, headers)
-
-    return await run_command(request, actor, uow, action)
+    return await run_case_step(request, actor, uow_of(request), step, relief_case_view, router.prefix, status)
 
 
 @router.post(

@@ -16,7 +16,7 @@ from services.registry.domain.exits import ExitCase, ExitStatus
 from services.registry.service_layer import exits
 from shared.app import runtime_of
 from shared.auth import READERS, Principal, Role, require
-from shared.commands import CommandResult, run_command
+from shared.commands import run_case_step
 from shared.openapi import BODY_NAMES_RESOURCE
 from shared.pagination import decode_cursor, encode_cursor
 from shared.public_notice import Ruling
@@ -47,23 +47,13 @@ def notice_minimum(request: Request) -> int:
     return settings.exit_notice_days
 
 
-def result(case: ExitCase, viewer: Principal, today, status: int = 200) -> CommandResult:
-    return CommandResult(present_exit_case(case, viewer, today), status, {"Location": f"/v1/exit-cases/{case.id}"})
-
-
 async def command(
     request: Request,
     actor: Principal,
     step: Callable[[RegistryUnitOfWork], Awaitable[ExitCase]],
     status: int = 200,
 ):
-    """Run one step of a case as a command (idempotency, commit, problem answers) and present the case."""
-    uow = uow_of(request)
-
-    async def action():
-        return result(await step(uow), actor, uow.today(), status)
-
-    return await run_command(request, actor, uow, action)
+    return await run_case_step(request, actor, uow_of(request), step, present_exit_case, router.prefix, status)
 
 
 @router.post(
