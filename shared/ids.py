@@ -8,8 +8,14 @@ members, incomes) stay random UUIDv4: they should not tell when someone was regi
 
 from __future__ import annotations
 
-from uuid_utils import uuid7
+from uuid_utils import uuid4, uuid7
 
 
 def new_record_id() -> str:
     return str(uuid7())
+
+
+def new_entity_id() -> str:
+    """A random UUIDv4 (from the operating system's randomness, generated natively: a bulk import makes
+    several per household)."""
+    return str(uuid4())

@@ -38,6 +38,7 @@ def test_lower_case_x_is_accepted_and_normalised():
         ("1101051949123100AX", "id_format"),
         ("110105194902300020", "id_birth_date"),  # 30 February
         ("110105299901010020", "id_birth_date"),  # in the future
+        ("١١0105194912310021", "id_format"),  # digits of another script are not an ID number's
     ],
 )
 def test_invalid_numbers_name_their_rule(number, rule):

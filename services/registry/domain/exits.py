@@ -14,12 +14,12 @@ eligibility decides on the household's facts, which carry the exit date.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from shared.ids import new_entity_id
 from shared.public_notice import NoticeProblem, Objection, PublicNotice, Ruling, Step
 
 EXIT_SOURCE = {"document": "001", "section": "第十二章 建档立卡贫困人口退出"}
@@ -51,7 +51,7 @@ class Appraisal(BaseModel):
 
 
 class ExitCase(BaseModel):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     household_id: str
     region_code: str
     status: ExitStatus = ExitStatus.PROPOSED
@@ -107,7 +107,7 @@ class ExitCase(BaseModel):
         self._expect(ExitStatus.IN_NOTICE)
         assert self.notice is not None
         objection = self.notice.object(
-            Objection(id=str(uuid.uuid4()), raised_on=step.on, raised_by=step.by, summary=summary), step.on
+            Objection(id=new_entity_id(), raised_on=step.on, raised_by=step.by, summary=summary), step.on
         )
         self._record(step)
         return objection

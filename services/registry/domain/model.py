@@ -6,7 +6,6 @@ Source: POLICY §1 (001 ch.12 dynamic management, 003, 004 包保 assignment).
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.registry.domain.identity import parse_resident_id
+from shared.ids import new_entity_id
 
 
 class PovertyStatus(StrEnum):
@@ -121,7 +121,7 @@ class _Entity(BaseModel):
 
 
 class Member(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     name: str
     id_number: str
     birth_date: date
@@ -145,7 +145,7 @@ class Member(_Entity):
 
 
 class Income(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     member_id: str | None = None
     type: IncomeType
     amount_fen: int = Field(ge=0)
@@ -163,7 +163,7 @@ class Income(_Entity):
 
 
 class Expense(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     member_id: str | None = None
     type: ExpenseType
     amount_fen: int = Field(ge=0)
@@ -177,7 +177,7 @@ class Expense(_Entity):
 
 
 class Asset(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     type: str
     description: str = ""
     value_fen: int = Field(ge=0)
@@ -194,7 +194,7 @@ class Assignment(_Entity):
 
 
 class LifeEvent(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     type: LifeEventType
     occurred_on: date
     member_id: str | None = None
@@ -202,7 +202,7 @@ class LifeEvent(_Entity):
 
 
 class Household(_Entity):
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    id: str = Field(default_factory=new_entity_id)
     external_ref: str | None = None
     region_code: str
     address: str
