@@ -16,6 +16,5 @@ def new_record_id() -> str:
 
 
 def new_entity_id() -> str:
-    """A random UUIDv4 (from the operating system's randomness, generated natively: a bulk import makes
-    several per household)."""
+    """A random UUIDv4, generated natively (a bulk import makes several per household)."""
     return str(uuid4())
