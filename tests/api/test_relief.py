@@ -310,3 +310,61 @@ async def test_masked_roles_see_no_free_text_and_other_regions_see_no_case(payin
         json={"meeting_date": str(today), "record_ref": "x"},
     )
     assert late.status_code == 409
+
+
+async def test_a_relief_payment_the_bank_refuses_is_retried_and_the_case_paid_once(paying, bank):
+    """The bank refuses every instruction: the lines stay reserved in the fund; an operator's retry of each
+    payment pays it, and the reservation is posted once."""
+    code = next(VILLAGES)
+    first, second = [await announce_household(paying.runtime, code) for _ in range(2)]
+    start = datetime.now(UTC) - timedelta(days=14)
+    day0 = business_day(start)
+    http = paying.http
+    with days_later(paying, start, 0):
+        proposed = await http.post(
+            "/v1/relief-cases",
+            headers=village(code),
+            json=case_body(code, [(first, 10_000), (second, 20_000)], str(day0)),
+        )
+        base = f"/v1/relief-cases/{proposed.json()['id']}"
+        review = {"meeting_date": str(day0), "record_ref": "评议"}
+        assert (await http.post(f"{base}/review", headers=village(code), json=review)).status_code == 200
+        assert (await http.post(f"{base}/notice", headers=village(code), json={})).status_code == 200
+    with days_later(paying, start, 7):
+        review = {"meeting_date": str(day0 + timedelta(days=7)), "record_ref": "审核"}
+        assert (await http.post(f"{base}/review", headers=township(code), json=review)).status_code == 200
+        assert (await http.post(f"{base}/notice", headers=township(code), json={})).status_code == 200
+    before = await fund(paying)
+    if before["balance_fen"] < 30_000:
+        topped = await http.post(
+            f"/v1/relief-funds/{COUNTY}/top-ups", headers=county(), json={"amount_fen": 30_000 - before["balance_fen"]}
+        )
+        assert topped.status_code == 201, topped.text
+        before = await fund(paying)
+    await bank.configure(reject_rate=1.0)
+    approved = await http.post(f"{base}/approve", headers=county(), json={})
+    assert approved.status_code == 200, approved.text
+    payment_ids = [line["payment_id"] for line in approved.json()["lines"]]
+
+    async def statuses() -> list[str]:
+        return [(await http.get(f"/v1/payments/{p}", headers=county())).json()["status"] for p in payment_ids]
+
+    for _ in range(200):
+        if await statuses() == ["rejected", "rejected"]:
+            break
+        await asyncio.sleep(0.05)
+    assert await statuses() == ["rejected", "rejected"]
+    held = await fund(paying)
+    assert held["reserved_fen"] - before["reserved_fen"] == 30_000 and held["paid_out_fen"] == before["paid_out_fen"]
+    assert (await http.get(base, headers=county())).json()["status"] == "approved"
+
+    await bank.configure()
+    for payment_id in payment_ids:
+        retried = await http.post(f"/v1/payments/{payment_id}/retry", headers=county(), json={"reason": "账户已更正"})
+        assert retried.status_code == 202, retried.text
+        assert retried.json()["attempt"] == 2
+    paid = await until_case(paying, proposed.json()["id"], "paid")
+    assert [line["status"] for line in paid["lines"]] == ["paid", "paid"]
+    after = await fund(paying)
+    assert after["paid_out_fen"] - before["paid_out_fen"] == 30_000
+    assert after["reserved_fen"] == before["reserved_fen"]
