@@ -727,12 +727,11 @@ class ReportRepository:
         return set(rows.scalars())
 
     async def regions(self, prefix: str) -> list[str]:
-        """Counties that have households on record (their cities follow from their codes)."""
-        f = orm.report_facts.c
-        county = func.substr(f.region_code, 1, 6)
-        rows = await self.session.execute(
-            select(func.distinct(county)).where(f.kind == "household", f.region_code.startswith(prefix))
-        )
+        """Counties that have households on record (their cities follow from their codes): from the
+        household directory, one row per household, not from every fact of every version."""
+        h = orm.households.c
+        county = func.substr(h.region_code, 1, 6)
+        rows = await self.session.execute(select(func.distinct(county)).where(h.region_code.startswith(prefix)))
         return sorted(code for code in rows.scalars() if code and len(code) == 6)
 
     async def deadline_rows(self, kind: str, period: str) -> dict[str, dict[str, Any]]:
