@@ -12,7 +12,7 @@ import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -46,6 +46,9 @@ from shared.tracing import (
 log = logging.getLogger(__name__)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class ServiceRuntime:
     settings: ServiceSettings
@@ -66,6 +69,14 @@ class ServiceRuntime:
     def today(self) -> date:
         """The business day (Asia/Shanghai) by this runtime's clock."""
         return business_day(self.clock())
+
+    def cached(self, key: str, build: Callable[[], T]) -> T:
+        """What `build` makes, made once per process and kept under `key` (tests put their own there:
+        settings with short timings, a client on an in-process transport)."""
+        found = self.caches.get(key)
+        if found is None:
+            found = self.caches[key] = build()
+        return cast(T, found)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task that is kept referenced until it ends (jobs started by requests)."""

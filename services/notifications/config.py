@@ -46,7 +46,4 @@ class NotificationSettings(BaseSettings):
 
 
 def notification_settings(runtime: ServiceRuntime) -> NotificationSettings:
-    settings = runtime.caches.get("notification_settings")
-    if settings is None:
-        settings = runtime.caches["notification_settings"] = NotificationSettings()
-    return settings
+    return runtime.cached("notification_settings", NotificationSettings)

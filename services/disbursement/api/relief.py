@@ -44,10 +44,7 @@ def uow_of(request: Request) -> DisbursementUnitOfWork:
 
 def notice_minimum(request: Request) -> int:
     runtime = runtime_of(request)
-    settings = runtime.caches.get("relief_settings")
-    if settings is None:
-        settings = runtime.caches["relief_settings"] = ReliefSettings()
-    return settings.relief_notice_days
+    return runtime.cached("relief_settings", ReliefSettings).relief_notice_days
 
 
 async def command(

@@ -85,10 +85,7 @@ class PaymentNotRetryable(Conflict):
 
 
 def provider_settings(runtime: ServiceRuntime) -> ProviderSettings:
-    found = runtime.caches.get("provider_settings")
-    if found is None:
-        found = runtime.caches["provider_settings"] = ProviderSettings()
-    return found
+    return runtime.cached("provider_settings", ProviderSettings)
 
 
 def provider_of(runtime: ServiceRuntime) -> DciClient:

@@ -41,10 +41,7 @@ def uow_of(request: Request) -> RegistryUnitOfWork:
 
 def notice_minimum(request: Request) -> int:
     runtime = runtime_of(request)
-    settings = runtime.caches.get("exit_settings")
-    if settings is None:
-        settings = runtime.caches["exit_settings"] = ExitSettings()
-    return settings.exit_notice_days
+    return runtime.cached("exit_settings", ExitSettings).exit_notice_days
 
 
 async def command(
