@@ -20,6 +20,7 @@ from pathlib import Path
 import asyncpg
 from asgi_lifespan import LifespanManager
 
+from bench import cpu
 from services.registry.demo import demo_households
 from services.registry.domain.model import Household, Income
 from services.registry.service_layer.services import facts_of, new_member
@@ -91,16 +92,21 @@ async def run(admin, events: list[Envelope], batch: int) -> dict:
         app = eligibility_app.create_app(runtime, scheduler=False, manage_bus=False)
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=60):
             consume = registry_consumer(runtime)
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu.snapshot()
             for start in range(0, len(events), batch):
                 await consume(events[start : start + batch])
             seconds = time.perf_counter() - started
+            spent = cpu.spent(cpu_before, cpu.snapshot())
             await runtime.db.dispose()
         return {
             "batch": batch,
             "events": len(events),
             "seconds": round(seconds, 2),
             "events_per_second": round(len(events) / seconds),
+            # This process applies the events and relays the decisions to the in-process bus.
+            "cpu_microseconds_per_event": {
+                k: round(v * 1e6 / len(events)) for k, v in spent.items() if k in ("this_process", "postgresql")
+            },
         }
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -122,6 +128,7 @@ async def main(households: int, batch: int) -> None:
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "households": households,
+        "machine_speed_seconds": cpu.machine_speed_seconds(),
         "batched": batched,
         "one_at_a_time": single,
         "note": "handler rate on PostgreSQL, no broker transport; the sealer key is the development key",

@@ -29,6 +29,7 @@ from shared.config import ServiceSettings
 from shared.db import Database
 from shared.errors import PROBLEM_JSON, InternalError, ProblemFactory, install_error_handlers
 from shared.limits import RequestLimits
+from shared.memory import tune_garbage_collector
 from shared.openapi import install_openapi
 from shared.outbox import OutboxRelay
 from shared.platform_tables import PlatformTables
@@ -177,6 +178,7 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector()
         if on_startup:
             await on_startup(runtime)
         if manage_bus:

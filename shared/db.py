@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, DateTime, Dialect, String, Table, event, insert, text
+from sqlalchemy import ARRAY, JSON, ColumnElement, DateTime, Dialect, String, Table, any_, event, insert, literal, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -88,6 +89,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`, written on PostgreSQL as `column = ANY($1)` with one array parameter: an IN
+    list is one parameter per value, so every batch size is a new statement to render and prepare, and
+    once PostgreSQL settles on a generic plan a long list is no longer hashed."""
+    distinct = sorted(set(values))
+    if session.bind.dialect.name == "postgresql":
+        return column == any_(literal(distinct, ARRAY(column.type)))
+    return column.in_(distinct)
 
 
 # Below this many rows an INSERT is as fast as COPY and simpler to read in a query log.

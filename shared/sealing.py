@@ -35,4 +35,4 @@ class Sealer:
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash for equality lookups (uniqueness of ID numbers) without storing them twice."""
-        return hmac.new(self._hmac_key, value.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._hmac_key, value.encode(), "sha256").hex()

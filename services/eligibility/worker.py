@@ -15,6 +15,7 @@ from services.eligibility.adapters.uow import EligibilityUnitOfWork
 from services.eligibility.app import build_runtime
 from services.eligibility.service_layer import jobs
 from shared.config import ServiceSettings
+from shared.memory import tune_garbage_collector
 from shared.tracing import configure_logging
 
 log = logging.getLogger(__name__)
@@ -41,4 +42,5 @@ async def work(settings: ServiceSettings, *, until_idle: bool = False, poll_seco
 
 def main(settings: ServiceSettings, until_idle: bool) -> None:
     configure_logging(settings.log_level)
+    tune_garbage_collector()
     asyncio.run(work(settings, until_idle=until_idle))

@@ -18,7 +18,7 @@ from services.eligibility.adapters import orm
 from services.eligibility.domain.model import PriorState
 from services.eligibility.domain.parameters import Category, Standard, region_chain
 from shared.clock import Clock, utc_now
-from shared.db import insert_many
+from shared.db import insert_many, one_of
 from shared.ids import new_record_id
 
 
@@ -175,7 +175,7 @@ class HouseholdReadModel:
             return {}
         query = (
             select(orm.households)
-            .where(orm.households.c.household_id.in_(sorted(set(household_ids))))
+            .where(one_of(self.session, orm.households.c.household_id, household_ids))
             .order_by(orm.households.c.household_id)
         )
         if for_update:

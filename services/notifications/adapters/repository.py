@@ -19,7 +19,7 @@ from services.notifications.domain.reports import GROUP_OF_STATUS, GROUPS
 from services.notifications.domain.rules import HouseholdEntry
 from services.notifications.domain.traces import TraceEvent
 from services.notifications.domain.webhooks import DeliveryStatus, SubscriptionStatus
-from shared.db import insert_many
+from shared.db import insert_many, one_of
 
 
 def _insert(session: AsyncSession, table: Any) -> Any:
@@ -63,7 +63,7 @@ class HouseholdDirectory:
             return {}
         h = orm.households.c
         rows = await self.session.execute(
-            select(h.household_id, h.region_code, h.cadre_id).where(h.household_id.in_(set(household_ids)))
+            select(h.household_id, h.region_code, h.cadre_id).where(one_of(self.session, h.household_id, household_ids))
         )
         return {r.household_id: HouseholdEntry(r.household_id, r.region_code, r.cadre_id) for r in rows}
 

@@ -13,7 +13,7 @@ from services.registry.adapters import orm
 from services.registry.domain.exits import ExitCase
 from services.registry.domain.model import Household, PersonRegisteredElsewhere, StaleVersion
 from shared.clock import Clock
-from shared.db import insert_many
+from shared.db import insert_many, one_of
 from shared.sealing import Sealer
 
 
@@ -34,7 +34,7 @@ class HouseholdRepository:
             return {}
         rows = await self.session.execute(
             select(orm.households.c.external_ref, orm.households.c.id, orm.households.c.region_code).where(
-                orm.households.c.external_ref.in_(sorted(set(refs)))
+                one_of(self.session, orm.households.c.external_ref, refs)
             )
         )
         return {r.external_ref: (r.id, r.region_code) for r in rows}
@@ -193,7 +193,7 @@ class HouseholdRepository:
         rows = await self.session.execute(
             select(orm.person_ids.c.id_hash, orm.households.c.id, orm.households.c.region_code)
             .join(orm.households, orm.households.c.id == orm.person_ids.c.household_id)
-            .where(orm.person_ids.c.id_hash.in_(sorted(set(id_hashes))))
+            .where(one_of(self.session, orm.person_ids.c.id_hash, id_hashes))
         )
         return {r.id_hash: (r.id, r.region_code) for r in rows}
 
