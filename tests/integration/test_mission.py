@@ -35,8 +35,10 @@ SERVICES = ("registry", "eligibility", "disbursement", "notifications")
 class System:
     """The processes of a deployment, each on its own port, sharing PostgreSQL (a database each) and Kafka."""
 
-    def __init__(self, urls: dict[str, str], kafka: str, bank_url: str, data_dir: str):
-        self.ports = {name: free_port() for name in SERVICES}
+    def __init__(
+        self, urls: dict[str, str], kafka: str, bank_url: str, data_dir: str, services: tuple[str, ...] = SERVICES
+    ):
+        self.ports = {name: free_port() for name in services}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")} | {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -48,8 +50,8 @@ class System:
             "DATA_DIR": data_dir,
             "LOG_LEVEL": os.environ.get("MISSION_LOG_LEVEL", "WARNING"),
             "PROVIDER_URL": bank_url,
-            "DISBURSEMENT_CALLBACK_URL": f"{self.urls['disbursement']}/v1/provider/on-disburse",
-            "ELIGIBILITY_URL": self.urls["eligibility"],
+            "DISBURSEMENT_CALLBACK_URL": f"{self.urls.get('disbursement', 'http://127.0.0.1:9')}/v1/provider/on-disburse",
+            "ELIGIBILITY_URL": self.urls.get("eligibility", "http://127.0.0.1:9"),
             "NOTIFICATIONS_POLL_SECONDS": "0.2",
             "NOTIFICATIONS_SMS_GATEWAY_URL": "http://127.0.0.1:9",
         }

@@ -1,0 +1,260 @@
+"""A province's data flowing through, end to end (issue 10): the registry and eligibility as their own
+processes on PostgreSQL and Kafka, driven over REST as an integrating provincial system would.
+
+1. **Import**: N households (JSON Lines from the registry's generator, spread over the province's
+   counties) posted to `POST /v1/imports` in files of at most `--file-rows` rows, one after another.
+   Measured: when every file's job is done (the import's rate), and when eligibility holds a decision
+   for every imported household (the whole pipeline: relay → Kafka → eligibility's batch consumer).
+2. **Monthly comparison over the API**: M income corrections (`PATCH …/incomes/{id}`, one per household)
+   sent by C concurrent clients as fast as the registry answers. Measured: the API's rate and when
+   every correction's decision is current in eligibility.
+
+"Decided" is read from eligibility's read model: its row of a household carries the registry version it
+last evaluated, written in the same transaction as the decisions. CPU seconds per process (registry,
+eligibility, PostgreSQL, Kafka) say what bounded each phase.
+
+    uv run --group bench python -m bench.pipeline [--households 20000] [--corrections 5000] [--clients 32]
+        → bench/results/pipeline_<households>.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench import cpu
+from services.registry.demo import demo_households
+from shared.auth import issue_token
+from shared.config import PlatformSettings
+from shared.migrations import upgrade_async
+from tests.integration.test_mission import System
+
+RESULTS = Path(__file__).parent / "results"
+PG = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://assistance:assistance@127.0.0.1:55432/postgres")
+KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
+SERVICES = ("registry", "eligibility")
+
+
+def jsonl_files(households: int, file_rows: int, tag: str) -> list[bytes]:
+    files, lines = [], []
+    for n, (household, members, incomes) in enumerate(demo_households(households, seed=430)):
+        body = {**household, "external_ref": f"{tag}-{n}", "members": members, "incomes": incomes}
+        lines.append(json.dumps(body, ensure_ascii=False, default=lambda v: v.isoformat() if isinstance(v, date) else v))
+        if len(lines) == file_rows:
+            files.append("\n".join(lines).encode())
+            lines = []
+    if lines:
+        files.append("\n".join(lines).encode())
+    return files
+
+
+def process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Meter:
+    """CPU seconds of each service process, PostgreSQL and Kafka between two readings."""
+
+    def __init__(self, system: System):
+        self.pids = {name: p.pid for name, p in zip(system.ports, system.processes, strict=True)}
+
+    def read(self) -> dict[str, float]:
+        machine = cpu.snapshot()
+        return {
+            **{name: process_cpu_seconds(pid) for name, pid in self.pids.items()},
+            "postgresql": machine["postgresql"],
+            "kafka": machine["kafka"],
+            "wall": machine["wall"],
+        }
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        return {k: round(after[k] - before[k], 1) for k in before}
+
+
+async def table_scans(db: asyncpg.Connection) -> dict[str, tuple[int, int]]:
+    """{table: (sequential scans, rows they read)}: a plan that scans a table per request shows here."""
+    rows = await db.fetch("SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables")
+    return {r["relname"]: (r["seq_scan"], r["seq_tup_read"]) for r in rows}
+
+
+def scans_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> dict[str, list[int]]:
+    return {
+        name: [after[name][0] - before.get(name, (0, 0))[0], after[name][1] - before.get(name, (0, 0))[1]]
+        for name in after
+        if after[name][1] - before.get(name, (0, 0))[1] > 0
+    }
+
+
+async def wait_decided(eligibility_db: asyncpg.Connection, wanted: int, at_least_version: int, timeout: float) -> int:
+    """Poll eligibility's read model until `wanted` households are evaluated at `at_least_version` or later."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        decided = await eligibility_db.fetchval(
+            "SELECT count(*) FROM households WHERE version >= $1 AND state IS NOT NULL", at_least_version
+        )
+        if decided >= wanted or time.perf_counter() > deadline:
+            return decided
+        await asyncio.sleep(0.5)
+
+
+async def main(households: int, file_rows: int, corrections: int, clients: int) -> dict:
+    admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
+    names = {service: f"bench_pl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
+    urls = {}
+    for service, name in names.items():
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        urls[service] = PG.rsplit("/", 1)[0] + "/" + name
+        await upgrade_async(service, urls[service])
+    files = jsonl_files(households, file_rows, uuid.uuid4().hex[:6])
+    system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES)
+    system.env["MAX_UPLOAD_BYTES"] = str(max(len(f) for f in files) + (1 << 20))
+    system.launch()
+    token = issue_token(PlatformSettings(), subject="bench-province", roles=["provincial_system"], region="22")
+    headers = {"Authorization": f"Bearer {token}"}
+    registry_db = await asyncpg.connect(urls["registry"].replace("postgresql+asyncpg://", "postgresql://"))
+    eligibility_db = await asyncpg.connect(urls["eligibility"].replace("postgresql+asyncpg://", "postgresql://"))
+    result: dict = {
+        "bench": "pipeline",
+        "households": households,
+        "file_rows": file_rows,
+        "files": len(files),
+        "machine_speed_seconds": cpu.machine_speed_seconds(),
+    }
+    try:
+        async with httpx.AsyncClient(timeout=600, headers=headers) as http:
+            await system.ready(http)
+            meter = Meter(system)
+            registry = system.urls["registry"]
+
+            # 1. The import, file after file, then until every household is decided.
+            before, started = meter.read(), time.perf_counter()
+            imported = failed = 0
+            for content in files:
+                response = await http.post(
+                    f"{registry}/v1/imports", content=content, headers={"content-type": "application/x-ndjson"}
+                )
+                response.raise_for_status()
+                job_id = response.json()["id"]
+                while True:
+                    job = (await http.get(f"{registry}/v1/imports/{job_id}")).json()
+                    if job["status"] == "done":
+                        imported, failed = imported + job["imported"], failed + job["failed"]
+                        break
+                    await asyncio.sleep(0.5)
+            import_seconds = time.perf_counter() - started
+            at_import_end = meter.read()
+            decided = await wait_decided(eligibility_db, imported, 1, timeout=1800)
+            decided_seconds = time.perf_counter() - started
+            after = meter.read()
+            result["import"] = {
+                "imported": imported,
+                "failed": failed,
+                "import_seconds": round(import_seconds, 1),
+                "households_per_second": round(households / import_seconds),
+                "all_decided_seconds": round(decided_seconds, 1),
+                "decided": decided,
+                "decided_after_import_end_seconds": round(decided_seconds - import_seconds, 1),
+                "target_seconds_for_430000": 300,
+                "cpu_seconds_until_import_end": Meter.spent(before, at_import_end),
+                "cpu_seconds_until_all_decided": Meter.spent(before, after),
+            }
+            print(json.dumps(result["import"], indent=1), flush=True)
+
+            # 2. Income corrections over the API, C clients in a closed loop, then until all are decided.
+            targets = [
+                (row["id"], row["income_id"], row["version"])
+                for row in await registry_db.fetch(
+                    "SELECT id, version, document->'incomes'->0->>'id' AS income_id FROM households "
+                    "WHERE json_array_length(document->'incomes') > 0 ORDER BY id LIMIT $1",
+                    corrections,
+                )
+            ]
+            queue = list(enumerate(targets))
+            latencies: list[float] = []
+            errors = 0
+
+            async def client() -> None:
+                nonlocal errors
+                while queue:
+                    n, (household_id, income_id, _) = queue.pop()
+                    sent = time.perf_counter()
+                    response = await http.patch(
+                        f"{registry}/v1/households/{household_id}/incomes/{income_id}",
+                        json={"amount_fen": 10_000 + (n % 50) * 1_000, "reason": "月度比对更正"},
+                    )
+                    latencies.append(time.perf_counter() - sent)
+                    errors += response.status_code != 200
+
+            scans_before = await table_scans(registry_db)
+            before, started = meter.read(), time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(clients)))
+            sent_seconds = time.perf_counter() - started
+            at_sent = meter.read()
+            await asyncio.sleep(1)  # statistics reach pg_stat_user_tables within a second
+            registry_scans = scans_between(scans_before, await table_scans(registry_db))
+            # Every corrected household is one version further; count those decided at that version.
+            corrected_versions = {hid: version + 1 for hid, _, version in targets}
+            deadline = time.perf_counter() + 1800
+            while True:
+                rows = await eligibility_db.fetch(
+                    "SELECT household_id, version FROM households WHERE household_id = ANY($1::text[])",
+                    list(corrected_versions),
+                )
+                current = sum(1 for r in rows if r["version"] >= corrected_versions[r["household_id"]])
+                if current >= len(targets) - errors or time.perf_counter() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            current_seconds = time.perf_counter() - started
+            latencies.sort()
+            result["corrections_over_api"] = {
+                "corrections": len(targets),
+                "clients": clients,
+                "errors": errors,
+                "sent_seconds": round(sent_seconds, 1),
+                "requests_per_second": round(len(targets) / sent_seconds),
+                "request_p50_ms": round(latencies[len(latencies) // 2] * 1000, 1),
+                "request_p99_ms": round(latencies[int(len(latencies) * 0.99)] * 1000, 1),
+                "all_current_seconds": round(current_seconds, 1),
+                "current": current,
+                "current_after_last_sent_seconds": round(current_seconds - sent_seconds, 1),
+                "target_seconds_for_100000": 120,
+                "cpu_seconds_until_sent": Meter.spent(before, at_sent),
+                "registry_sequential_scans_while_sending": registry_scans,
+                "cpu_seconds_until_all_current": Meter.spent(before, meter.read()),
+            }
+            print(json.dumps(result["corrections_over_api"], indent=1), flush=True)
+    finally:
+        system.stop()
+        await registry_db.close()
+        await eligibility_db.close()
+        for name in names.values():
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+    result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--file-rows", type=int, default=40_000)
+    parser.add_argument("--corrections", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=32)
+    args = parser.parse_args()
+    outcome = asyncio.run(main(args.households, args.file_rows, args.corrections, args.clients))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"pipeline_{args.households}.json").write_text(json.dumps(outcome, indent=1))
+    print(json.dumps(outcome, indent=1))
