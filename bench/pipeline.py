@@ -45,11 +45,15 @@ KAFKA = os.environ.get("TEST_KAFKA_BOOTSTRAP", "127.0.0.1:19092")
 SERVICES = ("registry", "eligibility")
 
 
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def jsonl_files(households: int, file_rows: int, tag: str) -> list[bytes]:
     files, lines = [], []
     for n, (household, members, incomes) in enumerate(demo_households(households, seed=430)):
         body = {**household, "external_ref": f"{tag}-{n}", "members": members, "incomes": incomes}
-        lines.append(json.dumps(body, ensure_ascii=False, default=lambda v: v.isoformat() if isinstance(v, date) else v))
+        lines.append(json.dumps(body, ensure_ascii=False, default=_iso))
         if len(lines) == file_rows:
             files.append("\n".join(lines).encode())
             lines = []
