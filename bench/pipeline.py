@@ -102,15 +102,26 @@ def scans_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int
     }
 
 
-async def wait_decided(eligibility_db: asyncpg.Connection, wanted: int, at_least_version: int, timeout: float) -> int:
-    """Poll eligibility's read model until `wanted` households are evaluated at `at_least_version` or later."""
+async def drained(http: httpx.AsyncClient, eligibility_url: str, registry_db: asyncpg.Connection) -> bool:
+    """Nothing in flight: the registry's outbox is empty and eligibility's consumer has no lag. Cheap to
+    ask twice a second, unlike counting a province's read model, which would load PostgreSQL itself."""
+    if await registry_db.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
+        return False
+    text = (await http.get(f"{eligibility_url}/metrics")).text
+    lag = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("consumer_lag{"))
+    return lag == 0
+
+
+async def wait_until(done, in_flight_drained, timeout: float):
+    """Poll `in_flight_drained` twice a second; when it says so, check `done` (the exact, costlier count)."""
     deadline = time.perf_counter() + timeout
     while True:
-        decided = await eligibility_db.fetchval(
-            "SELECT count(*) FROM households WHERE version >= $1 AND state IS NOT NULL", at_least_version
-        )
-        if decided >= wanted or time.perf_counter() > deadline:
-            return decided
+        if await in_flight_drained():
+            outcome, finished = await done()
+            if finished:
+                return outcome
+        if time.perf_counter() > deadline:
+            return (await done())[0]
         await asyncio.sleep(0.5)
 
 
@@ -160,7 +171,15 @@ async def main(households: int, file_rows: int, corrections: int, clients: int) 
                     await asyncio.sleep(0.5)
             import_seconds = time.perf_counter() - started
             at_import_end = meter.read()
-            decided = await wait_decided(eligibility_db, imported, 1, timeout=1800)
+
+            async def all_decided() -> tuple[int, bool]:
+                decided = await eligibility_db.fetchval("SELECT count(*) FROM households WHERE state IS NOT NULL")
+                return decided, decided >= imported
+
+            def quiet():
+                return drained(http, system.urls["eligibility"], registry_db)
+
+            decided = await wait_until(all_decided, quiet, timeout=1800)
             decided_seconds = time.perf_counter() - started
             after = meter.read()
             result["import"] = {
@@ -211,16 +230,16 @@ async def main(households: int, file_rows: int, corrections: int, clients: int) 
             registry_scans = scans_between(scans_before, await table_scans(registry_db))
             # Every corrected household is one version further; count those decided at that version.
             corrected_versions = {hid: version + 1 for hid, _, version in targets}
-            deadline = time.perf_counter() + 1800
-            while True:
+
+            async def all_current() -> tuple[int, bool]:
                 rows = await eligibility_db.fetch(
                     "SELECT household_id, version FROM households WHERE household_id = ANY($1::text[])",
                     list(corrected_versions),
                 )
                 current = sum(1 for r in rows if r["version"] >= corrected_versions[r["household_id"]])
-                if current >= len(targets) - errors or time.perf_counter() > deadline:
-                    break
-                await asyncio.sleep(0.5)
+                return current, current >= len(targets) - errors
+
+            current = await wait_until(all_current, quiet, timeout=1800)
             current_seconds = time.perf_counter() - started
             latencies.sort()
             result["corrections_over_api"] = {

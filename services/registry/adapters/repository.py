@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,7 +150,8 @@ class HouseholdRepository:
         households, versions, persons = [], [], []
         for household, reason, flags in registrations:
             household.version, household.created_at, household.updated_at = 1, now, now
-            document = household.model_dump(mode="json")
+            # Serialised once for both tables (a Fragment is written as the JSON it holds).
+            document = orjson.Fragment(orjson.dumps(household.model_dump(mode="json")))
             households.append(
                 dict(
                     id=household.id,

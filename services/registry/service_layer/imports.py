@@ -124,11 +124,20 @@ def _csv_rows(content: str) -> list[Row]:
     return sorted([(line, household, None) for line, household in grouped.values()] + broken, key=lambda r: r[0])
 
 
+def count_rows(fmt: str, content: str) -> int:
+    """How many rows `parse_rows` will give: every non-blank JSON line is one (a line that is not a JSON
+    object is a row error), so JSON Lines are counted without being parsed; CSV rows are grouped by
+    household, so CSV is parsed."""
+    if fmt == "jsonl":
+        return sum(1 for line in content.splitlines() if line.strip())
+    return len(parse_rows(fmt, content))
+
+
 async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, content: str, traceparent: str) -> dict:
-    rows = parse_rows(fmt, content)
-    if not rows:
+    total = count_rows(fmt, content)
+    if not total:
         raise ValidationProblem.field("body", "non_empty", "the file holds no rows")
-    if len(rows) > MAX_ROWS:
+    if total > MAX_ROWS:
         raise ValidationProblem.field("body", "max_rows", f"at most {MAX_ROWS} households per file")
     now = uow.now()
     job = dict(
@@ -138,7 +147,7 @@ async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, conten
         format=fmt,
         content_sha256=hashlib.sha256(content.encode()).hexdigest(),
         status="queued",
-        total=len(rows),
+        total=total,
         processed=0,
         imported=0,
         unchanged=0,
