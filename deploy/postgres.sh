@@ -63,6 +63,9 @@ full_page_writes = off
 # a job's WAL does not force a checkpoint every few seconds.
 shared_buffers = 1GB
 max_wal_size = 4GB
+# JSON documents over 2 kB (snapshots, explanations, envelopes) are compressed when stored: lz4 costs a
+# fraction of the CPU of the default pglz (shared/DECISIONS.md §10).
+default_toast_compression = lz4
 CONF
     fi
     as_pg "$BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null

@@ -39,7 +39,7 @@ class PlatformSettings(BaseSettings):
     jwks_url: str | None = None
     jwt_issuer: str = "jilin-assistance"
     jwt_audience: str = "jilin-assistance"
-    # Key that seals personal data inside event payloads (Fernet, base64 of 32 bytes).
+    # Key that seals personal data inside event payloads (shared/sealing.py; base64 of 32 bytes).
     pii_key: str = DEV_PII_KEY
     otlp_endpoint: str | None = None
     log_level: str = "INFO"

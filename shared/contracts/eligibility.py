@@ -52,6 +52,6 @@ class SignalRaised(EventPayload):
     kind: str
     category: str
     # Amounts, thresholds and sources; the parts that name members by a health or age fact (which members
-    # are vulnerable) travel in `sealed_evidence` (Fernet under PII_KEY), like the registry's sealed facts.
+    # are vulnerable) travel in `sealed_evidence` (sealed under PII_KEY), like the registry's sealed facts.
     evidence: dict[str, Any]
     sealed_evidence: str | None = None

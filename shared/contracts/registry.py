@@ -73,7 +73,7 @@ class HouseholdFacts(BaseModel):
     members: list[MemberFacts]
     incomes: list[IncomeFacts]
     expenses: list[ExpenseFacts]
-    sealed: str  # Fernet token: {member_id: SealedMemberFacts}
+    sealed: str  # sealed (shared/sealing.py): {member_id: SealedMemberFacts}
 
 
 class HouseholdEvent(EventPayload):
