@@ -1,7 +1,7 @@
 """Registry bulk import: households a second for a JSON Lines file posted to `POST /v1/imports`, on the
 real PostgreSQL (in-process bus: the figure is the registry's, events wait in the outbox for the relay).
 
-    uv run --group bench python -m bench.imports [--rows 5000]   → bench/results/imports.json
+    uv run --group bench python -m bench.imports [--rows 20000]   → bench/results/imports[_<rows>].json
 """
 
 from __future__ import annotations
@@ -49,12 +49,13 @@ async def main(rows: int) -> None:
     url = PG.rsplit("/", 1)[0] + "/" + name
     try:
         await upgrade_async("registry", url)
-        runtime = registry_app.build_runtime(
-            ServiceSettings.load("registry", database_url=url, kafka_bootstrap_servers=None), bus=InProcessBus()
+        content = jsonl(rows, uuid.uuid4().hex[:6])
+        settings = ServiceSettings.load(
+            "registry", database_url=url, kafka_bootstrap_servers=None, max_upload_bytes=len(content) + (1 << 20)
         )
+        runtime = registry_app.build_runtime(settings, bus=InProcessBus())
         app = registry_app.create_app(runtime)
         token = issue_token(PlatformSettings(), subject="bench", roles=["provincial_system"], region="22")
-        content = jsonl(rows, uuid.uuid4().hex[:6])
         async with LifespanManager(app, startup_timeout=60, shutdown_timeout=120):
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app),
@@ -87,7 +88,9 @@ async def main(rows: int) -> None:
             "machine_speed_seconds": speed,
         }
         RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "imports.json").write_text(json.dumps(result, indent=2))
+        (RESULTS / ("imports.json" if rows == 20_000 else f"imports_{rows}.json")).write_text(
+            json.dumps(result, indent=2)
+        )
         print(json.dumps(result, indent=2))
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -96,5 +99,5 @@ async def main(rows: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--rows", type=int, default=20_000)
     asyncio.run(main(parser.parse_args().rows))
