@@ -86,6 +86,9 @@ class OutboxRelay:
     async def _publish_pending(self) -> int:
         async with self.db.session() as session, session.begin():
             if not self.db.is_sqlite:
+                # Its own statement, before the read: a read taking the lock in a subquery has its snapshot
+                # from before the lock, so it can still see rows the previous holder published and deleted
+                # as it released the lock (tried: two relays published some events twice).
                 got_lock = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key)))
                 if not got_lock:
                     return 0  # another relay instance is publishing
