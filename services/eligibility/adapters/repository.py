@@ -190,6 +190,7 @@ class HouseholdReadModel:
         now = self.clock()
         if self.session.bind.dialect.name == "postgresql":
             # One statement over unnested arrays (a multi-row VALUES is compiled anew for every batch size).
+            serialised = [_json(s) for _, _, _, s, _ in snapshots]
             await self.session.execute(
                 text(
                     "INSERT INTO households (household_id, version, region_code, snapshot, cadre_id, updated_at) "
@@ -205,14 +206,17 @@ class HouseholdReadModel:
                     "ids": [h for h, _, _, _, _ in snapshots],
                     "versions": [v for _, v, _, _, _ in snapshots],
                     "regions": [r for _, _, r, _, _ in snapshots],
-                    "snapshots": [_json(s) for _, _, _, s, _ in snapshots],
+                    "snapshots": serialised,
                     "cadres": [c for _, _, _, _, c in snapshots],
                 },
             )
-            await insert_many(
+            await insert_many(  # the same JSON again (a Fragment is written as the JSON it holds)
                 self.session,
                 orm.household_snapshots,
-                [dict(household_id=h, version=v, snapshot=s, recorded_at=now) for h, v, _, s, _ in snapshots],
+                [
+                    dict(household_id=h, version=v, snapshot=orjson.Fragment(json), recorded_at=now)
+                    for (h, v, _, _, _), json in zip(snapshots, serialised, strict=True)
+                ],
             )
             return
         rows = [
