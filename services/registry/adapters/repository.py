@@ -18,16 +18,27 @@ from shared.db import insert_many, one_of
 from shared.sealing import Sealer
 
 
+def _active_persons(household: Household) -> frozenset[tuple[str, str]]:
+    return frozenset((m.id_number, m.id) for m in household.active_members)
+
+
 class HouseholdRepository:
     def __init__(self, session: AsyncSession, sealer: Sealer, clock: Clock):
         self.session, self.sealer, self.clock = session, sealer, clock
+        # The active members (ID number, member id) of each household as loaded in this unit of work: a
+        # save that leaves them as they were (an income, an expense, a cadre) needs no person-id sync.
+        self._members_loaded: dict[str, frozenset[tuple[str, str]]] = {}
 
     async def get(self, household_id: str, *, for_update: bool = False) -> Household | None:
         query = select(orm.households.c.document).where(orm.households.c.id == household_id)
         if for_update:
             query = query.with_for_update()
         document = await self.session.scalar(query)
-        return Household.model_validate(document) if document else None
+        if not document:
+            return None
+        household = Household.model_validate(document)
+        self._members_loaded[household.id] = _active_persons(household)
+        return household
 
     async def regions_of_external_refs(self, refs: Sequence[str]) -> dict[str, tuple[str, str]]:
         """{external_ref: (household id, region code)} of the refs already registered."""
@@ -105,7 +116,8 @@ class HouseholdRepository:
         household.updated_at = now
         if household.created_at is None:
             household.created_at = now
-        document = household.model_dump(mode="json")
+        # Serialised once for the row and its version (a Fragment is written as the JSON it holds).
+        document = orjson.Fragment(orjson.dumps(household.model_dump(mode="json")))
         values = dict(
             region_code=household.region_code,
             poverty_status=household.poverty_status.value,
@@ -128,7 +140,11 @@ class HouseholdRepository:
                 raise StaleVersion(
                     f"household {household.id} changed since version {expected_version}; read it again and retry"
                 )
-        await self._sync_person_ids(household)
+        # The version check above proves nobody saved the household since it was loaded, so its person ids
+        # are still those of the loaded members. Forgotten after one use: a savepoint rolled back later
+        # must not leave a stale "already in sync".
+        if self._members_loaded.pop(household.id, None) != _active_persons(household):
+            await self._sync_person_ids(household)
         await self.session.execute(
             insert(orm.household_versions).values(
                 household_id=household.id,
