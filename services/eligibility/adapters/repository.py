@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import bindparam, func, insert, literal, select, text, tuple_, update
@@ -158,6 +158,19 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
+class ReadModelRow(NamedTuple):
+    """A household's read-model row, as evaluations read it."""
+
+    household_id: str
+    version: int
+    region_code: str
+    cadre_id: str | None
+    snapshot: dict[str, Any]
+    state: Any
+    current_decisions: Any
+    decision_sequence: int
+
+
 class HouseholdReadModel:
     def __init__(self, session: AsyncSession, clock: Clock = utc_now):
         self.session, self.clock = session, clock
@@ -182,11 +195,34 @@ class HouseholdReadModel:
             query = query.with_for_update()
         return {row.household_id: row for row in (await self.session.execute(query)).all()}
 
-    async def upsert_many(self, snapshots: Sequence[tuple[str, int, str, dict[str, Any], str | None]]) -> None:
+    async def upsert_many(
+        self,
+        snapshots: Sequence[tuple[str, int, str, dict[str, Any], str | None]],
+        locked: Mapping[str, Any],
+    ) -> dict[str, ReadModelRow]:
         """New snapshots (household id, version, region, snapshot, cadre) in two statements: the rows
-        (inserted or updated) and the snapshot history."""
+        (inserted or updated) and the snapshot history. Returns each household's row as it now stands,
+        built from the rows the caller read and locked (`locked`, from `get_many(for_update=True)`) and
+        the new values, without reading it back."""
         if not snapshots:
-            return
+            return {}
+        rows = {
+            h: ReadModelRow(
+                household_id=h,
+                version=v,
+                region_code=r,
+                cadre_id=c,
+                snapshot=s,
+                state=locked[h].state if h in locked else None,
+                current_decisions=locked[h].current_decisions if h in locked else None,
+                decision_sequence=locked[h].decision_sequence if h in locked else 0,
+            )
+            for h, v, r, s, c in snapshots
+        }
+        await self._upsert_many(snapshots)
+        return rows
+
+    async def _upsert_many(self, snapshots: Sequence[tuple[str, int, str, dict[str, Any], str | None]]) -> None:
         now = self.clock()
         if self.session.bind.dialect.name == "postgresql":
             # One statement over unnested arrays (a multi-row VALUES is compiled anew for every batch size).

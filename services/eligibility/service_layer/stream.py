@@ -62,13 +62,13 @@ async def apply_household_batch(
         ]
         if not newer:
             continue
-        await uow.households.upsert_many(
+        rows = await uow.households.upsert_many(
             [
                 (f.household_id, f.version, f.region_code, snapshot_of(f, uow.runtime.sealer), f.cadre_id)
                 for f, _, _ in newer
-            ]
+            ],
+            existing,
         )
-        rows = await uow.households.get_many([f.household_id for f, _, _ in newer])
         standards, compiled = await cached_standards(uow, as_of)
         # The scalar engine, written set-based: the bulk job's vectorised screening gave no measurable gain
         # on a stream of registry changes (bench/stream.py; DECISIONS §22).
