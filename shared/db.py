@@ -91,6 +91,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def serialised_json(value: Any) -> orjson.Fragment:
+    """A JSON column's value serialised now, for writing it to more than one row or table (a household's
+    row and its version): a Fragment is written as the JSON it holds, by COPY and by SQLAlchemy alike."""
+    return orjson.Fragment(orjson.dumps(value, default=str))
+
+
 def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN values`, written on PostgreSQL as `column = ANY($1)` with one array parameter: an IN
     list is one parameter per value, so every batch size is a new statement to render and prepare, and

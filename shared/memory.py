@@ -3,7 +3,7 @@
 CPython's default thresholds start a full collection once the objects that survived since the last one
 reach a quarter of all long-lived objects. A bulk import or a batch of events keeps tens of thousands of
 rows, models and envelopes alive for a while, so full collections came again and again, each walking the
-whole heap: they took about half the CPU of an import (DECISIONS.md in `shared/`). Objects are still
+whole heap (measured in `shared/DECISIONS.md` §8). Objects are still
 freed by reference counting the moment they are dropped; only cyclic garbage waits longer.
 """
 

@@ -246,7 +246,7 @@ class HouseholdReadModel:
                     "cadres": [c for _, _, _, _, c in snapshots],
                 },
             )
-            await insert_many(  # the same JSON again (a Fragment is written as the JSON it holds)
+            await insert_many(  # the same JSON again (see shared.db.serialised_json)
                 self.session,
                 orm.household_snapshots,
                 [

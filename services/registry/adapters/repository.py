@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-import orjson
 from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,7 @@ from services.registry.adapters import orm
 from services.registry.domain.exits import ExitCase
 from services.registry.domain.model import Household, PersonRegisteredElsewhere, StaleVersion
 from shared.clock import Clock
-from shared.db import insert_many, one_of
+from shared.db import insert_many, one_of, serialised_json
 from shared.sealing import Sealer
 
 
@@ -116,8 +115,7 @@ class HouseholdRepository:
         household.updated_at = now
         if household.created_at is None:
             household.created_at = now
-        # Serialised once for the row and its version (a Fragment is written as the JSON it holds).
-        document = orjson.Fragment(orjson.dumps(household.model_dump(mode="json")))
+        document = serialised_json(household.model_dump(mode="json"))  # once, for the row and its version
         values = dict(
             region_code=household.region_code,
             poverty_status=household.poverty_status.value,
@@ -166,8 +164,7 @@ class HouseholdRepository:
         households, versions, persons = [], [], []
         for household, reason, flags in registrations:
             household.version, household.created_at, household.updated_at = 1, now, now
-            # Serialised once for both tables (a Fragment is written as the JSON it holds).
-            document = orjson.Fragment(orjson.dumps(household.model_dump(mode="json")))
+            document = serialised_json(household.model_dump(mode="json"))  # once, for both tables
             households.append(
                 dict(
                     id=household.id,
