@@ -68,8 +68,10 @@ async def run_command(
         raise ValidationProblem.field(
             "Idempotency-Key", "length", "Idempotency-Key must be 1 to 200 printable characters"
         )
+    # The query is part of the request (POST /v1/imports?kind=...): a key reused with another is a conflict.
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     request_hash = hashlib.sha256(
-        request.method.encode() + b" " + request.url.path.encode() + b"\n" + await request.body()
+        request.method.encode() + b" " + target.encode() + b"\n" + await request.body()
     ).hexdigest()
     records = IdempotencyRecords(uow.db, uow.tables)
     owner = principal.access_key

@@ -129,6 +129,24 @@ class IncomeCorrected(HouseholdEvent):
     annual_amount_fen: int
 
 
+class RestatedIncome(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    income_id: str
+    member_id: str | None
+    income_type: str
+    effective_from: date
+    previous_annual_amount_fen: int = Field(description="the annual amount of this type in force that day before")
+    annual_amount_fen: int
+
+
+@event("registry.household.incomes_restated", topic=TOPIC)
+class IncomesRestated(HouseholdEvent):
+    """Another department's data restated incomes of the household from a day on (a monthly comparison
+    imported as a file, 003 二(七)); only the incomes it changed are listed."""
+
+    incomes: list[RestatedIncome]
+
+
 @event("registry.household.expense_recorded", topic=TOPIC)
 class ExpenseRecorded(HouseholdEvent):
     expense_id: str

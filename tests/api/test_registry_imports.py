@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from services.registry.adapters import orm
 from services.registry.adapters.uow import RegistryUnitOfWork
-from services.registry.api.imports import validated_row
+from services.registry.api.imports import ROW_VALIDATORS
 from services.registry.service_layer import imports
 from tests.conftest import auth
 from tests.factories import household, id_number, member
@@ -113,7 +113,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     chunk, imports.CHUNK_ROWS = imports.CHUNK_ROWS, 2  # two rows a transaction: the crash hits the second
     try:
         try:
-            await imports.run_job(uow_factory, job["id"], validated_row)
+            await imports.run_job(uow_factory, job["id"], ROW_VALIDATORS)
         except SystemExit:
             pass
     finally:
@@ -122,7 +122,7 @@ async def test_job_resumes_after_a_crash_without_redoing_rows(registry):
     async with uow_factory() as uow:
         halfway = await imports.get_job(uow, job["id"])
     assert (halfway["processed"], halfway["imported"], halfway["status"]) == (2, 2, "running")
-    await imports.run_job(uow_factory, job["id"], validated_row)
+    await imports.run_job(uow_factory, job["id"], ROW_VALIDATORS)
     async with uow_factory() as uow:
         done = await imports.get_job(uow, job["id"])
         await uow.session.execute(

@@ -90,3 +90,48 @@ def test_return_to_poverty_only_after_lifted():
         h.change_status(PovertyStatus.RETURNED)
     h.change_status(PovertyStatus.LIFTED)
     assert h.change_status(PovertyStatus.RETURNED) == PovertyStatus.LIFTED
+
+
+def _stated(member: Member | None, amount_fen: int, effective_from: date, type: str = "wages") -> dict:
+    return {
+        "id_number": member.id_number if member else None,
+        "type": type,
+        "amount_fen": amount_fen,
+        "period": "month",
+        "effective_from": effective_from,
+    }
+
+
+def test_a_restatement_ends_what_was_in_force_and_is_idempotent():
+    h = make_household()
+    head = h.active_members[0]
+    h.record_income(
+        Income(member_id=head.id, type="wages", amount_fen=5000, period="month", effective_from=date(2026, 1, 1))
+    )
+    ((income, previous),) = h.restate_incomes([_stated(head, 2000, date(2026, 11, 1))])
+    assert (income.amount_fen, previous) == (2000, 60_000)
+    assert [(i.effective_from, i.effective_to) for i in h.incomes] == [
+        (date(2026, 1, 1), date(2026, 10, 31)),
+        (date(2026, 11, 1), None),
+    ]
+    assert h.restate_incomes([_stated(head, 2000, date(2026, 11, 1))]) == []  # already so
+    # The same day again with another amount: the record of that day is corrected, not doubled.
+    ((again, before),) = h.restate_incomes([_stated(head, 2100, date(2026, 11, 1))])
+    assert again is income and (again.amount_fen, before) == (2100, 24_000) and len(h.incomes) == 2
+
+
+def test_a_restatement_is_all_or_nothing_and_refuses_an_earlier_day_than_a_record():
+    h = make_household()
+    head = h.active_members[0]
+    h.record_income(
+        Income(member_id=head.id, type="wages", amount_fen=5000, period="month", effective_from=date(2026, 6, 1))
+    )
+    snapshot = [i.model_dump() for i in h.incomes]
+    with pytest.raises(RegistryRuleBroken) as refused:
+        h.restate_incomes([_stated(None, 100, date(2026, 11, 1), "transfer"), _stated(head, 1, date(2026, 5, 1))])
+    assert (refused.value.field, refused.value.rule) == ("incomes[1].effective_from", "no_later_record")
+    assert [i.model_dump() for i in h.incomes] == snapshot  # the first, valid income was not kept either
+    stranger = make_member("spouse")
+    with pytest.raises(RegistryRuleBroken) as unknown:
+        h.restate_incomes([_stated(stranger, 1, date(2026, 11, 1))])
+    assert unknown.value.rule == "member_of_household"

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, and_, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.registry.adapters import orm
@@ -55,6 +55,22 @@ class HouseholdRepository:
             select(orm.households.c.document).where(orm.households.c.external_ref == ref)
         )
         return Household.model_validate(document) if document else None
+
+    async def get_many_by_external_refs(self, refs: Sequence[str]) -> list[Household]:
+        """The households with these external refs, locked for update in id order (so two jobs touching
+        the same households cannot deadlock)."""
+        if not refs:
+            return []
+        documents = await self.session.scalars(
+            select(orm.households.c.document)
+            .where(one_of(self.session, orm.households.c.external_ref, refs))
+            .order_by(orm.households.c.id)
+            .with_for_update()
+        )
+        households = [Household.model_validate(d) for d in documents]
+        for household in households:
+            self._members_loaded[household.id] = _active_persons(household)
+        return households
 
     async def as_of(self, household_id: str, moment: datetime) -> tuple[Household, dict] | None:
         row = (
@@ -196,6 +212,54 @@ class HouseholdRepository:
             ]
         await insert_many(self.session, orm.households, households)
         await insert_many(self.session, orm.person_ids, persons)
+        await insert_many(self.session, orm.household_versions, versions)
+
+    async def save_many(
+        self, changes: Sequence[tuple[Household, str | None, list[str]]], *, actor: str, change: str
+    ) -> None:
+        """Save households loaded by `get_many_by_external_refs` in this unit of work, each with (reason,
+        flags), as their next versions: one UPDATE sent for all and one insert of their versions. The
+        rows are locked since they were loaded, so nobody can have changed them; their active members
+        must be as loaded (incomes and expenses only)."""
+        now = self.clock()
+        rows, versions = [], []
+        for household, reason, flags in changes:
+            if self._members_loaded.pop(household.id, None) != _active_persons(household):
+                raise ValueError(f"save_many saves households whose members are unchanged ({household.id})")
+            household.version += 1
+            household.updated_at = now
+            document = serialised_json(household.model_dump(mode="json"))
+            rows.append(
+                dict(
+                    b_id=household.id,
+                    b_expected=household.version - 1,
+                    version=household.version,
+                    poverty_status=household.poverty_status.value,
+                    flags="," + ",".join(flags) + ",",
+                    document=document,
+                    updated_at=now,
+                )
+            )
+            versions.append(
+                dict(
+                    household_id=household.id,
+                    version=household.version,
+                    recorded_at=now,
+                    actor=actor,
+                    reason=reason,
+                    change=change,
+                    document=document,
+                )
+            )
+        if not rows:
+            return
+        table = orm.households
+        await self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"), table.c.version == bindparam("b_expected"))
+            .values({c: bindparam(c) for c in ("version", "poverty_status", "flags", "document", "updated_at")}),
+            rows,
+        )
         await insert_many(self.session, orm.household_versions, versions)
 
     def person_hashes(self, household: Household) -> list[str]:

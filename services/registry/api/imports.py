@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.api.households import registration_fields, uow_of
-from services.registry.api.schemas import HouseholdCreate, ImportJobView
+from services.registry.api.schemas import HouseholdCreate, ImportJobView, IncomeRestatement
 from services.registry.service_layer import imports
 from shared.app import ServiceRuntime, runtime_of
 from shared.auth import Principal, Role, require
@@ -32,7 +32,10 @@ FORMATS = {
 FILE_BODY = {
     "content": {media: {"schema": {"type": "string"}} for media in FORMATS},
     "required": True,
-    "description": "one household per JSON line, or CSV with one member per line grouped by external_ref",
+    "description": "JSON Lines, one row per line; or CSV grouped by external_ref: households one member per "
+    "line, income restatements one income per line (external_ref, id_number, type, amount_fen, period, "
+    "effective_from). A restatement row: {external_ref, incomes: [{id_number?, type, amount_fen, period, "
+    "effective_from}], reason?}",
 }
 
 
@@ -40,18 +43,36 @@ def view(job: dict) -> dict:
     return ImportJobView.model_validate(job).model_dump(mode="json")
 
 
+def _row_problem(exc: ValidationError) -> ValidationProblem:
+    return ValidationProblem(
+        "row failed validation",
+        errors=[{"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]} for e in exc.errors()],
+    )
+
+
 def validated_row(row: dict) -> dict:
     """An import row validated exactly like `POST /v1/households`, as the registration's fields."""
     try:
         body = HouseholdCreate.model_validate(row)
     except ValidationError as exc:
-        raise ValidationProblem(
-            "row failed validation",
-            errors=[
-                {"field": ".".join(map(str, e["loc"])), "rule": e["type"], "message": e["msg"]} for e in exc.errors()
-            ],
-        ) from None
+        raise _row_problem(exc) from None
     return registration_fields(body)
+
+
+def validated_restatement(row: dict) -> dict:
+    """A row of an income comparison file, as the restatement's fields."""
+    try:
+        body = IncomeRestatement.model_validate(row)
+    except ValidationError as exc:
+        raise _row_problem(exc) from None
+    return {
+        "external_ref": body.external_ref,
+        "reason": body.reason,
+        "incomes": [income.model_dump() for income in body.incomes],
+    }
+
+
+ROW_VALIDATORS = {"households": validated_row, "income_restatements": validated_restatement}
 
 
 def import_runner(runtime: ServiceRuntime) -> JobRunner:
@@ -62,7 +83,7 @@ def import_runner(runtime: ServiceRuntime) -> JobRunner:
     return JobRunner(
         runtime,
         "import",
-        lambda job_id: imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id, validated_row),
+        lambda job_id: imports.run_job(lambda: RegistryUnitOfWork(runtime), job_id, ROW_VALIDATORS),
         unfinished,
     )
 
@@ -74,10 +95,20 @@ async def resume_unfinished_jobs(runtime: ServiceRuntime) -> None:
 @router.post(
     "",
     status_code=202,
-    summary="Start an import (JSON Lines or CSV; rows need external_ref)",
+    summary="Start an import: households to register, or a monthly income comparison (rows need external_ref)",
     openapi_extra={"requestBody": FILE_BODY},
 )
-async def create_import(request: Request, actor: Importer):
+async def create_import(
+    request: Request,
+    actor: Importer,
+    kind: Annotated[
+        Literal["households", "income_restatements"],
+        Query(
+            description="households: each row registers a household (HouseholdCreate); income_restatements: each "
+            "row states incomes other departments' data show for a registered external_ref, from a day on"
+        ),
+    ] = "households",
+):
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = FORMATS.get(content_type)
     if fmt is None:
@@ -93,7 +124,7 @@ async def create_import(request: Request, actor: Importer):
     trace = current_trace()
 
     async def action():
-        job = await imports.create_job(uow, actor, fmt, content, trace.traceparent)
+        job = await imports.create_job(uow, actor, fmt, content, trace.traceparent, kind)
         return CommandResult(view(job), 202, {"Location": f"/v1/imports/{job['id']}"})
 
     response = await run_command(request, actor, uow, action)

@@ -156,8 +156,28 @@ class Page(BaseModel):
     next_cursor: str | None
 
 
+class StatedIncome(Body):
+    id_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=18)] | None = Field(
+        default=None, description="the member's ID number; absent for an income of the whole household"
+    )
+    type: IncomeType
+    amount_fen: Fen
+    period: Period
+    effective_from: date
+
+
+class IncomeRestatement(ChangeBody):
+    """One row of an income comparison file: what another department's data says of a household."""
+
+    external_ref: Annotated[VisibleLine, StringConstraints(min_length=1, max_length=100)]
+    incomes: list[StatedIncome] = Field(min_length=1, max_length=100)
+
+
 class ImportJobView(BaseModel):
     id: str
+    kind: Literal["households", "income_restatements"] = Field(
+        description="households: registrations; income_restatements: a comparison's incomes (imported = applied)"
+    )
     status: str
     format: str
     total: int

@@ -6,7 +6,7 @@ Source: POLICY §1 (001 ch.12 dynamic management, 003, 004 包保 assignment).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -300,6 +300,81 @@ class Household(_Entity):
         self._check_member_ref(income.member_id)
         _check_range(income.effective_from, income.effective_to)
         return income, previous
+
+    def restate_income(
+        self, member_id: str | None, type: IncomeType, amount_fen: int, period: Period, effective_from: date
+    ) -> tuple[Income, int] | None:
+        """Another department's data says: from `effective_from`, this member's (or the household's, with
+        no member) income of this type is `amount_fen` a `period` (a monthly comparison, 003 二(七)).
+        Records of that member and type still in force that day end the day before; one that starts
+        that very day is corrected in place. Returns the income now in force and the annual amount in
+        force before, or None when the record already says so (re-running a file changes nothing)."""
+        self._check_member_ref(member_id)
+        in_force = [
+            i
+            for i in self.incomes
+            if i.member_id == member_id
+            and i.type == type
+            and (i.effective_to is None or i.effective_to >= effective_from)
+        ]
+        starting = [i for i in in_force if i.effective_from >= effective_from]
+        if len(starting) > 1 or any(i.effective_from > effective_from for i in starting):
+            raise RegistryRuleBroken(
+                "effective_from",
+                "no_later_record",
+                "other income records of this member and type start on or after that day; "
+                "correct them through the income's own endpoint",
+            )
+        stated = Income(
+            member_id=member_id, type=type, amount_fen=amount_fen, period=period, effective_from=effective_from
+        )
+        previous = sum(i.annual_amount_fen for i in in_force)
+        if len(in_force) == 1 and in_force[0].effective_to is None and previous == stated.annual_amount_fen:
+            return None
+        for income in in_force:
+            if income.effective_from < effective_from:
+                income.effective_to = effective_from - timedelta(days=1)
+        if starting:  # a record from that very day: corrected in place, so the income keeps its id
+            stated = starting[0]
+            stated.amount_fen, stated.period, stated.effective_to = amount_fen, period, None
+        else:
+            self.incomes.append(stated)
+        return stated, previous
+
+    def restate_incomes(self, stated: list[dict[str, Any]]) -> list[tuple[Income, int]]:
+        """Several `restate_income`s, all or none: a refused one leaves the incomes as they were. Each
+        of `stated` has id_number (or None), type, amount_fen, period, effective_from."""
+        before = [i.model_copy() for i in self.incomes]
+        changed: list[tuple[Income, int]] = []
+        seen: set[tuple[str | None, str]] = set()
+        try:
+            for index, fields in enumerate(stated):
+                member_id = None
+                if fields.get("id_number") is not None:
+                    member_id = next((m.id for m in self.active_members if m.id_number == fields["id_number"]), None)
+                    if member_id is None:
+                        raise RegistryRuleBroken(
+                            f"incomes[{index}].id_number",
+                            "member_of_household",
+                            "no active member of this household has this ID number",
+                        )
+                if (member_id, fields["type"]) in seen:
+                    raise RegistryRuleBroken(
+                        f"incomes[{index}].type", "one_per_member_and_type", "stated twice for the same member"
+                    )
+                seen.add((member_id, fields["type"]))
+                try:
+                    result = self.restate_income(
+                        member_id, fields["type"], fields["amount_fen"], fields["period"], fields["effective_from"]
+                    )
+                except RegistryRuleBroken as exc:
+                    raise RegistryRuleBroken(f"incomes[{index}].{exc.field}", exc.rule, str(exc)) from None
+                if result is not None:
+                    changed.append(result)
+        except RegistryRuleBroken:
+            self.incomes = before
+            raise
+        return changed
 
     def record_expense(self, expense: Expense) -> Expense:
         self._check_member_ref(expense.member_id)

@@ -6,6 +6,11 @@ with a lock other workers skip, so a crash resumes at the first row not yet coun
 imported while invalid ones are appended to the error report, and a row whose `external_ref` is already
 registered counts as unchanged: re-running a file changes nothing. A row that cannot be parsed at all
 (malformed, nested too deep, a cell too long) is a row error, never the job's failure.
+
+An import of kind `income_restatements` is a monthly comparison (003 二(七)): each row states, for a
+registered external ref, incomes another department's data shows from a day on. Households are loaded a
+chunk at a time, locked; a row that states what the record already says counts as unchanged, so this
+file too can be re-run.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ import csv
 import hashlib
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import orjson
 from sqlalchemy.exc import IntegrityError
 
 from services.registry.adapters.uow import RegistryUnitOfWork
-from services.registry.domain.model import Household
+from services.registry.domain.model import Household, RegistryRuleBroken
 from services.registry.service_layer import services
 from shared.auth import Principal
 from shared.errors import Problem, ValidationProblem
@@ -42,6 +47,8 @@ CSV_MEMBER_COLUMNS = [
     "has_legal_supporter",
 ]
 CSV_HOUSEHOLD_COLUMNS = ["external_ref", "region_code", "address", "poverty_status", "assets_meet_local_rule"]
+CSV_INCOME_COLUMNS = ["id_number", "type", "amount_fen", "period", "effective_from"]
+KINDS = ("households", "income_restatements")
 
 _TRUE, _FALSE = {"true", "1", "yes", "是"}, {"false", "0", "no", "否"}
 
@@ -54,7 +61,7 @@ RowValidator = Callable[[dict], dict]
 def _csv_value(column: str, raw: str):
     """CSV cells are text; typed columns are converted so the row validates like JSON would."""
     value = raw.strip()
-    if column == "disability_grade":
+    if column in ("disability_grade", "amount_fen"):
         return int(value) if value.isdigit() else value
     if column in ("serious_illness", "has_legal_supporter", "assets_meet_local_rule"):
         lowered = value.lower()
@@ -62,9 +69,18 @@ def _csv_value(column: str, raw: str):
     return value
 
 
-def parse_rows(fmt: str, content: str) -> list[Row]:
+def parse_rows(fmt: str, content: str, kind: str = "households") -> list[Row]:
     """(line number, household dict or None, parse error or None) per household."""
-    return _jsonl_rows(content) if fmt == "jsonl" else _csv_rows(content)
+    if fmt == "jsonl":
+        return _jsonl_rows(content)
+    if kind == "income_restatements":
+        return _csv_rows(content, ["external_ref"], ["external_ref", "type", "amount_fen", "period"], "incomes")
+    return _csv_rows(
+        content,
+        CSV_HOUSEHOLD_COLUMNS,
+        CSV_HOUSEHOLD_COLUMNS[:3] + ["name", "id_number", "relation", "labour_capacity"],
+        "members",
+    )
 
 
 def _jsonl_rows(content: str) -> list[Row]:
@@ -84,17 +100,15 @@ def _jsonl_rows(content: str) -> list[Row]:
     return rows
 
 
-def _csv_rows(content: str) -> list[Row]:
+def _csv_rows(content: str, household_columns: list[str], required: list[str], items: str) -> list[Row]:
+    """One CSV line per member (or per stated income, `items`), grouped by external_ref into rows."""
+    item_columns = CSV_MEMBER_COLUMNS if items == "members" else CSV_INCOME_COLUMNS
     reader = csv.DictReader(io.StringIO(content))
     try:
         fieldnames = reader.fieldnames or []
     except csv.Error as exc:
         raise ValidationProblem.field("body", "csv_format", f"the CSV header cannot be read: {exc}") from None
-    missing = [
-        c
-        for c in CSV_HOUSEHOLD_COLUMNS[:3] + ["name", "id_number", "relation", "labour_capacity"]
-        if c not in fieldnames
-    ]
+    missing = [c for c in required if c not in fieldnames]
     if missing:
         raise ValidationProblem.field("body", "csv_columns", f"CSV is missing columns: {', '.join(missing)}")
     grouped: dict[str, tuple[int, dict]] = {}
@@ -114,27 +128,26 @@ def _csv_rows(content: str) -> list[Row]:
             ref,
             (
                 number,
-                {k: _csv_value(k, row[k]) for k in CSV_HOUSEHOLD_COLUMNS if row.get(k) not in (None, "")}
-                | {"members": []},
+                {k: _csv_value(k, row[k]) for k in household_columns if row.get(k) not in (None, "")} | {items: []},
             ),
         )
-        household["members"].append(
-            {k: _csv_value(k, row[k]) for k in CSV_MEMBER_COLUMNS if row.get(k) not in (None, "")}
-        )
+        household[items].append({k: _csv_value(k, row[k]) for k in item_columns if row.get(k) not in (None, "")})
     return sorted([(line, household, None) for line, household in grouped.values()] + broken, key=lambda r: r[0])
 
 
-def count_rows(fmt: str, content: str) -> int:
+def count_rows(fmt: str, content: str, kind: str = "households") -> int:
     """How many rows `parse_rows` will give: every non-blank JSON line is one (a line that is not a JSON
     object is a row error), so JSON Lines are counted without being parsed; CSV rows are grouped by
     household, so CSV is parsed."""
     if fmt == "jsonl":
         return sum(1 for line in content.splitlines() if line.strip())
-    return len(parse_rows(fmt, content))
+    return len(parse_rows(fmt, content, kind))
 
 
-async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, content: str, traceparent: str) -> dict:
-    total = count_rows(fmt, content)
+async def create_job(
+    uow: RegistryUnitOfWork, actor: Principal, fmt: str, content: str, traceparent: str, kind: str = "households"
+) -> dict:
+    total = count_rows(fmt, content, kind)
     if not total:
         raise ValidationProblem.field("body", "non_empty", "the file holds no rows")
     if total > MAX_ROWS:
@@ -145,6 +158,7 @@ async def create_job(uow: RegistryUnitOfWork, actor: Principal, fmt: str, conten
         actor=actor.model_dump(mode="json"),
         traceparent=traceparent,
         format=fmt,
+        kind=kind,
         content_sha256=hashlib.sha256(content.encode()).hexdigest(),
         status="queued",
         total=total,
@@ -164,16 +178,20 @@ async def get_job(uow: RegistryUnitOfWork, job_id: str) -> dict | None:
     return job and {**job, "errors": await uow.imports.errors(job_id, ERRORS_SHOWN)}
 
 
-async def run_job(uow_factory: Callable[[], RegistryUnitOfWork], job_id: str, validate: RowValidator) -> None:
+async def run_job(
+    uow_factory: Callable[[], RegistryUnitOfWork], job_id: str, validators: Mapping[str, RowValidator]
+) -> None:
     """Process the rows not yet counted. Safe to call again after a crash, on a finished job, and from
-    several workers at once (each row claims the job; a worker that finds it held stops)."""
+    several workers at once (each row claims the job; a worker that finds it held stops). `validators`
+    holds the row validator of each kind."""
     async with uow_factory() as uow:
         job = await uow.imports.get(job_id)
         if job is None or job["status"] == "done":
             return
         content = await uow.imports.content(job_id)
     actor = Principal.model_validate(job["actor"])
-    rows = parse_rows(job["format"], content)
+    rows = parse_rows(job["format"], content, job["kind"])
+    validate = validators[job["kind"]]
     while True:
         async with uow_factory() as uow:
             processed = await uow.imports.claim(job_id)
@@ -183,6 +201,11 @@ async def run_job(uow_factory: Callable[[], RegistryUnitOfWork], job_id: str, va
                 await uow.imports.finish(job_id)
                 await uow.commit()
                 return
+            if job["kind"] == "income_restatements":
+                # Refused rows write nothing, so one transaction per chunk on either database.
+                await _restate_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
+                await uow.commit()
+                continue
             if uow.supports_savepoints:
                 await _import_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
                 await uow.commit()
@@ -290,6 +313,58 @@ async def _import_chunk_row_by_row(
         outcomes[outcome] += 1
         if error is not None:
             errors.append({"line": line, "external_ref": _ref_of(data), "error": error})
+    await uow.imports.count_rows(job_id, start + len(chunk), outcomes, errors)
+
+
+async def _restate_chunk(
+    uow: RegistryUnitOfWork, validate: RowValidator, chunk: list[Row], start: int, job_id: str, actor: Principal
+) -> None:
+    """Set-based: the chunk's households are read once, locked; each row is applied in Python (all of
+    its incomes or none); the changed households are saved with one statement per table."""
+    outcomes = dict.fromkeys(("imported", "unchanged", "failed"), 0)
+    errors: list[dict] = []
+
+    def refuse(line: int, data: dict | None, problem: Problem | str) -> None:
+        outcomes["failed"] += 1
+        errors.append({"line": line, "external_ref": _ref_of(data), "error": _message(problem)})
+
+    valid: list[tuple[int, dict, dict]] = []
+    for line, data, error in chunk:
+        if error is not None:
+            refuse(line, data, error)
+            continue
+        try:
+            valid.append((line, data or {}, _validated(validate, data or {})))
+        except Problem as exc:
+            refuse(line, data, exc)
+    loaded = await uow.households.get_many_by_external_refs([fields["external_ref"] for _, _, fields in valid])
+    by_ref = {h.external_ref: h for h in loaded}
+    restated: dict[str, tuple[Household, str, list]] = {}  # by household id, in the order first changed
+    for line, data, fields in valid:
+        household = by_ref.get(fields["external_ref"])
+        if household is None or not actor.may_see_household(household.id, household.region_code):
+            # Outside the caller's scope it is reported as absent, so refs cannot be probed.
+            refuse(
+                line,
+                data,
+                ValidationProblem.field(
+                    "external_ref", "registered", "no household in your scope has this external_ref"
+                ),
+            )
+            continue
+        try:
+            changed = household.restate_incomes(fields["incomes"])
+        except RegistryRuleBroken as exc:
+            refuse(line, data, ValidationProblem.field(exc.field, exc.rule, str(exc)))
+            continue
+        if not changed:
+            outcomes["unchanged"] += 1
+            continue
+        outcomes["imported"] += 1
+        restated.setdefault(household.id, (household, fields.get("reason") or "income comparison", []))[2].extend(
+            changed
+        )
+    await services.restate_incomes(uow, list(restated.values()), actor)
     await uow.imports.count_rows(job_id, start + len(chunk), outcomes, errors)
 
 

@@ -164,6 +164,38 @@ async def register_households(
         uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
 
 
+async def restate_incomes(
+    uow: RegistryUnitOfWork, restated: Sequence[tuple[Household, str, list[tuple[Income, int]]]], actor: Principal
+) -> None:
+    """Save households whose incomes a comparison restated (bulk import), each with its reason and the
+    incomes changed, as their next versions in one set of statements, each with its event. The caller
+    loaded them locked in this unit of work (`get_many_by_external_refs`)."""
+    today = uow.today()
+    await uow.households.save_many(
+        [(h, reason, h.derived_flags(today)) for h, reason, _ in restated],
+        actor=actor.subject,
+        change="incomes_restated",
+    )
+    for household, reason, incomes in restated:
+        uow.emit(
+            events.IncomesRestated(
+                **_common(household, actor, reason, uow),
+                incomes=[
+                    events.RestatedIncome(
+                        income_id=income.id,
+                        member_id=income.member_id,
+                        income_type=income.type.value,
+                        effective_from=income.effective_from,
+                        previous_annual_amount_fen=previous,
+                        annual_amount_fen=income.annual_amount_fen,
+                    )
+                    for income, previous in incomes
+                ],
+            ),
+            subject=household.id,
+        )
+
+
 async def load_for(
     uow: RegistryUnitOfWork, household_id: str, actor: Principal, *, for_update: bool = False
 ) -> Household:
