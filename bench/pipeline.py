@@ -5,7 +5,10 @@ processes on PostgreSQL and Kafka, driven over REST as an integrating provincial
    counties) posted to `POST /v1/imports` in files of at most `--file-rows` rows, one after another.
    Measured: when every file's job is done (the import's rate), and when eligibility holds a decision
    for every imported household (the whole pipeline: relay → Kafka → eligibility's batch consumer).
-2. **Monthly comparison over the API**: M income corrections (`PATCH …/incomes/{id}`, one per household)
+2. **Monthly comparison as a file**: R income restatements (`POST /v1/imports?kind=income_restatements`,
+   one per household) in files of at most `--file-rows`. Measured: the import's rate and when every
+   restated household's decision is current in eligibility.
+3. **Monthly comparison over the API**: M income corrections (`PATCH …/incomes/{id}`, one per household)
    sent by C concurrent clients as fast as the registry answers. Measured: the API's rate and when
    every correction's decision is current in eligibility.
 
@@ -13,7 +16,8 @@ processes on PostgreSQL and Kafka, driven over REST as an integrating provincial
 last evaluated, written in the same transaction as the decisions. CPU seconds per process (registry,
 eligibility, PostgreSQL, Kafka) say what bounded each phase.
 
-    uv run --group bench python -m bench.pipeline [--households 20000] [--corrections 5000] [--clients 32]
+    uv run --group bench python -m bench.pipeline [--households 20000] [--restatements 5000] [--corrections 5000]
+        [--clients 32]
         → bench/results/pipeline_<households>.json
 """
 
@@ -49,17 +53,36 @@ def _iso(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
 
 
-def jsonl_files(households: int, file_rows: int, tag: str) -> list[bytes]:
-    files, lines = [], []
-    for n, (household, members, incomes) in enumerate(demo_households(households, seed=430)):
-        body = {**household, "external_ref": f"{tag}-{n}", "members": members, "incomes": incomes}
-        lines.append(json.dumps(body, ensure_ascii=False, default=_iso))
-        if len(lines) == file_rows:
-            files.append("\n".join(lines).encode())
-            lines = []
-    if lines:
-        files.append("\n".join(lines).encode())
-    return files
+def in_files(rows: list[dict], file_rows: int) -> list[bytes]:
+    lines = [json.dumps(row, ensure_ascii=False, default=_iso) for row in rows]
+    return ["\n".join(lines[i : i + file_rows]).encode() for i in range(0, len(lines), file_rows)]
+
+
+def generated(households: int, tag: str) -> list[dict]:
+    return [
+        {**household, "external_ref": f"{tag}-{n}", "members": members, "incomes": incomes}
+        for n, (household, members, incomes) in enumerate(demo_households(households, seed=430))
+    ]
+
+
+def restatements(rows: list[dict], count: int, effective_from: date) -> list[dict]:
+    """A monthly comparison: for `count` households, their first income restated from `effective_from`
+    with a new amount (always a change: the generator's amounts are whole yuan, these are not)."""
+    return [
+        {
+            "external_ref": row["external_ref"],
+            "incomes": [
+                {
+                    "type": row["incomes"][0]["type"],
+                    "amount_fen": 5_001 + (n % 90) * 10_000,
+                    "period": "month",
+                    "effective_from": effective_from,
+                }
+            ],
+            "reason": "月度比对",
+        }
+        for n, row in enumerate(rows[:count])
+    ]
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -125,7 +148,7 @@ async def wait_until(done, in_flight_drained, timeout: float):
         await asyncio.sleep(0.5)
 
 
-async def main(households: int, file_rows: int, corrections: int, clients: int) -> dict:
+async def main(households: int, file_rows: int, restated: int, corrections: int, clients: int) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     names = {service: f"bench_pl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
     urls = {}
@@ -133,7 +156,10 @@ async def main(households: int, file_rows: int, corrections: int, clients: int) 
         await admin.execute(f'CREATE DATABASE "{name}"')
         urls[service] = PG.rsplit("/", 1)[0] + "/" + name
         await upgrade_async(service, urls[service])
-    files = jsonl_files(households, file_rows, uuid.uuid4().hex[:6])
+    rows = generated(households, uuid.uuid4().hex[:6])
+    files = in_files(rows, file_rows)
+    comparison = in_files(restatements(rows, restated, date.today().replace(day=1)), file_rows)
+    del rows
     speed = cpu.machine_speed_seconds()  # before the services start: their start-up would slow the loop
     system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES)
     system.env["MAX_UPLOAD_BYTES"] = str(max(len(f) for f in files) + (1 << 20))
@@ -155,21 +181,29 @@ async def main(households: int, file_rows: int, corrections: int, clients: int) 
             meter = Meter(system)
             registry = system.urls["registry"]
 
+            async def import_files(contents: list[bytes], kind: str) -> tuple[int, int]:
+                """Post the files one after another, each once the previous job is done: (applied, failed)."""
+                applied = refused = 0
+                for content in contents:
+                    response = await http.post(
+                        f"{registry}/v1/imports",
+                        params={"kind": kind},
+                        content=content,
+                        headers={"content-type": "application/x-ndjson"},
+                    )
+                    response.raise_for_status()
+                    job_id = response.json()["id"]
+                    while True:
+                        job = (await http.get(f"{registry}/v1/imports/{job_id}")).json()
+                        if job["status"] == "done":
+                            applied, refused = applied + job["imported"], refused + job["failed"]
+                            break
+                        await asyncio.sleep(0.25)
+                return applied, refused
+
             # 1. The import, file after file, then until every household is decided.
             before, started = meter.read(), time.perf_counter()
-            imported = failed = 0
-            for content in files:
-                response = await http.post(
-                    f"{registry}/v1/imports", content=content, headers={"content-type": "application/x-ndjson"}
-                )
-                response.raise_for_status()
-                job_id = response.json()["id"]
-                while True:
-                    job = (await http.get(f"{registry}/v1/imports/{job_id}")).json()
-                    if job["status"] == "done":
-                        imported, failed = imported + job["imported"], failed + job["failed"]
-                        break
-                    await asyncio.sleep(0.5)
+            imported, failed = await import_files(files, "households")
             import_seconds = time.perf_counter() - started
             at_import_end = meter.read()
 
@@ -197,7 +231,46 @@ async def main(households: int, file_rows: int, corrections: int, clients: int) 
             }
             print(json.dumps(result["import"], indent=1), flush=True)
 
-            # 2. Income corrections over the API, C clients in a closed loop, then until all are decided.
+            # 2. A monthly comparison as a file: restatements imported, then until every one is decided.
+            async def versions_of_restated() -> dict[str, int]:
+                rows = await registry_db.fetch(
+                    "SELECT household_id AS id, max(version) AS version FROM household_versions "
+                    "WHERE change = 'incomes_restated' GROUP BY household_id"
+                )
+                return {r["id"]: r["version"] for r in rows}
+
+            before, started = meter.read(), time.perf_counter()
+            applied, refused = await import_files(comparison, "income_restatements")
+            restate_seconds = time.perf_counter() - started
+            at_restated = meter.read()
+            wanted = await versions_of_restated()
+
+            async def restated_current() -> tuple[int, bool]:
+                rows = await eligibility_db.fetch(
+                    "SELECT household_id, version FROM households WHERE household_id = ANY($1::text[])",
+                    list(wanted),
+                )
+                current = sum(1 for r in rows if r["version"] >= wanted[r["household_id"]])
+                return current, current >= len(wanted)
+
+            current = await wait_until(restated_current, quiet, timeout=1800)
+            current_seconds = time.perf_counter() - started
+            result["comparison_by_import"] = {
+                "restatements": restated,
+                "applied": applied,
+                "failed": refused,
+                "import_seconds": round(restate_seconds, 1),
+                "restatements_per_second": round(restated / restate_seconds) if restated else None,
+                "all_current_seconds": round(current_seconds, 1),
+                "current": current,
+                "current_after_import_end_seconds": round(current_seconds - restate_seconds, 1),
+                "target_seconds_for_100000": 120,
+                "cpu_seconds_until_import_end": Meter.spent(before, at_restated),
+                "cpu_seconds_until_all_current": Meter.spent(before, meter.read()),
+            }
+            print(json.dumps(result["comparison_by_import"], indent=1), flush=True)
+
+            # 3. Income corrections over the API, C clients in a closed loop, then until all are decided.
             targets = [
                 (row["id"], row["income_id"], row["version"])
                 for row in await registry_db.fetch(
@@ -275,10 +348,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--households", type=int, default=20_000)
     parser.add_argument("--file-rows", type=int, default=40_000)
+    parser.add_argument("--restatements", type=int, default=5_000)
     parser.add_argument("--corrections", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.households, args.file_rows, args.corrections, args.clients))
+    outcome = asyncio.run(main(args.households, args.file_rows, args.restatements, args.corrections, args.clients))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"pipeline_{args.households}.json").write_text(json.dumps(outcome, indent=1))
     print(json.dumps(outcome, indent=1))
