@@ -25,7 +25,7 @@ import httpx
 
 from bench import cpu
 from bench.notification_latency import KAFKA, PG, RESULTS, bearer, percentile
-from bench.pipeline import Meter, drained
+from bench.pipeline import Meter, drained, eligibility_urls
 from shared.migrations import upgrade_async
 from tests.factories import household, id_number, member
 from tests.integration.test_mission import System
@@ -86,7 +86,7 @@ async def main(households: int, rate: float, seconds: int) -> dict:
             await asyncio.gather(*tasks)
             sent_seconds = time.perf_counter() - started
             for _ in range(240):
-                if await drained(http, system.urls["eligibility"], registry_db):
+                if await drained(http, eligibility_urls(system), registry_db):
                     break
                 await asyncio.sleep(0.5)
             spent = Meter.spent(before, meter.read())

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import tempfile
 import time
 import uuid
@@ -125,14 +126,21 @@ def scans_between(before: dict[str, tuple[int, int]], after: dict[str, tuple[int
     }
 
 
-async def drained(http: httpx.AsyncClient, eligibility_url: str, registry_db: asyncpg.Connection) -> bool:
-    """Nothing in flight: the registry's outbox is empty and eligibility's consumer has no lag. Cheap to
-    ask twice a second, unlike counting a province's read model, which would load PostgreSQL itself."""
+async def drained(http: httpx.AsyncClient, eligibility_urls: list[str], registry_db: asyncpg.Connection) -> bool:
+    """Nothing in flight: the registry's outbox is empty and eligibility's consumers (every process's) have
+    no lag. Cheap to ask twice a second, unlike counting a province's read model, which would load
+    PostgreSQL itself."""
     if await registry_db.fetchval("SELECT EXISTS (SELECT 1 FROM outbox)"):
         return False
-    text = (await http.get(f"{eligibility_url}/metrics")).text
-    lag = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("consumer_lag{"))
-    return lag == 0
+    for url in eligibility_urls:
+        text = (await http.get(f"{url}/metrics")).text
+        if sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("consumer_lag{")):
+            return False
+    return True
+
+
+def eligibility_urls(system: System) -> list[str]:
+    return [url for name, url in system.urls.items() if name.split("~")[0] == "eligibility"]
 
 
 async def wait_until(done, in_flight_drained, timeout: float):
@@ -148,7 +156,9 @@ async def wait_until(done, in_flight_drained, timeout: float):
         await asyncio.sleep(0.5)
 
 
-async def main(households: int, file_rows: int, restated: int, corrections: int, clients: int) -> dict:
+async def main(
+    households: int, file_rows: int, restated: int, corrections: int, clients: int, processes: int, backlog: bool
+) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     names = {service: f"bench_pl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
     urls = {}
@@ -161,7 +171,9 @@ async def main(households: int, file_rows: int, restated: int, corrections: int,
     comparison = in_files(restatements(rows, restated, date.today().replace(day=1)), file_rows)
     del rows
     speed = cpu.machine_speed_seconds()  # before the services start: their start-up would slow the loop
-    system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES)
+    system = System(
+        urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES, replicas={"eligibility": processes}
+    )
     system.env["MAX_UPLOAD_BYTES"] = str(max(len(f) for f in files) + (1 << 20))
     system.launch()
     token = issue_token(PlatformSettings(), subject="bench-province", roles=["provincial_system"], region="22")
@@ -212,7 +224,7 @@ async def main(households: int, file_rows: int, restated: int, corrections: int,
                 return decided, decided >= imported
 
             def quiet():
-                return drained(http, system.urls["eligibility"], registry_db)
+                return drained(http, eligibility_urls(system), registry_db)
 
             decided = await wait_until(all_decided, quiet, timeout=1800)
             decided_seconds = time.perf_counter() - started
@@ -239,11 +251,22 @@ async def main(households: int, file_rows: int, restated: int, corrections: int,
                 )
                 return {r["id"]: r["version"] for r in rows}
 
+            consumers = [p for name, p in zip(system.ports, system.processes, strict=True) if "eligibility" in name]
+            paused_import_seconds = 0.0
+            if backlog:  # eligibility paused: the comparison's events wait on Kafka, then are consumed alone
+                for process in consumers:
+                    process.send_signal(signal.SIGSTOP)
             before, started = meter.read(), time.perf_counter()
             applied, refused = await import_files(comparison, "income_restatements")
             restate_seconds = time.perf_counter() - started
             at_restated = meter.read()
             wanted = await versions_of_restated()
+            if backlog:
+                for process in consumers:
+                    process.send_signal(signal.SIGCONT)
+                paused_import_seconds = restate_seconds
+                before, started = meter.read(), time.perf_counter()
+                restate_seconds = 0.0
 
             async def restated_current() -> tuple[int, bool]:
                 rows = await eligibility_db.fetch(
@@ -256,11 +279,19 @@ async def main(households: int, file_rows: int, restated: int, corrections: int,
             current = await wait_until(restated_current, quiet, timeout=1800)
             current_seconds = time.perf_counter() - started
             result["comparison_by_import"] = {
+                "eligibility_processes": processes,
+                "measured": "the backlog consumed by eligibility alone (paused during the import)"
+                if backlog
+                else "import and consumption together",
+                "events_per_second_after_import_end": round(current / (current_seconds - restate_seconds))
+                if current_seconds > restate_seconds
+                else None,
                 "restatements": restated,
                 "applied": applied,
                 "failed": refused,
                 "import_seconds": round(restate_seconds, 1),
-                "restatements_per_second": round(restated / restate_seconds) if restated else None,
+                "restatements_per_second": round(restated / restate_seconds) if restate_seconds else None,
+                "import_seconds_while_eligibility_paused": round(paused_import_seconds, 1) if backlog else None,
                 "all_current_seconds": round(current_seconds, 1),
                 "current": current,
                 "current_after_import_end_seconds": round(current_seconds - restate_seconds, 1),
@@ -351,8 +382,23 @@ if __name__ == "__main__":
     parser.add_argument("--restatements", type=int, default=5_000)
     parser.add_argument("--corrections", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--eligibility-processes", type=int, default=1)
+    parser.add_argument("--backlog", action="store_true", help="pause eligibility during the comparison's import")
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.households, args.file_rows, args.restatements, args.corrections, args.clients))
+    outcome = asyncio.run(
+        main(
+            args.households,
+            args.file_rows,
+            args.restatements,
+            args.corrections,
+            args.clients,
+            args.eligibility_processes,
+            args.backlog,
+        )
+    )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"pipeline_{args.households}.json").write_text(json.dumps(outcome, indent=1))
+    variant = (f"_{args.eligibility_processes}_eligibility" if args.eligibility_processes > 1 else "") + (
+        "_backlog" if args.backlog else ""
+    )
+    (RESULTS / f"pipeline_{args.households}{variant}.json").write_text(json.dumps(outcome, indent=1))
     print(json.dumps(outcome, indent=1))

@@ -238,6 +238,7 @@ class KafkaBus(EventBus):
         self._producer: Any = None
         self._producer_lock = asyncio.Lock()
         self._partition_cache: dict[str, list[int]] = {}
+        self._lag_recorded: dict[str, set[Any]] = {}  # per group, the partitions on the lag gauge
         self._partitioner = DefaultPartitioner()
         self._consumer_tasks: list[asyncio.Task[None]] = []
         self._consumers: dict[str, Any] = {}
@@ -509,7 +510,13 @@ class KafkaBus(EventBus):
         )
 
     async def _record_lag(self, sub: Subscription, consumer: Any) -> None:
-        for tp in consumer.assignment():
+        assignment = consumer.assignment()
+        # A partition a rebalance gave to another member is no longer this process's lag: its last value
+        # would otherwise stay on the gauge for good (an operator, or a drain check, would wait forever).
+        for tp in self._lag_recorded.get(sub.group, set()) - set(assignment):
+            metrics.CONSUMER_LAG.remove(sub.group, tp.topic, str(tp.partition))
+        self._lag_recorded[sub.group] = set(assignment)
+        for tp in assignment:
             highwater = consumer.highwater(tp)
             if highwater is not None:
                 position = await consumer.position(tp)

@@ -36,9 +36,17 @@ class System:
     """The processes of a deployment, each on its own port, sharing PostgreSQL (a database each) and Kafka."""
 
     def __init__(
-        self, urls: dict[str, str], kafka: str, bank_url: str, data_dir: str, services: tuple[str, ...] = SERVICES
+        self,
+        urls: dict[str, str],
+        kafka: str,
+        bank_url: str,
+        data_dir: str,
+        services: tuple[str, ...] = SERVICES,
+        replicas: dict[str, int] | None = None,
     ):
-        self.ports = {name: free_port() for name in services}
+        # `replicas`: more processes of a service (`<name>~2`, ...), sharing its database and consumer groups.
+        extra = [f"{name}~{n}" for name, count in (replicas or {}).items() for n in range(2, count + 1)]
+        self.ports = {name: free_port() for name in [*services, *extra]}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         self.env = {k: v for k, v in os.environ.items() if not k.endswith("_DATABASE_URL")} | {
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
@@ -64,7 +72,7 @@ class System:
             log = open(Path(self.env["DATA_DIR"]) / f"{name}.log", "wb")
             self.processes.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", f"services.{name}", "serve", "--port", str(port)],
+                    [sys.executable, "-m", f"services.{name.split('~')[0]}", "serve", "--port", str(port)],
                     env=self.env,
                     stdout=log,
                     stderr=subprocess.STDOUT,

@@ -84,3 +84,37 @@ def test_a_deployment_sharing_a_broker_keeps_consumer_groups_and_a_start_of_its_
     assert (default.group_suffix, default.auto_offset_reset) == ("", "earliest")
     with pytest.raises(pydantic.ValidationError):
         PlatformSettings(kafka_auto_offset_reset="middle")
+
+
+async def test_a_partition_given_to_another_member_leaves_the_lag_gauge():
+    """After a rebalance moves a partition away, this process no longer reports its lag (a stale value
+    would stay on the gauge for good: alerts and drain checks would wait forever)."""
+    from aiokafka.structs import TopicPartition
+    from prometheus_client import REGISTRY
+
+    from shared.bus import KafkaBus, Subscription
+
+    class Consumer:
+        def __init__(self, *partitions: int):
+            self.partitions = {TopicPartition("t", p) for p in partitions}
+
+        def assignment(self):
+            return self.partitions
+
+        def highwater(self, tp):
+            return 10
+
+        async def position(self, tp):
+            return 4
+
+    def lag(partition: int) -> float | None:
+        return REGISTRY.get_sample_value(
+            "consumer_lag", {"group": "lag-test", "topic": "t", "partition": str(partition)}
+        )
+
+    bus = KafkaBus("127.0.0.1:9", client_id="test")
+    sub = Subscription("lag-test", ["t"])
+    await bus._record_lag(sub, Consumer(0, 1))
+    assert (lag(0), lag(1)) == (6, 6)
+    await bus._record_lag(sub, Consumer(0))
+    assert (lag(0), lag(1)) == (6, None)
