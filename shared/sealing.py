@@ -19,6 +19,7 @@ import json
 import os
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,14 +38,14 @@ class Sealer:
 
     def seal(self, value: Any) -> str:
         nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, json.dumps(value, ensure_ascii=False, default=str).encode(), None)
+        sealed = self._aead.encrypt(nonce, orjson.dumps(value, default=str), None)
         return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
     def unseal(self, token: str) -> Any:
         try:
             if token.startswith(SEALED_PREFIX):
                 raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
-                return json.loads(self._aead.decrypt(raw[:12], raw[12:], None))
+                return orjson.loads(self._aead.decrypt(raw[:12], raw[12:], None))
             return json.loads(self._fernet.decrypt(token.encode()))
         except (InvalidTag, InvalidToken, ValueError) as exc:
             raise ValueError("sealed data could not be opened with this key") from exc

@@ -135,3 +135,43 @@ def test_a_restatement_is_all_or_nothing_and_refuses_an_earlier_day_than_a_recor
     with pytest.raises(RegistryRuleBroken) as unknown:
         h.restate_incomes([_stated(stranger, 1, date(2026, 11, 1))])
     assert unknown.value.rule == "member_of_household"
+
+
+def test_facts_built_without_validation_equal_validated_facts():
+    """facts_of constructs the event's facts from the aggregate without validating them again: they must
+    be exactly what validation would make of them, sealed part included."""
+    from services.registry.service_layer.services import facts_of
+    from shared.contracts.registry import HouseholdFacts
+    from shared.sealing import Sealer
+
+    h = make_household()
+    h.add_member(make_member("spouse", disability_grade=2, serious_illness=True))
+    h.record_income(
+        Income(
+            member_id=h.members[1].id, type="wages", amount_fen=5000, period="month", effective_from=date(2026, 1, 1)
+        )
+    )
+    h.record_income(
+        Income(
+            type="agriculture",
+            amount_fen=90_000,
+            period="year",
+            effective_from=date(2026, 1, 1),
+            effective_to=date(2026, 12, 31),
+        )
+    )
+    h.exited_on, h.version = date(2026, 3, 1), 4
+    sealer = Sealer("A" * 43)
+    facts = facts_of(h, sealer)
+    validated = HouseholdFacts.model_validate(facts.model_dump(mode="json"))
+    assert validated.model_dump(mode="json", exclude={"sealed"}) == facts.model_dump(mode="json", exclude={"sealed"})
+    assert sealer.unseal(validated.sealed) == {
+        m.id: {
+            "birth_date": m.birth_date.isoformat(),
+            "sex": m.sex,
+            "disability_grade": m.disability_grade,
+            "serious_illness": m.serious_illness,
+        }
+        for m in h.members
+    }
+    assert validated.members[1].relation == "spouse" and validated.incomes[1].annual_amount_fen == 90_000

@@ -39,6 +39,9 @@ def parse_resident_id(value: str, today: date | None = None) -> ResidentId:
     """`today` bounds the birth date inside the number; None skips that bound (a number already
     accepted on entry is parsed again only for its birth date and sex)."""
     number = value.strip().upper()
+    known = _recently_parsed.get(number)
+    if known is not None and (today is None or known.birth_date <= today):
+        return known
     if (
         len(number) != 18
         or not number.isascii()
@@ -54,7 +57,18 @@ def parse_resident_id(value: str, today: date | None = None) -> ResidentId:
         raise InvalidIdNumber("id_birth_date", "the birth date inside the ID number is out of range")
     if check_character(number[:17]) != number[17]:
         raise InvalidIdNumber("id_checksum", "the ID number's check digit does not match (GB 11643-1999)")
-    return ResidentId(number, birth, "male" if int(number[16]) % 2 else "female")
+    identity = ResidentId(number, birth, "male" if int(number[16]) % 2 else "female")
+    if len(_recently_parsed) >= _RECENT_LIMIT:
+        _recently_parsed.clear()
+    _recently_parsed[number] = identity
+    return identity
+
+
+# A member's number is parsed on entry and again by the household's own check (the domain enforces it on
+# every path); a bulk import does both for every member of a chunk. Valid numbers only, each an
+# immutable ResidentId; bounded (cleared when full).
+_RECENT_LIMIT = 4096
+_recently_parsed: dict[str, ResidentId] = {}
 
 
 def mask_id_number(number: str) -> str:
