@@ -323,3 +323,97 @@ async def test_a_consumer_killed_after_its_commit_loses_nothing_and_doubles_noth
         assert set(counts) == {e.id for e in events} and set(counts.values()) == {1}
     finally:
         await second.stop()
+
+
+async def test_two_consumers_of_a_group_share_the_partitions_and_one_leaving_loses_nothing(
+    registry_on_kafka, kafka_bootstrap
+):
+    """Two processes of one service (one consumer group) split the topic's partitions; when one stops
+    mid-stream the other takes its partitions over. Every event is applied exactly once, each key's
+    events in order, and a partition given away leaves the lag the first one reported."""
+    from datetime import UTC, datetime
+
+    from prometheus_client import REGISTRY
+
+    runtime = registry_on_kafka.runtime
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(
+            text("CREATE TABLE IF NOT EXISTS test_shared_effects (seq bigserial, event_id text, subject text, n int)")
+        )
+    topic = f"test.shared.{uuid.uuid4().hex[:8]}"
+    group = f"shared-consumer-{uuid.uuid4().hex[:6]}"
+
+    def consumer() -> KafkaBus:
+        async def effect(envelopes) -> None:
+            async with RegistryUnitOfWork(runtime) as uow:
+                for envelope in await uow.first_seen(group, envelopes):
+                    await uow.session.execute(
+                        text("INSERT INTO test_shared_effects (event_id, subject, n) VALUES (:id, :s, :n)"),
+                        {"id": envelope.id, "s": envelope.subject, "n": envelope.data["n"]},
+                    )
+                await uow.commit()
+
+        bus = KafkaBus(kafka_bootstrap, client_id="test", max_attempts=1, partitions=3)
+        bus.subscribe_batch(group, [topic], effect, max_batch=20, max_wait_ms=100)
+        return bus
+
+    def envelopes(start: int, count: int) -> list[Envelope]:
+        return [
+            Envelope(
+                id=str(uuid.uuid4()),
+                source="/test",
+                type="test.event",
+                subject=f"h{n % 12}",
+                time=datetime.now(UTC),
+                topic=topic,
+                data={"n": n},
+                traceparent=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+                correlation_id="c",
+            )
+            for n in range(start, start + count)
+        ]
+
+    async def applied() -> list:
+        async with runtime.db.session() as s:
+            return (await s.execute(text("SELECT event_id, subject, n FROM test_shared_effects ORDER BY seq"))).all()
+
+    first, second = consumer(), consumer()
+    await first.start()
+    await first.wait_until_assigned()
+    await second.start()
+    try:
+        for _ in range(200):  # the group rebalances: both end up holding partitions
+            if first.consumers_assigned() and second.consumers_assigned():
+                break
+            await asyncio.sleep(0.1)
+        assert first.consumers_assigned() and second.consumers_assigned()
+        held = [len(next(iter(bus._consumers.values())).assignment()) for bus in (first, second)]
+        assert sorted(held) == [1, 2]
+        sent = envelopes(0, 120)
+        await first.publish(sent[:60])
+        for _ in range(200):
+            if len(await applied()) >= 60:
+                break
+            await asyncio.sleep(0.05)
+        await second.stop()  # one process leaves mid-stream: the other takes its partitions over
+        await first.publish(sent[60:])
+        for _ in range(400):
+            if len(await applied()) >= 120:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # a redelivery that doubled something would land now
+        rows = await applied()
+        assert sorted(r.event_id for r in rows) == sorted(e.id for e in sent)  # each once
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for row in rows:  # in the order applied
+            by_key[row.subject].append(row.n)
+        assert all(ns == sorted(ns) for ns in by_key.values()), by_key
+        assert len(next(iter(first._consumers.values())).assignment()) == 3
+        lag = [
+            REGISTRY.get_sample_value("consumer_lag", {"group": group, "topic": topic, "partition": str(p)})
+            for p in range(3)
+        ]
+        assert all(value == 0 for value in lag if value is not None)
+    finally:
+        await first.stop()
+        await second.stop()
