@@ -157,7 +157,14 @@ async def wait_until(done, in_flight_drained, timeout: float):
 
 
 async def main(
-    households: int, file_rows: int, restated: int, corrections: int, clients: int, processes: int, backlog: bool
+    households: int,
+    file_rows: int,
+    restated: int,
+    corrections: int,
+    clients: int,
+    processes: int,
+    backlog: bool,
+    registry_processes: int = 1,
 ) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     names = {service: f"bench_pl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
@@ -172,7 +179,12 @@ async def main(
     del rows
     speed = cpu.machine_speed_seconds()  # before the services start: their start-up would slow the loop
     system = System(
-        urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES, replicas={"eligibility": processes}
+        urls,
+        KAFKA,
+        "http://127.0.0.1:9",
+        tempfile.mkdtemp(),
+        services=SERVICES,
+        replicas={"eligibility": processes, "registry": registry_processes},
     )
     system.env["MAX_UPLOAD_BYTES"] = str(max(len(f) for f in files) + (1 << 20))
     system.launch()
@@ -313,7 +325,11 @@ async def main(
             latencies: list[float] = []
             errors = 0
 
-            async def client() -> None:
+            # The corrections are spread over every registry process, as a load balancer would.
+            registries = [url for name, url in system.urls.items() if name.split("~")[0] == "registry"]
+
+            async def client(n: int) -> None:
+                registry = registries[n % len(registries)]
                 nonlocal errors
                 while queue:
                     n, (household_id, income_id, _) = queue.pop()
@@ -327,7 +343,7 @@ async def main(
 
             scans_before = await table_scans(registry_db)
             before, started = meter.read(), time.perf_counter()
-            await asyncio.gather(*(client() for _ in range(clients)))
+            await asyncio.gather(*(client(n) for n in range(clients)))
             sent_seconds = time.perf_counter() - started
             at_sent = meter.read()
             await asyncio.sleep(1)  # statistics reach pg_stat_user_tables within a second
@@ -382,6 +398,7 @@ if __name__ == "__main__":
     parser.add_argument("--corrections", type=int, default=5_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--eligibility-processes", type=int, default=1)
+    parser.add_argument("--registry-processes", type=int, default=1)
     parser.add_argument("--backlog", action="store_true", help="pause eligibility during the comparison's import")
     args = parser.parse_args()
     outcome = asyncio.run(
@@ -393,11 +410,14 @@ if __name__ == "__main__":
             args.clients,
             args.eligibility_processes,
             args.backlog,
+            args.registry_processes,
         )
     )
     RESULTS.mkdir(exist_ok=True)
-    variant = (f"_{args.eligibility_processes}_eligibility" if args.eligibility_processes > 1 else "") + (
-        "_backlog" if args.backlog else ""
+    variant = (
+        (f"_{args.registry_processes}_registry" if args.registry_processes > 1 else "")
+        + (f"_{args.eligibility_processes}_eligibility" if args.eligibility_processes > 1 else "")
+        + ("_backlog" if args.backlog else "")
     )
     (RESULTS / f"pipeline_{args.households}{variant}.json").write_text(json.dumps(outcome, indent=1))
     print(json.dumps(outcome, indent=1))

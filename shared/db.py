@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import ARRAY, JSON, ColumnElement, DateTime, Dialect, String, Table, any_, event, insert, literal, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
@@ -17,7 +19,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         # orjson: JSON columns (explanations, snapshots, outbox envelopes) are on every hot path.
-        options: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": _dumps, "json_deserializer": orjson.loads}
+        options: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
         if not self.is_sqlite:
             # A fixed pool, no overflow: a request beyond it waits for a connection instead of opening one
             # that is closed again on return (under load that churned hundreds of sessions a minute).
@@ -27,6 +29,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
             event.listen(self.engine.sync_engine, "connect", _json_from_bytes)
+            _ping_when_idle(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
@@ -38,6 +41,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+# A pooled connection unused this long is pinged before it is handed out; one in steady use is not.
+IDLE_BEFORE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Pessimistic disconnect handling for idle connections only. `pool_pre_ping` pinged on every
+    checkout: a round trip and a statement's CPU per transaction in every service, for connections
+    used a moment before. A connection idle past the threshold (the database may have restarted or
+    dropped it meanwhile) is pinged; a dead one is replaced before anyone uses it. A connection that dies
+    while in steady use fails its statement instead: SQLAlchemy then invalidates the pool, the request
+    answers 503 with Retry-After, and the next checkout gets a fresh connection."""
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # any failure means: do not hand this connection out
+            raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+
+    event.listen(engine.sync_engine, "checkin", checked_in)
+    event.listen(engine.sync_engine, "checkout", checked_out)
 
 
 def Code(length: int) -> String:
