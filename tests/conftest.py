@@ -245,11 +245,20 @@ async def notifications(databases):
 
 
 def free_port() -> int:
+    """A free port below Linux's ephemeral range (32768 and up) for a server a test starts: a port the
+    kernel handed out from that range is soon handed out again to some outgoing connection, and the
+    server then failed now and then with "address already in use"."""
+    import random
     import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    while True:
+        port = random.randrange(20_000, 32_000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 class BankSimulator:

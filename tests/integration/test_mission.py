@@ -145,7 +145,9 @@ def consecutive_free_ports(count: int) -> int:
     import socket
 
     for _ in range(50):
-        base = free_port()
+        base = free_port()  # below the ephemeral range, where an outgoing connection cannot take it
+        if base + count >= 32_768:
+            continue
         sockets = []
         try:
             for offset in range(count):

@@ -9,7 +9,6 @@ import logging
 import os
 import pty
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -37,24 +36,21 @@ def test_log_format_follows_the_terminal():
 
 
 def _free_ports(count: int) -> int:
-    """A base port with `count` free ports after it."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + count < 65535 and all(_free(base + i) for i in range(count)):
-            return base
+    """A base port with `count` free ports after it (see tests.conftest.free_port for the range)."""
+    from tests.integration.test_mission import consecutive_free_ports
 
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+    return consecutive_free_ports(count)
 
 
 def test_embedded_console_is_readable_and_ends_with_urls_and_token(tmp_path):
-    base = _free_ports(4)
+    base = _free_ports(6)  # four services, the bank simulator and the SMS sink
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "LOG_FORMAT")}
-    env |= {"DATA_DIR": str(tmp_path), "EMBEDDED_BASE_PORT": str(base)}
+    env |= {
+        "DATA_DIR": str(tmp_path),
+        "EMBEDDED_BASE_PORT": str(base),
+        "EMBEDDED_BANK_PORT": str(base + 4),
+        "EMBEDDED_SMS_PORT": str(base + 5),
+    }
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "services"],
