@@ -5,7 +5,7 @@ processes on PostgreSQL and Kafka, driven over REST as an integrating provincial
    counties) posted to `POST /v1/imports` in files of at most `--file-rows` rows, one after another.
    Measured: when every file's job is done (the import's rate), and when eligibility holds a decision
    for every imported household (the whole pipeline: relay → Kafka → eligibility's batch consumer).
-2. **Monthly comparison as a file**: R income restatements (`POST /v1/imports?kind=income_restatements`,
+2. **Monthly comparison as a file**: R income restatements (`POST /v1/imports?kind=restatements`,
    one per household) in files of at most `--file-rows`. Measured: the import's rate and when every
    restated household's decision is current in eligibility.
 3. **Monthly comparison over the API**: M income corrections (`PATCH …/incomes/{id}`, one per household)
@@ -259,7 +259,7 @@ async def main(
             async def versions_of_restated() -> dict[str, int]:
                 rows = await registry_db.fetch(
                     "SELECT household_id AS id, max(version) AS version FROM household_versions "
-                    "WHERE change = 'incomes_restated' GROUP BY household_id"
+                    "WHERE change = 'restated' GROUP BY household_id"
                 )
                 return {r["id"]: r["version"] for r in rows}
 
@@ -269,7 +269,7 @@ async def main(
                 for process in consumers:
                     process.send_signal(signal.SIGSTOP)
             before, started = meter.read(), time.perf_counter()
-            applied, refused = await import_files(comparison, "income_restatements")
+            applied, refused = await import_files(comparison, "restatements")
             restate_seconds = time.perf_counter() - started
             at_restated = meter.read()
             wanted = await versions_of_restated()

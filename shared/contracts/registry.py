@@ -139,12 +139,14 @@ class RestatedIncome(BaseModel):
     annual_amount_fen: int
 
 
-@event("registry.household.incomes_restated", topic=TOPIC)
-class IncomesRestated(HouseholdEvent):
-    """Another department's data restated incomes of the household from a day on (a monthly comparison
-    imported as a file, 003 二(七)); only the incomes it changed are listed."""
+@event("registry.household.restated", topic=TOPIC)
+class HouseholdRestated(HouseholdEvent):
+    """Another department's data restated the household (a monthly comparison imported as a file, 003
+    二(七)): incomes from a day on, and/or its registered-poor status. Only what changed is listed."""
 
     incomes: list[RestatedIncome]
+    previous_status: str | None = Field(default=None, description="set when the status changed")
+    status: str | None = Field(default=None, description="the status now, when it changed")
 
 
 @event("registry.household.expense_recorded", topic=TOPIC)

@@ -175,3 +175,20 @@ def test_facts_built_without_validation_equal_validated_facts():
         for m in h.members
     }
     assert validated.members[1].relation == "spouse" and validated.incomes[1].annual_amount_fen == 90_000
+
+
+def test_a_comparison_row_is_all_or_nothing_across_incomes_and_status():
+    h = make_household()
+    head = h.active_members[0]
+    h.poverty_status = PovertyStatus.NOT_LIFTED
+    h.record_income(
+        Income(member_id=head.id, type="wages", amount_fen=5000, period="month", effective_from=date(2026, 1, 1))
+    )
+    snapshot = [i.model_dump() for i in h.incomes]
+    with pytest.raises(RegistryRuleBroken) as refused:  # leaving the register is an exit case's
+        h.restate([_stated(head, 9000, date(2026, 11, 1))], PovertyStatus.LIFTED)
+    assert refused.value.rule == "exit_workflow"
+    assert [i.model_dump() for i in h.incomes] == snapshot and h.poverty_status == PovertyStatus.NOT_LIFTED
+    assert h.restate([], PovertyStatus.NOT_LIFTED) == ([], None)  # as recorded: nothing changes
+    changed, previous = h.restate([_stated(head, 9000, date(2026, 11, 1))], PovertyStatus.MARGINAL)
+    assert previous == PovertyStatus.NOT_LIFTED and h.poverty_status == PovertyStatus.MARGINAL and len(changed) == 1

@@ -67,7 +67,7 @@ import_jobs = Table(
     Column("actor", JSON, nullable=False),  # the principal whose scope the rows are checked against
     Column("traceparent", String(55), nullable=False),  # rows' events continue the request's trace
     Column("format", String(10), nullable=False),
-    # households (registrations) | income_restatements (a monthly comparison's incomes)
+    # households (registrations) | restatements (a monthly comparison's incomes)
     Column("kind", String(30), nullable=False, server_default="households"),
     Column("content_sha256", String(64), nullable=False),
     Column("content", Text, nullable=False),

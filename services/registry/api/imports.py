@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from services.registry.adapters.uow import RegistryUnitOfWork
 from services.registry.api.households import registration_fields, uow_of
-from services.registry.api.schemas import HouseholdCreate, ImportJobView, IncomeRestatement
+from services.registry.api.schemas import HouseholdCreate, ImportJobView, Restatement
 from services.registry.service_layer import imports
 from shared.app import ServiceRuntime, runtime_of
 from shared.auth import Principal, Role, require
@@ -62,17 +62,18 @@ def validated_row(row: dict) -> dict:
 def validated_restatement(row: dict) -> dict:
     """A row of an income comparison file, as the restatement's fields."""
     try:
-        body = IncomeRestatement.model_validate(row)
+        body = Restatement.model_validate(row)
     except ValidationError as exc:
         raise _row_problem(exc) from None
     return {
         "external_ref": body.external_ref,
         "reason": body.reason,
         "incomes": [income.model_dump() for income in body.incomes],
+        "poverty_status": body.poverty_status,
     }
 
 
-ROW_VALIDATORS = {"households": validated_row, "income_restatements": validated_restatement}
+ROW_VALIDATORS = {"households": validated_row, "restatements": validated_restatement}
 
 
 def import_runner(runtime: ServiceRuntime) -> JobRunner:
@@ -102,9 +103,9 @@ async def create_import(
     request: Request,
     actor: Importer,
     kind: Annotated[
-        Literal["households", "income_restatements"],
+        Literal["households", "restatements"],
         Query(
-            description="households: each row registers a household (HouseholdCreate); income_restatements: each "
+            description="households: each row registers a household (HouseholdCreate); restatements: each "
             "row states incomes other departments' data show for a registered external_ref, from a day on"
         ),
     ] = "households",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.registry.domain.model import (
     ExpenseType,
@@ -166,17 +166,26 @@ class StatedIncome(Body):
     effective_from: date
 
 
-class IncomeRestatement(ChangeBody):
-    """One row of an income comparison file: what another department's data says of a household."""
+class Restatement(ChangeBody):
+    """One row of a comparison file: what another department's data says of a registered household."""
 
     external_ref: Annotated[VisibleLine, StringConstraints(min_length=1, max_length=100)]
-    incomes: list[StatedIncome] = Field(min_length=1, max_length=100)
+    incomes: list[StatedIncome] = Field(default_factory=list, max_length=100)
+    poverty_status: PovertyStatus | None = Field(
+        default=None, description="the registered-poor status the data shows; leaving the register is an exit case"
+    )
+
+    @model_validator(mode="after")
+    def states_something(self) -> Restatement:
+        if not self.incomes and self.poverty_status is None:
+            raise ValueError("a row states incomes, a poverty_status or both")
+        return self
 
 
 class ImportJobView(BaseModel):
     id: str
-    kind: Literal["households", "income_restatements"] = Field(
-        description="households: registrations; income_restatements: a comparison's incomes (imported = applied)"
+    kind: Literal["households", "restatements"] = Field(
+        description="households: registrations; restatements: a comparison's incomes and statuses (imported = applied)"
     )
     status: str
     format: str

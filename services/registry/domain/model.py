@@ -376,6 +376,21 @@ class Household(_Entity):
             raise
         return changed
 
+    def restate(
+        self, stated_incomes: list[dict[str, Any]], status: PovertyStatus | None
+    ) -> tuple[list[tuple[Income, int]], PovertyStatus | None]:
+        """A comparison row, all or nothing: its incomes (`restate_incomes`) and the status the data shows
+        (a status already held changes nothing; leaving the register stays an exit case's). Returns the
+        incomes changed and the status before, if it changed."""
+        incomes_before, status_before = [i.model_copy() for i in self.incomes], self.poverty_status
+        try:
+            changed = self.restate_incomes(stated_incomes)
+            previous = self.change_status(status) if status is not None and status != self.poverty_status else None
+        except RegistryRuleBroken:
+            self.incomes, self.poverty_status = incomes_before, status_before
+            raise
+        return changed, previous
+
     def record_expense(self, expense: Expense) -> Expense:
         self._check_member_ref(expense.member_id)
         _check_range(expense.effective_from, expense.effective_to)

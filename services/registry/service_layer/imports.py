@@ -7,10 +7,10 @@ imported while invalid ones are appended to the error report, and a row whose `e
 registered counts as unchanged: re-running a file changes nothing. A row that cannot be parsed at all
 (malformed, nested too deep, a cell too long) is a row error, never the job's failure.
 
-An import of kind `income_restatements` is a monthly comparison (003 二(七)): each row states, for a
-registered external ref, incomes another department's data shows from a day on. Households are loaded a
-chunk at a time, locked; a row that states what the record already says counts as unchanged, so this
-file too can be re-run.
+An import of kind `restatements` is a monthly comparison (003 二(七)): each row states, for a
+registered external ref, incomes another department's data shows from a day on and/or the household's
+registered-poor status. Households are loaded a chunk at a time, locked; a row that states what the
+record already says counts as unchanged, so this file too can be re-run.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ CSV_MEMBER_COLUMNS = [
 ]
 CSV_HOUSEHOLD_COLUMNS = ["external_ref", "region_code", "address", "poverty_status", "assets_meet_local_rule"]
 CSV_INCOME_COLUMNS = ["id_number", "type", "amount_fen", "period", "effective_from"]
-KINDS = ("households", "income_restatements")
+KINDS = ("households", "restatements")
 
 _TRUE, _FALSE = {"true", "1", "yes", "是"}, {"false", "0", "no", "否"}
 
@@ -73,8 +73,8 @@ def parse_rows(fmt: str, content: str, kind: str = "households") -> list[Row]:
     """(line number, household dict or None, parse error or None) per household."""
     if fmt == "jsonl":
         return _jsonl_rows(content)
-    if kind == "income_restatements":
-        return _csv_rows(content, ["external_ref"], ["external_ref", "type", "amount_fen", "period"], "incomes")
+    if kind == "restatements":
+        return _csv_rows(content, ["external_ref", "poverty_status"], ["external_ref"], "incomes")
     return _csv_rows(
         content,
         CSV_HOUSEHOLD_COLUMNS,
@@ -131,7 +131,9 @@ def _csv_rows(content: str, household_columns: list[str], required: list[str], i
                 {k: _csv_value(k, row[k]) for k in household_columns if row.get(k) not in (None, "")} | {items: []},
             ),
         )
-        household[items].append({k: _csv_value(k, row[k]) for k in item_columns if row.get(k) not in (None, "")})
+        item = {k: _csv_value(k, row[k]) for k in item_columns if row.get(k) not in (None, "")}
+        if item or items == "members":  # a restatement line may state only the household's status
+            household[items].append(item)
     return sorted([(line, household, None) for line, household in grouped.values()] + broken, key=lambda r: r[0])
 
 
@@ -201,7 +203,7 @@ async def run_job(
                 await uow.imports.finish(job_id)
                 await uow.commit()
                 return
-            if job["kind"] == "income_restatements":
+            if job["kind"] == "restatements":
                 # Refused rows write nothing, so one transaction per chunk on either database.
                 await _restate_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
                 await uow.commit()
@@ -339,7 +341,7 @@ async def _restate_chunk(
             refuse(line, data, exc)
     loaded = await uow.households.get_many_by_external_refs([fields["external_ref"] for _, _, fields in valid])
     by_ref = {h.external_ref: h for h in loaded}
-    restated: dict[str, tuple[Household, str, list]] = {}  # by household id, in the order first changed
+    restated: dict[str, services.Restated] = {}  # by household id, in the order first changed
     for line, data, fields in valid:
         household = by_ref.get(fields["external_ref"])
         if household is None or not actor.may_see_household(household.id, household.region_code):
@@ -353,18 +355,20 @@ async def _restate_chunk(
             )
             continue
         try:
-            changed = household.restate_incomes(fields["incomes"])
+            incomes, previous_status = household.restate(fields["incomes"], fields["poverty_status"])
         except RegistryRuleBroken as exc:
             refuse(line, data, ValidationProblem.field(exc.field, exc.rule, str(exc)))
             continue
-        if not changed:
+        if not incomes and previous_status is None:
             outcomes["unchanged"] += 1
             continue
         outcomes["imported"] += 1
-        restated.setdefault(household.id, (household, fields.get("reason") or "income comparison", []))[2].extend(
-            changed
+        _, reason, changed, first_status = restated.get(
+            household.id, (household, fields.get("reason") or "monthly comparison", [], None)
         )
-    await services.restate_incomes(uow, list(restated.values()), actor)
+        # Two rows of one household in a chunk: one version, one event, the status it had before both.
+        restated[household.id] = (household, reason, changed + incomes, first_status or previous_status)
+    await services.restate_households(uow, list(restated.values()), actor)
     await uow.imports.count_rows(job_id, start + len(chunk), outcomes, errors)
 
 

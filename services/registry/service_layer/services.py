@@ -170,21 +170,21 @@ async def register_households(
         uow.emit(events.HouseholdRegistered(**_common(household, actor, reason, uow)), subject=household.id)
 
 
-async def restate_incomes(
-    uow: RegistryUnitOfWork, restated: Sequence[tuple[Household, str, list[tuple[Income, int]]]], actor: Principal
-) -> None:
-    """Save households whose incomes a comparison restated (bulk import), each with its reason and the
-    incomes changed, as their next versions in one set of statements, each with its event. The caller
-    loaded them locked in this unit of work (`get_many_by_external_refs`)."""
+# A household a comparison restated: (household, reason, incomes changed, status before if it changed).
+Restated = tuple[Household, str, list[tuple[Income, int]], PovertyStatus | None]
+
+
+async def restate_households(uow: RegistryUnitOfWork, restated: Sequence[Restated], actor: Principal) -> None:
+    """Save households a comparison restated (bulk import), each as its next version with its reason, in
+    one set of statements, each with its event. The caller loaded them locked in this unit of work
+    (`get_many_by_external_refs`)."""
     today = uow.today()
     await uow.households.save_many(
-        [(h, reason, h.derived_flags(today)) for h, reason, _ in restated],
-        actor=actor.subject,
-        change="incomes_restated",
+        [(h, reason, h.derived_flags(today)) for h, reason, _, _ in restated], actor=actor.subject, change="restated"
     )
-    for household, reason, incomes in restated:
+    for household, reason, incomes, previous_status in restated:
         uow.emit(
-            events.IncomesRestated(
+            events.HouseholdRestated(
                 **_common(household, actor, reason, uow),
                 incomes=[
                     events.RestatedIncome(
@@ -197,6 +197,8 @@ async def restate_incomes(
                     )
                     for income, previous in incomes
                 ],
+                previous_status=previous_status.value if previous_status else None,
+                status=household.poverty_status.value if previous_status else None,
             ),
             subject=household.id,
         )

@@ -20,7 +20,9 @@ from tests.factories import household, id_number, member
 WAGES_2026 = {"type": "wages", "amount_fen": 50_000, "period": "month", "effective_from": "2026-01-01"}
 
 
-async def register(registry, tag: str, n: int, region_code: str = "220122") -> list[dict]:
+async def register(
+    registry, tag: str, n: int, region_code: str = "220122", poverty_status: str = "not_lifted"
+) -> list[dict]:
     """n households with one wage earner each (ref `{tag}-{i}`), as the registry returns them."""
     people = [member(id_number=id_number(region=region_code)) for _ in range(n)]
     rows = [
@@ -29,6 +31,7 @@ async def register(registry, tag: str, n: int, region_code: str = "220122") -> l
             external_ref=f"{tag}-{i}",
             members=[people[i]],
             incomes=[{**WAGES_2026, "member_id": "0"}],
+            poverty_status=poverty_status,
         )
         for i in range(n)
     ]
@@ -42,7 +45,7 @@ async def register(registry, tag: str, n: int, region_code: str = "220122") -> l
 async def start(
     registry,
     content: bytes,
-    path: str = "/v1/imports?kind=income_restatements",
+    path: str = "/v1/imports?kind=restatements",
     headers=SYSTEM,
     media="application/x-ndjson",
 ) -> dict:
@@ -89,7 +92,7 @@ async def test_rows_apply_leave_or_refuse_and_a_rerun_changes_nothing(registry):
     ]
     content = jsonl(rows) + b"\n{not json"
     job = await start(registry, content)
-    assert job["kind"] == "income_restatements"
+    assert job["kind"] == "restatements"
     assert (job["total"], job["imported"], job["unchanged"], job["failed"]) == (8, 2, 1, 5), job
     errors = {e["line"]: e["error"] for e in job["errors"]}
     assert "external_ref" in errors[3] and "no household in your scope" in errors[3]
@@ -110,11 +113,11 @@ async def test_rows_apply_leave_or_refuse_and_a_rerun_changes_nothing(registry):
     history = (
         await registry.http.get(f"/v1/households/{a['id']}/history", headers=auth("county_operator", "220122"))
     ).json()["changes"]
-    assert [(h["change"], h["reason"]) for h in history][-1] == ("incomes_restated", "人社数据比对")
+    assert [(h["change"], h["reason"]) for h in history][-1] == ("restated", "人社数据比对")
     untouched = (await registry.http.get(f"/v1/households/{c['id']}", headers=SYSTEM)).json()
     assert untouched["version"] == 1  # a refused row changes nothing of its household, even in part
 
-    events = [e for e in await published(registry, a["id"]) if ".incomes_restated." in e.type]
+    events = [e for e in await published(registry, a["id"]) if ".restated." in e.type]
     assert len(events) == 1
     restated = sorted(
         (i["income_type"], i["previous_annual_amount_fen"], i["annual_amount_fen"]) for i in events[0].data["incomes"]
@@ -151,7 +154,7 @@ async def test_the_same_day_corrects_in_place_and_scope_hides_other_counties(reg
     assert refused["failed"] == 1 and "no household in your scope" in refused["errors"][0]["error"]
     assert (await registry.http.get(f"/v1/households/{far['id']}", headers=SYSTEM)).json()["version"] == 1
     cadre = await registry.http.post(
-        "/v1/imports?kind=income_restatements",
+        "/v1/imports?kind=restatements",
         content=b"{}",
         headers=auth("village_cadre", "220122") | {"content-type": "application/x-ndjson"},
     )
@@ -185,10 +188,10 @@ async def test_a_job_killed_mid_file_resumes_to_the_same_result(registry, monkey
     actor = Principal(subject="sys", roles=frozenset({Role.PROVINCIAL_SYSTEM}), region="22")
     async with uow_factory() as uow:
         job = await imports.create_job(
-            uow, actor, "jsonl", content.decode(), "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "income_restatements"
+            uow, actor, "jsonl", content.decode(), "00-" + "a" * 32 + "-" + "b" * 16 + "-01", "restatements"
         )
         await uow.commit()
-    original, calls = imports.services.restate_incomes, []
+    original, calls = imports.services.restate_households, []
 
     async def killed_on_second_chunk(*args):
         calls.append(1)
@@ -198,7 +201,7 @@ async def test_a_job_killed_mid_file_resumes_to_the_same_result(registry, monkey
 
     monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
     with monkeypatch.context() as patch:
-        patch.setattr(imports.services, "restate_incomes", killed_on_second_chunk)
+        patch.setattr(imports.services, "restate_households", killed_on_second_chunk)
         with pytest.raises(SystemExit):
             await imports.run_job(uow_factory, job["id"], ROW_VALIDATORS)
     async with uow_factory() as uow:
@@ -256,7 +259,39 @@ async def test_decisions_follow_a_comparison(databases):
 async def test_an_idempotency_key_reused_for_the_other_kind_is_refused(registry):
     key = {"Idempotency-Key": f"cmp-{id_number()}", "content-type": "application/x-ndjson"}
     content = jsonl([{"external_ref": "no-such-ref", "incomes": [wages(id_number(), 1)]}])
-    first = await registry.http.post("/v1/imports?kind=income_restatements", content=content, headers=SYSTEM | key)
+    first = await registry.http.post("/v1/imports?kind=restatements", content=content, headers=SYSTEM | key)
     assert first.status_code == 202, first.text
     other = await registry.http.post("/v1/imports?kind=households", content=content, headers=SYSTEM | key)
     assert other.status_code == 409 and other.json()["errors"][0]["rule"] == "idempotency_key_reused"
+
+
+async def test_a_row_may_restate_the_status_and_leaving_the_register_stays_an_exit_case(registry):
+    tag = f"cmp-{id_number()[-6:]}"
+    lifted, poor = (
+        await register(registry, f"{tag}-l", 1, poverty_status="lifted"),
+        await register(registry, f"{tag}-p", 1),
+    )
+    (a,), (b,) = lifted, poor
+    rows = [
+        {"external_ref": a["external_ref"], "poverty_status": "returned", "incomes": [wages(a["id_number"], 0)]},
+        {"external_ref": b["external_ref"], "poverty_status": "lifted", "incomes": [wages(b["id_number"], 90_000)]},
+        {"external_ref": b["external_ref"], "poverty_status": "not_lifted"},  # as recorded
+        {"external_ref": b["external_ref"]},  # states nothing
+    ]
+    job = await start(registry, jsonl(rows))
+    assert (job["imported"], job["unchanged"], job["failed"]) == (1, 1, 2), job
+    errors = {e["line"]: e["error"] for e in job["errors"]}
+    assert "exit case" in errors[2] and "states incomes, a poverty_status or both" in errors[4]
+    after = (await registry.http.get(f"/v1/households/{a['id']}", headers=SYSTEM)).json()
+    assert after["poverty_status"] == "returned" and after["version"] == 2
+    untouched = (await registry.http.get(f"/v1/households/{b['id']}", headers=SYSTEM)).json()
+    assert untouched["version"] == 1 and untouched["poverty_status"] == "not_lifted"  # its income stayed too
+    (event,) = [e for e in await published(registry, a["id"]) if ".restated." in e.type]
+    assert (event.data["previous_status"], event.data["status"]) == ("lifted", "returned")
+    assert [i["annual_amount_fen"] for i in event.data["incomes"]] == [0]
+
+    header = "external_ref,poverty_status,id_number,type,amount_fen,period,effective_from"
+    csv = f"{header}\n{a['external_ref']},marginal,,,,,\n"
+    status_only = await start(registry, csv.encode(), media="text/csv")
+    assert (status_only["imported"], status_only["failed"]) == (1, 0), status_only
+    assert (await registry.http.get(f"/v1/households/{a['id']}", headers=SYSTEM)).json()["poverty_status"] == "marginal"
