@@ -26,6 +26,34 @@ _UPDATE_HOUSEHOLD = (
 )
 
 
+def _row(household: Household, flags: list[str], document: Any, now: datetime) -> dict[str, Any]:
+    """The household's row (but its id and created_at): the columns lists and filters read."""
+    return dict(
+        region_code=household.region_code,
+        poverty_status=household.poverty_status.value,
+        flags="," + ",".join(flags) + ",",
+        cadre_id=household.assignment.cadre_id if household.assignment else None,
+        version=household.version,
+        document=document,
+        updated_at=now,
+        external_ref=household.external_ref,
+    )
+
+
+def _version_row(
+    household: Household, document: Any, now: datetime, actor: str, reason: str | None, change: str
+) -> dict[str, Any]:
+    return dict(
+        household_id=household.id,
+        version=household.version,
+        recorded_at=now,
+        actor=actor,
+        reason=reason,
+        change=change,
+        document=document,
+    )
+
+
 def _active_persons(household: Household) -> frozenset[tuple[str, str]]:
     return frozenset((m.id_number, m.id) for m in household.active_members)
 
@@ -141,16 +169,7 @@ class HouseholdRepository:
         if household.created_at is None:
             household.created_at = now
         document = serialised_json(household.model_dump(mode="json"))  # once, for the row and its version
-        values = dict(
-            region_code=household.region_code,
-            poverty_status=household.poverty_status.value,
-            flags="," + ",".join(flags) + ",",
-            cadre_id=household.assignment.cadre_id if household.assignment else None,
-            version=household.version,
-            document=document,
-            updated_at=now,
-            external_ref=household.external_ref,
-        )
+        values = _row(household, flags, document, now)
         if expected_version is None:
             await self.session.execute(insert(orm.households), {"id": household.id, "created_at": now, **values})
         else:
@@ -167,16 +186,7 @@ class HouseholdRepository:
         if self._members_loaded.pop(household.id, None) != _active_persons(household):
             await self._sync_person_ids(household)
         await self.session.execute(
-            insert(orm.household_versions),
-            dict(
-                household_id=household.id,
-                version=household.version,
-                recorded_at=now,
-                actor=actor,
-                reason=reason,
-                change=change,
-                document=document,
-            ),
+            insert(orm.household_versions), _version_row(household, document, now, actor, reason, change)
         )
 
     async def add_many(
@@ -189,31 +199,8 @@ class HouseholdRepository:
         for household, reason, flags in registrations:
             household.version, household.created_at, household.updated_at = 1, now, now
             document = serialised_json(household.model_dump(mode="json"))  # once, for both tables
-            households.append(
-                dict(
-                    id=household.id,
-                    region_code=household.region_code,
-                    poverty_status=household.poverty_status.value,
-                    flags="," + ",".join(flags) + ",",
-                    cadre_id=household.assignment.cadre_id if household.assignment else None,
-                    version=1,
-                    document=document,
-                    created_at=now,
-                    updated_at=now,
-                    external_ref=household.external_ref,
-                )
-            )
-            versions.append(
-                dict(
-                    household_id=household.id,
-                    version=1,
-                    recorded_at=now,
-                    actor=actor,
-                    reason=reason,
-                    change=change,
-                    document=document,
-                )
-            )
+            households.append({"id": household.id, "created_at": now, **_row(household, flags, document, now)})
+            versions.append(_version_row(household, document, now, actor, reason, change))
             persons += [
                 {"id_hash": self.sealer.lookup_hash(m.id_number), "household_id": household.id, "member_id": m.id}
                 for m in household.active_members
@@ -238,30 +225,9 @@ class HouseholdRepository:
             household.updated_at = now
             document = serialised_json(household.model_dump(mode="json"))
             rows.append(
-                dict(
-                    b_id=household.id,
-                    b_expected=household.version - 1,
-                    region_code=household.region_code,
-                    poverty_status=household.poverty_status.value,
-                    flags="," + ",".join(flags) + ",",
-                    cadre_id=household.assignment.cadre_id if household.assignment else None,
-                    version=household.version,
-                    document=document,
-                    updated_at=now,
-                    external_ref=household.external_ref,
-                )
+                {"b_id": household.id, "b_expected": household.version - 1, **_row(household, flags, document, now)}
             )
-            versions.append(
-                dict(
-                    household_id=household.id,
-                    version=household.version,
-                    recorded_at=now,
-                    actor=actor,
-                    reason=reason,
-                    change=change,
-                    document=document,
-                )
-            )
+            versions.append(_version_row(household, document, now, actor, reason, change))
         if not rows:
             return
         await self.session.execute(_UPDATE_HOUSEHOLD, rows)
