@@ -12,16 +12,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Self
 
-from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import bindparam, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.clock import Clock, business_day, utc_now
-from shared.db import Database, insert_many
+from shared.db import Database, UtcDateTime, insert_many
 from shared.events import Envelope, EventPayload
 from shared.idempotency import IdempotencyRecords
 from shared.platform_tables import PlatformTables
+
+_FIRST_SEEN_POSTGRESQL = text(
+    "INSERT INTO inbox (consumer, event_id, event_type, processed_at) "
+    "SELECT :consumer, e, t, :now FROM unnest(CAST(:ids AS text[]), CAST(:types AS text[])) AS x(e, t) "
+    "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+).bindparams(bindparam("now", type_=UtcDateTime()))
 
 
 class UnitOfWork:
@@ -144,16 +149,29 @@ class UnitOfWork:
         if not first:
             return []
         now = self.clock()
-        dialect_insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            dialect_insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.consumer, table.c.event_id])
-            .returning(table.c.event_id)
-        )
-        rows = [
-            {"consumer": consumer, "event_id": e.id, "event_type": e.type, "processed_at": now} for e in first.values()
-        ]
-        written = set((await self.session.execute(statement, rows)).scalars())
+        if self.session.bind.dialect.name == "postgresql":
+            # One statement over arrays, written out: SQLAlchemy's PostgreSQL INSERT construct is compiled
+            # anew on every execution (it opts out of the statement cache), once per consumed batch.
+            result = await self.session.execute(
+                _FIRST_SEEN_POSTGRESQL,
+                {
+                    "consumer": consumer,
+                    "now": now,
+                    "ids": list(first),
+                    "types": [e.type for e in first.values()],
+                },
+            )
+        else:
+            result = await self.session.execute(
+                sqlite_insert(table)
+                .on_conflict_do_nothing(index_elements=[table.c.consumer, table.c.event_id])
+                .returning(table.c.event_id),
+                [
+                    {"consumer": consumer, "event_id": e.id, "event_type": e.type, "processed_at": now}
+                    for e in first.values()
+                ],
+            )
+        written = set(result.scalars())
         return [envelope for event_id, envelope in first.items() if event_id in written]
 
     async def complete_idempotent_request(self, principal: str, key: str, status_code: int, response: Any) -> None:
