@@ -2,10 +2,11 @@
 own processes on PostgreSQL and Kafka, changes sent over REST at a fixed rate (open loop). A change's lag is
 eligibility's decision time minus the registry's recording of the change (`household_versions.recorded_at`
 → `decisions.created_at` for that household version; both stamped by the services on this one host). Each
-change sets a new amount, so each one makes a decision. Per-10-second windows show whether the lag grows;
-CPU seconds per process say what the stream costs.
+change sets a new amount, so each one makes a decision. A few seconds at the same rate come first and are
+not measured (a service in use has its code paths and statements warm). Per-10-second windows show
+whether the lag grows; CPU seconds per process say what the stream costs.
 
-    uv run --group bench python -m bench.decision_lag [--households 300] [--rate 75] [--seconds 60]
+    uv run --group bench python -m bench.decision_lag [--households 300] [--rate 75] [--seconds 60] [--warm-up 5]
         → bench/results/decision_lag_rate_<rate>.json
 """
 
@@ -34,7 +35,7 @@ SERVICES = ("registry", "eligibility")
 COUNTY = "220122"
 
 
-async def main(households: int, rate: float, seconds: int) -> dict:
+async def main(households: int, rate: float, seconds: int, warm_up_seconds: int) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     names = {service: f"bench_dl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
     urls = {}
@@ -78,13 +79,24 @@ async def main(households: int, rate: float, seconds: int) -> dict:
                 response.raise_for_status()
                 sent[(household_id, response.json()["version"])] = sent_at
 
-            before, started = meter.read(), time.perf_counter()
-            tasks = []
-            for i in range(changes):
-                await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-                tasks.append(asyncio.create_task(change(i)))
-            await asyncio.gather(*tasks)
-            sent_seconds = time.perf_counter() - started
+            async def send(first: int, count: int) -> float:
+                nonlocal started
+                started, tasks = time.perf_counter(), []
+                for i in range(first, first + count):
+                    await asyncio.sleep(max(0.0, started + (i - first) / rate - time.perf_counter()))
+                    tasks.append(asyncio.create_task(change(i)))
+                await asyncio.gather(*tasks)
+                return time.perf_counter() - started
+
+            started = 0.0
+            warm = int(rate * warm_up_seconds)  # as a service in use: its code paths and statements warm
+            await send(0, warm)
+            warm_keys = set(sent)
+            await asyncio.sleep(2)
+            before = meter.read()
+            sent_seconds = await send(warm, changes)
+            for key in warm_keys:
+                sent.pop(key)
             for _ in range(240):
                 if await drained(http, eligibility_urls(system), registry_db):
                     break
@@ -123,6 +135,7 @@ async def main(households: int, rate: float, seconds: int) -> dict:
         "services": list(SERVICES),
         "households": households,
         "changes": changes,
+        "warm_up_seconds": warm_up_seconds,
         "rate_per_second": rate,
         "sent_in_seconds": round(sent_seconds, 2),
         "measured": len(lags),
@@ -145,8 +158,9 @@ if __name__ == "__main__":
     parser.add_argument("--households", type=int, default=300)
     parser.add_argument("--rate", type=float, default=75.0)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--warm-up", type=int, default=5, help="seconds at the same rate first, not measured")
     args = parser.parse_args()
-    outcome = asyncio.run(main(args.households, args.rate, args.seconds))
+    outcome = asyncio.run(main(args.households, args.rate, args.seconds, args.warm_up))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"decision_lag_rate_{args.rate:g}.json").write_text(json.dumps(outcome, indent=1))
     print(json.dumps(outcome, indent=1))
