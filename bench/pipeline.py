@@ -34,6 +34,7 @@ import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import httpx
 
@@ -328,22 +329,32 @@ async def main(
             # The corrections are spread over every registry process, as a load balancer would.
             registries = [url for name, url in system.urls.items() if name.split("~")[0] == "registry"]
 
+            # aiohttp for the load: httpx's connection pool spends much of a core of its own at this
+            # concurrency, on the cores the services share (see bench/rest.py).
+            load = aiohttp.ClientSession(
+                headers=headers, connector=aiohttp.TCPConnector(limit=clients + 10), timeout=aiohttp.ClientTimeout(60)
+            )
+
             async def client(n: int) -> None:
                 registry = registries[n % len(registries)]
                 nonlocal errors
                 while queue:
                     n, (household_id, income_id, _) = queue.pop()
                     sent = time.perf_counter()
-                    response = await http.patch(
+                    async with load.patch(
                         f"{registry}/v1/households/{household_id}/incomes/{income_id}",
                         json={"amount_fen": 10_000 + (n % 50) * 1_000, "reason": "月度比对更正"},
-                    )
+                    ) as response:
+                        await response.read()
                     latencies.append(time.perf_counter() - sent)
-                    errors += response.status_code != 200
+                    errors += response.status != 200
 
             scans_before = await table_scans(registry_db)
             before, started = meter.read(), time.perf_counter()
-            await asyncio.gather(*(client(n) for n in range(clients)))
+            try:
+                await asyncio.gather(*(client(n) for n in range(clients)))
+            finally:
+                await load.close()
             sent_seconds = time.perf_counter() - started
             at_sent = meter.read()
             await asyncio.sleep(1)  # statistics reach pg_stat_user_tables within a second
