@@ -295,3 +295,32 @@ async def test_a_row_may_restate_the_status_and_leaving_the_register_stays_an_ex
     status_only = await start(registry, csv.encode(), media="text/csv")
     assert (status_only["imported"], status_only["failed"]) == (1, 0), status_only
     assert (await registry.http.get(f"/v1/households/{a['id']}", headers=SYSTEM)).json()["poverty_status"] == "marginal"
+
+
+async def test_a_comparison_runs_embedded_on_sqlite(tmp_path):
+    """The embedded default (SQLite, in-process bus) applies a comparison file the same way, re-runs included."""
+    from services.registry.app import build_runtime, create_app
+    from shared.config import ServiceSettings
+    from shared.migrations import upgrade_async
+    from tests.conftest import start_service
+
+    settings = ServiceSettings.load("registry", data_dir=tmp_path, database_url=None, kafka_bootstrap_servers=None)
+    assert settings.resolved_database_url.startswith("sqlite")
+    await upgrade_async("registry", settings.resolved_database_url)
+    service, manager = await start_service(create_app, build_runtime, settings)
+    try:
+        tag = f"cmp-{id_number()[-6:]}"
+        households = await register(service, tag, 3)
+        rows = [
+            {"external_ref": h["external_ref"], "incomes": [wages(h["id_number"], 1_000 * (n + 1))]}
+            for n, h in enumerate(households)
+        ] + [{"external_ref": households[0]["external_ref"], "poverty_status": "marginal"}]
+        first = await start(service, jsonl(rows))
+        assert (first["imported"], first["unchanged"], first["failed"]) == (4, 0, 0), first
+        again = await start(service, jsonl(rows))
+        assert (again["imported"], again["unchanged"], again["failed"]) == (0, 4, 0), again
+        after = (await service.http.get(f"/v1/households/{households[0]['id']}", headers=SYSTEM)).json()
+        assert after["version"] == 2 and after["poverty_status"] == "marginal"  # its two rows: one chunk, one version
+    finally:
+        await service.http.aclose()
+        await manager.__aexit__(None, None, None)
