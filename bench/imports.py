@@ -100,8 +100,8 @@ async def main(rows: int, warm: bool) -> None:
             "machine_speed_seconds": speed,
         }
         RESULTS.mkdir(exist_ok=True)
-        name = "imports" + ("" if rows == 20_000 else f"_{rows}") + ("" if warm else "_cold") + ".json"
-        (RESULTS / name).write_text(json.dumps(result, indent=2))
+        result_file = "imports" + ("" if rows == 20_000 else f"_{rows}") + ("" if warm else "_cold") + ".json"
+        (RESULTS / result_file).write_text(json.dumps(result, indent=2))
         print(json.dumps(result, indent=2))
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
