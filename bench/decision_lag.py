@@ -25,10 +25,9 @@ import asyncpg
 import httpx
 
 from bench import cpu
+from bench.deployment import create_databases, drop_databases, wage_earners
 from bench.notification_latency import KAFKA, PG, RESULTS, bearer, percentile
 from bench.pipeline import Meter, drained, eligibility_urls
-from shared.migrations import upgrade_async
-from tests.factories import household, id_number, member
 from tests.integration.test_mission import System
 
 SERVICES = ("registry", "eligibility")
@@ -37,12 +36,7 @@ COUNTY = "220122"
 
 async def main(households: int, rate: float, seconds: int, warm_up_seconds: int) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-    names = {service: f"bench_dl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
-    urls = {}
-    for service, name in names.items():
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        urls[service] = PG.rsplit("/", 1)[0] + "/" + name
-        await upgrade_async(service, urls[service])
+    urls = await create_databases(admin, PG, f"bench_dl_{uuid.uuid4().hex[:6]}", SERVICES)
     speed = cpu.machine_speed_seconds()
     system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp(), services=SERVICES)
     system.launch()
@@ -54,15 +48,7 @@ async def main(households: int, rate: float, seconds: int, warm_up_seconds: int)
         async with httpx.AsyncClient(timeout=30) as http:
             await system.ready(http)
             registry = system.urls["registry"]
-            incomes = []
-            for _ in range(households):
-                body = household(
-                    COUNTY,
-                    members=[member(), member("spouse", id_number=id_number(sex="female"))],
-                    incomes=[{"type": "wages", "amount_fen": 0, "period": "month", "effective_from": "2026-01-01"}],
-                )
-                created = (await http.post(f"{registry}/v1/households", headers=county, json=body)).json()
-                incomes.append((created["id"], created["incomes"][0]["id"]))
+            incomes = await wage_earners(http, registry, county, households, COUNTY)
             await asyncio.sleep(5)  # the registrations' own decisions settle first
             meter = Meter(system)
             sent: dict[tuple[str, int], float] = {}  # (household, version) -> seconds after the start
@@ -118,8 +104,7 @@ async def main(households: int, rate: float, seconds: int, warm_up_seconds: int)
         system.stop()
         await registry_db.close()
         await eligibility_db.close()
-        for name in names.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_databases(admin, urls)
         await admin.close()
     lags, windows, missing = [], {}, 0
     for key, sent_at in sent.items():

@@ -24,10 +24,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from bench.deployment import create_databases, drop_databases, wage_earners
 from shared.auth import issue_token
 from shared.config import PlatformSettings
-from shared.migrations import upgrade_async
-from tests.factories import household, id_number, member
 from tests.integration.test_mission import SERVICES, System
 
 RESULTS = Path(__file__).parent / "results"
@@ -48,12 +47,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def main(households: int, changes: int, rate: float) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-    names = {service: f"bench_nl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
-    urls = {}
-    for service, name in names.items():
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        urls[service] = PG.rsplit("/", 1)[0] + "/" + name
-        await upgrade_async(service, urls[service])
+    urls = await create_databases(admin, PG, f"bench_nl_{uuid.uuid4().hex[:6]}", SERVICES)
     system = System(urls, KAFKA, "http://127.0.0.1:9", tempfile.mkdtemp())
     system.launch()
     county = bearer("county_operator")
@@ -61,15 +55,7 @@ async def main(households: int, changes: int, rate: float) -> dict:
         async with httpx.AsyncClient(timeout=30) as http:
             await system.ready(http)
             registry, notifications = system.urls["registry"], system.urls["notifications"]
-            incomes = []
-            for _ in range(households):
-                body = household(
-                    COUNTY,
-                    members=[member(), member("spouse", id_number=id_number(sex="female"))],
-                    incomes=[{"type": "wages", "amount_fen": 0, "period": "month", "effective_from": "2026-01-01"}],
-                )
-                created = (await http.post(f"{registry}/v1/households", headers=county, json=body)).json()
-                incomes.append((created["id"], created["incomes"][0]["id"]))
+            incomes = await wage_earners(http, registry, county, households, COUNTY)
             await asyncio.sleep(5)  # the registrations' own consequences settle first
 
             traces: list[tuple[str, str, float]] = []
@@ -128,8 +114,7 @@ async def main(households: int, changes: int, rate: float) -> dict:
                     await asyncio.sleep(0.2)
     finally:
         system.stop()
-        for name in names.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_databases(admin, urls)
         await admin.close()
     return {
         "bench": "notification_latency",

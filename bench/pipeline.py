@@ -39,10 +39,10 @@ import asyncpg
 import httpx
 
 from bench import cpu
+from bench.deployment import create_databases, drop_databases
 from services.registry.demo import demo_households
 from shared.auth import issue_token
 from shared.config import PlatformSettings
-from shared.migrations import upgrade_async
 from tests.integration.test_mission import System
 
 RESULTS = Path(__file__).parent / "results"
@@ -168,12 +168,7 @@ async def main(
     registry_processes: int = 1,
 ) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
-    names = {service: f"bench_pl_{service[:4]}_{uuid.uuid4().hex[:6]}" for service in SERVICES}
-    urls = {}
-    for service, name in names.items():
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        urls[service] = PG.rsplit("/", 1)[0] + "/" + name
-        await upgrade_async(service, urls[service])
+    urls = await create_databases(admin, PG, f"bench_pl_{uuid.uuid4().hex[:6]}", SERVICES)
     rows = generated(households, uuid.uuid4().hex[:6])
     files = in_files(rows, file_rows)
     comparison = in_files(restatements(rows, restated, date.today().replace(day=1)), file_rows)
@@ -394,8 +389,7 @@ async def main(
         system.stop()
         await registry_db.close()
         await eligibility_db.close()
-        for name in names.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await drop_databases(admin, urls)
         await admin.close()
     result["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return result
