@@ -192,3 +192,15 @@ def test_a_comparison_row_is_all_or_nothing_across_incomes_and_status():
     assert h.restate([], PovertyStatus.NOT_LIFTED) == ([], None)  # as recorded: nothing changes
     changed, previous = h.restate([_stated(head, 9000, date(2026, 11, 1))], PovertyStatus.MARGINAL)
     assert previous == PovertyStatus.NOT_LIFTED and h.poverty_status == PovertyStatus.MARGINAL and len(changed) == 1
+
+
+def test_a_refused_income_puts_the_status_of_the_same_row_back():
+    h = make_household()
+    head = h.active_members[0]
+    h.poverty_status = PovertyStatus.NOT_LIFTED
+    h.record_income(
+        Income(member_id=head.id, type="wages", amount_fen=5000, period="month", effective_from=date(2026, 6, 1))
+    )
+    with pytest.raises(RegistryRuleBroken) as refused:  # earlier than the record: refused after the status
+        h.restate([_stated(head, 1, date(2026, 5, 1))], PovertyStatus.MARGINAL)
+    assert refused.value.rule == "no_later_record" and h.poverty_status == PovertyStatus.NOT_LIFTED

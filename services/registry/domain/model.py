@@ -382,12 +382,14 @@ class Household(_Entity):
         """A comparison row, all or nothing: its incomes (`restate_incomes`) and the status the data shows
         (a status already held changes nothing; leaving the register stays an exit case's). Returns the
         incomes changed and the status before, if it changed."""
-        incomes_before, status_before = [i.model_copy() for i in self.incomes], self.poverty_status
+        # The status first: its rule refuses before any income is touched, and restate_incomes restores
+        # the incomes itself, so a refused income only has the status to put back.
+        previous = self.change_status(status) if status is not None and status != self.poverty_status else None
         try:
             changed = self.restate_incomes(stated_incomes)
-            previous = self.change_status(status) if status is not None and status != self.poverty_status else None
         except RegistryRuleBroken:
-            self.incomes, self.poverty_status = incomes_before, status_before
+            if previous is not None:
+                self.poverty_status = previous
             raise
         return changed, previous
 
