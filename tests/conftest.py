@@ -261,6 +261,28 @@ def free_port() -> int:
             return port
 
 
+def consecutive_free_ports(count: int) -> int:
+    import socket
+
+    for _ in range(50):
+        base = free_port()  # below the ephemeral range, where an outgoing connection cannot take it
+        if base + count >= 32_768:
+            continue
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no run of free ports")
+
+
 class BankSimulator:
     """The bank simulator as its own process (`python -m services.bank_simulator`), state in a file."""
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.conftest import auth, free_port
+from tests.conftest import auth, consecutive_free_ports, free_port
 from tests.factories import household, id_number, member
 
 pytestmark = pytest.mark.integration
@@ -139,28 +139,6 @@ class Embedded(System):
                 [sys.executable, "-m", "services"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         )
-
-
-def consecutive_free_ports(count: int) -> int:
-    import socket
-
-    for _ in range(50):
-        base = free_port()  # below the ephemeral range, where an outgoing connection cannot take it
-        if base + count >= 32_768:
-            continue
-        sockets = []
-        try:
-            for offset in range(count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no run of free ports")
 
 
 @pytest.fixture(scope="module", params=["processes-on-kafka", "embedded"])

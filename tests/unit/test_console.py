@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from shared.tracing import configure_logging
+from tests.conftest import consecutive_free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,15 +36,8 @@ def test_log_format_follows_the_terminal():
     configure_logging("INFO", "json")
 
 
-def _free_ports(count: int) -> int:
-    """A base port with `count` free ports after it (see tests.conftest.free_port for the range)."""
-    from tests.integration.test_mission import consecutive_free_ports
-
-    return consecutive_free_ports(count)
-
-
 def test_embedded_console_is_readable_and_ends_with_urls_and_token(tmp_path):
-    base = _free_ports(6)  # four services, the bank simulator and the SMS sink
+    base = consecutive_free_ports(6)  # four services, the bank simulator and the SMS sink
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "LOG_FORMAT")}
     env |= {
         "DATA_DIR": str(tmp_path),
