@@ -27,6 +27,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         else:
             event.listen(self.engine.sync_engine, "connect", _json_from_bytes)
             _ping_when_idle(self.engine)
@@ -99,8 +100,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
 
+# JSON columns take any mapping the service layer builds: a row read as a dict has SQLAlchemy's
+# `quoted_name` (a str subclass) as its keys, which orjson refuses without OPT_NON_STR_KEYS (an
+# idempotent response built from a row failed with "Dict key must be str").
+JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
 def _dumps(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return orjson.dumps(value, default=str, option=JSON_OPTIONS).decode()
 
 
 def _json_from_bytes(dbapi_connection: Any, _record: Any) -> None:
@@ -113,19 +120,38 @@ def _json_from_bytes(dbapi_connection: Any, _record: Any) -> None:
     )
 
 
+# How long a SQLite transaction waits for the database's one write lock before it gives up ("database is
+# locked", answered 503 with Retry-After): longer than the longest step that holds it (an import chunk,
+# a job batch), so the embedded default's background work waits its turn instead of failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets the outbox relay read while a request writes; foreign keys are off by default in SQLite.
+    # WAL lets readers of the file go on beside a writer; foreign keys are off by default in SQLite.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # The driver's own transaction handling begins a transaction only before the first write, so the
+    # reads before it (a claim's SELECT, a uniqueness check) ran outside it: two requests or two workers
+    # could both read "unclaimed" and both act. SQLAlchemy's BEGIN is emitted by `_sqlite_begin_immediate`.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    """Every transaction takes SQLite's write lock at its start. SQLite has no row locks: `FOR UPDATE`
+    (and `SKIP LOCKED`) compile to nothing, so the claims and read-modify-writes that rely on them on
+    PostgreSQL are serialised here by the database lock instead; a second claimer waits for the first to
+    commit and then reads what it committed. Deferred transactions would instead fail at their first write
+    whenever another transaction committed since their first read (SQLITE_BUSY_SNAPSHOT)."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def serialised_json(value: Any) -> orjson.Fragment:
     """A JSON column's value serialised now, for writing it to more than one row or table (a household's
     row and its version): a Fragment is written as the JSON it holds, by COPY and by SQLAlchemy alike."""
-    return orjson.Fragment(orjson.dumps(value, default=str))
+    return orjson.Fragment(orjson.dumps(value, default=str, option=JSON_OPTIONS))
 
 
 def one_of(session: AsyncSession, column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:

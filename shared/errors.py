@@ -10,6 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -194,12 +196,51 @@ def install_error_handlers(app: FastAPI, domain_errors: Mapping[type[Exception],
         problem.title = problem.slug.replace("-", " ").capitalize()
         return problem_response(problem, request)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        return problem_response(database_problem(exc), request)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> JSONResponse:
+        log.warning("no database connection free in time for a request")
+        return problem_response(ServiceUnavailable("the service is busy; retry the request", 2), request)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Reached only if TraceMiddleware is not installed (it answers unexpected errors itself, inside
         # the trace, so the 500 keeps its traceparent and the connection stays open).
         log.error("unhandled error on %s %s: %s", request.method, request.url.path, describe_error(exc))
         return problem_response(InternalError(), request)
+
+
+class ConcurrentChange(Conflict):
+    slug, title = "concurrent-change", "Changed by another request at the same moment"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "another request changed the same record at the same moment and this one was refused; read the "
+            "record again and retry if it is still needed",
+            errors=[
+                {"field": "body", "rule": "concurrent_change", "message": "a unique rule was met by another request"}
+            ],
+        )
+
+
+def database_problem(exc: DBAPIError) -> Problem:
+    """What a request answers when the database refuses a statement that the service's own checks let
+    through. Each service maps the races it expects to a problem of its own (a payment run that already
+    exists names that run); this is the backstop, so that none of them is ever a 500:
+    - a unique or foreign-key rule met by a concurrent request → 409;
+    - the database unreachable, restarting, or its connection lost mid-request; SQLite's write lock not
+      had in time → 503 with Retry-After: nothing was committed, and the same request may be sent again."""
+    if isinstance(exc, IntegrityError):
+        log.warning("integrity rule met by a concurrent request: %s", type(exc.orig).__name__)
+        return ConcurrentChange()
+    if exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError)):
+        log.warning("database unavailable for a request: %s", type(exc.orig).__name__)
+        return ServiceUnavailable("the database is unavailable for a moment; retry the request", 2)
+    log.error("database refused a statement: %s", type(exc.orig).__name__)
+    return InternalError()
 
 
 class InternalError(Problem):

@@ -100,9 +100,9 @@ class UnitOfWork:
 
     @contextlib.asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        """A part of this transaction that a failure undoes alone, its events included (PostgreSQL
-        SAVEPOINT). SQLite's driver does not run savepoints reliably: callers there use one transaction
-        per part instead (`supports_savepoints`)."""
+        """A part of this transaction that a failure undoes alone, its events included (SAVEPOINT, on
+        PostgreSQL and on SQLite alike: shared.db hands SQLite's transactions to SQLAlchemy, whose
+        savepoints the driver's own transaction handling used to break)."""
         emitted = len(self.events)
         try:
             async with self.session.begin_nested():
@@ -110,10 +110,6 @@ class UnitOfWork:
         except BaseException:
             del self.events[emitted:]
             raise
-
-    @property
-    def supports_savepoints(self) -> bool:
-        return not self.db.is_sqlite
 
     async def rollback(self) -> None:
         """Undo everything of this transaction, its events included; the unit of work stays usable."""

@@ -38,8 +38,28 @@ def kafka_bootstrap() -> str:
     return _require_env("TEST_KAFKA_BOOTSTRAP")
 
 
+# The back ends the API tests run on: every test under tests/api runs on PostgreSQL and again on the
+# embedded default's SQLite (what a newcomer runs first must work as well as what a province deploys).
+# TEST_BACKENDS=postgresql (or sqlite) narrows a local run to one.
+BACKENDS = tuple(b for b in os.environ.get("TEST_BACKENDS", "postgresql,sqlite").split(",") if b)
+API_TESTS = os.path.join(os.path.dirname(__file__), "api")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and str(metafunc.definition.path).startswith(API_TESTS):
+        metafunc.parametrize("backend", BACKENDS, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
+def backend(request) -> str:
+    """The database engine of the test: PostgreSQL outside tests/api, each of BACKENDS inside it."""
+    return getattr(request, "param", "postgresql")
+
+
 class DatabaseFactory:
     """Creates throwaway PostgreSQL databases with a service's migrations applied."""
+
+    dialect = "postgresql"
 
     def __init__(self, admin_url: str):
         self.admin_url = admin_url
@@ -69,9 +89,26 @@ class DatabaseFactory:
             await conn.close()
 
 
+class SqliteDatabaseFactory:
+    """Creates SQLite files with a service's migrations applied: the embedded default's database."""
+
+    dialect = "sqlite"
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    async def create(self, service: str) -> str:
+        url = f"sqlite+aiosqlite:///{os.path.join(self.directory, f'{service}_{uuid.uuid4().hex[:10]}.db')}"
+        await upgrade_async(service, url)
+        return url
+
+
 @pytest.fixture(scope="session")
-async def databases(postgres_admin_url):
-    factory = DatabaseFactory(postgres_admin_url)
+async def databases(backend, request, tmp_path_factory):
+    if backend == "sqlite":
+        yield SqliteDatabaseFactory(str(tmp_path_factory.mktemp("sqlite")))
+        return
+    factory = DatabaseFactory(request.getfixturevalue("postgres_admin_url"))
     yield factory
     await factory.drop_all()
 

@@ -252,7 +252,11 @@ async def test_workers_sharing_a_job_store_what_one_worker_stores(two_runs, data
         async with factory() as uow:
             done = await uow.jobs.get(job["id"])
         assert (done.status, done.processed, done.total) == ("done", 600, 600)
-        assert sum(1 for b in batches if b) >= 2, batches  # the work was shared
+        if factory().db.is_sqlite:
+            # SQLite has one write lock: the workers take turns, and whoever holds it may keep it.
+            assert sum(batches) >= 600 // 40, batches
+        else:
+            assert sum(1 for b in batches if b) >= 2, batches  # the work was shared
         shared_run, single_run = await outcome(factory), await outcome(two_runs["standard_changed"][1])
         assert shared_run == single_run
         assert done.changed == len(shared_run["events"]) - sum(
@@ -286,10 +290,13 @@ async def test_explanations_left_out_by_the_bulk_path_are_reproduced_exactly(two
             assert reproduced == stored
 
 
-async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_runs):
+async def test_a_registry_event_waits_for_the_job_batch_holding_its_county(two_runs, backend):
     """A job batch holds its county's lock; a registry event for a household there waits for the batch's
     commit and is then applied on top of it. Households of other counties are not held up."""
     import asyncio
+
+    if backend == "sqlite":
+        pytest.skip("county locks are PostgreSQL's: SQLite's one write lock holds up every county alike")
 
     from services.eligibility.service_layer.stream import apply_household_batch
     from shared.contracts.registry import HouseholdFacts, MemberFacts

@@ -489,11 +489,15 @@ async def test_reconciliation_finds_planted_defects_and_settles_unknown_payments
     async with DisbursementUnitOfWork(paying.runtime) as uow:
         run = await payments.start_run(uow, county, MONTH, "test", current_trace().traceparent)
         await uow.commit()
+    # Each step opens its own units of work: the run is read first, in a transaction that has ended (on
+    # SQLite an open one would hold the database's write lock the step waits for).
     async with DisbursementUnitOfWork(paying.runtime) as uow:
-        await payments.schedule_batch(paying.runtime, await uow.payments.run(run["id"]))
+        current = await uow.payments.run(run["id"])
+    await payments.schedule_batch(paying.runtime, current)
     await bank.configure(hold_response_ms=2_500, callbacks=False)
     async with DisbursementUnitOfWork(paying.runtime) as uow:
-        await payments.submit_batch(paying.runtime, await uow.payments.run(run["id"]))
+        current = await uow.payments.run(run["id"])
+    await payments.submit_batch(paying.runtime, current)
     await asyncio.sleep(1)  # the bank finishes what it took
 
     async def statuses() -> dict[str, str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from sqlalchemy.exc import IntegrityError
 
 from services.disbursement.adapters.repository import BalanceRuleBroken
@@ -45,8 +43,7 @@ async def create_transfer(uow: DisbursementUnitOfWork, transfer: Transfer) -> Tr
         pending[1]["expires_at"] if pending else None,
     )
     try:
-        # On SQLite (embedded, one writer) a refusal rolls the caller's whole unit of work back instead.
-        async with uow.savepoint() if uow.supports_savepoints else contextlib.nullcontext():
+        async with uow.savepoint():
             await uow.ledger.append_many([transfer], moves, now)
     except BalanceRuleBroken as exc:
         raise TransferRefused(

@@ -1,7 +1,7 @@
 """Bulk import of households for provincial systems (JSON Lines or CSV) as a job.
 
-The file is parsed once per run. On PostgreSQL rows are imported a chunk per transaction, set-based,
-together with the job's progress; on SQLite (embedded) a row per transaction. The job row is claimed
+The file is parsed once per run. Rows are imported a chunk per transaction, set-based, together with
+the job's progress, on PostgreSQL and on SQLite (embedded) alike. The job row is claimed
 with a lock other workers skip, so a crash resumes at the first row not yet counted. Valid rows are
 imported while invalid ones are appended to the error report, and a row whose `external_ref` is already
 registered counts as unchanged: re-running a file changes nothing. A row that cannot be parsed at all
@@ -208,28 +208,7 @@ async def run_job(
                 await _restate_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
                 await uow.commit()
                 continue
-            if uow.supports_savepoints:
-                await _import_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
-                await uow.commit()
-                continue
-            # SQLite (embedded): one transaction per row.
-            line, data, error = rows[processed]
-            outcome = "failed"
-            if error is None:
-                try:
-                    outcome = await _import_one(uow, validate, data or {}, actor)
-                except Problem as exc:
-                    # A refused row leaves nothing behind: roll it back, then count it under a fresh claim.
-                    await uow.rollback()
-                    if await uow.imports.claim(job_id) != processed:
-                        return
-                    error = _message(exc)
-            await uow.imports.count_row(
-                job_id,
-                processed,
-                outcome,
-                None if error is None else {"line": line, "external_ref": _ref_of(data), "error": error},
-            )
+            await _import_chunk(uow, validate, rows[processed : processed + CHUNK_ROWS], processed, job_id, actor)
             await uow.commit()
 
 
