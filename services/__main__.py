@@ -109,6 +109,8 @@ def start_bank_simulator(platform: PlatformSettings) -> subprocess.Popen[bytes]:
         "DISBURSEMENT_CALLBACK_URL",
         f"http://{HOST}:{BASE_PORT + names.index('disbursement')}/v1/provider/on-disburse",
     )
+    # Services ask the registry about a household registered a moment ago (shared/registry_client).
+    os.environ.setdefault("REGISTRY_URL", f"http://{HOST}:{BASE_PORT + names.index('registry')}")
     # Temporary aid reads the urban dibao standard from eligibility.
     os.environ.setdefault("ELIGIBILITY_URL", f"http://{HOST}:{BASE_PORT + names.index('eligibility')}")
     platform.data_dir.mkdir(parents=True, exist_ok=True)

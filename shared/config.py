@@ -67,6 +67,10 @@ class PlatformSettings(BaseSettings):
     max_upload_bytes: int = 64 << 20
     # Where clients reach this service (the OpenAPI document's server); relative by default.
     public_url: str = "/"
+    # The registry, asked on demand about a household a service has not heard of yet (shared/registry_client),
+    # and the bearer token services present to each other (a development token is minted when none is set).
+    registry_url: str = "http://127.0.0.1:8001"
+    service_token: str | None = None
 
 
 class ServiceSettings(PlatformSettings):

@@ -20,7 +20,12 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         # orjson: JSON columns (explanations, snapshots, outbox envelopes) are on every hot path.
         options: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
-        if not self.is_sqlite:
+        if self.is_sqlite:
+            # One connection: SQLite has one write lock per file, and every transaction here takes it at
+            # its start, so transactions wait their turn in the pool's queue (in order, without a thread
+            # each polling the lock) instead of inside SQLite's busy handler.
+            options.update(pool_size=1, max_overflow=0, pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        else:
             # A fixed pool, no overflow: a request beyond it waits for a connection instead of opening one
             # that is closed again on return (under load that churned hundreds of sessions a minute).
             options.update(pool_size=pool_size, max_overflow=0, pool_timeout=30)

@@ -6,12 +6,14 @@ parsed as JSON anyway. Upload routes (imports) declare their own, larger, limit 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.errors import PROBLEM_JSON, Problem
+from shared.errors import PROBLEM_JSON, Problem, ValidationProblem
 
 
 class PayloadTooLarge(Problem):
@@ -52,7 +54,12 @@ class RequestLimits:
         self.app, self.max_body_bytes, self.uploads = app, max_body_bytes, dict(uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        unreadable = unreadable_parameter(scope)
+        if unreadable is not None:
+            return await _send_problem(unreadable, scope, send)
+        if scope["method"] in ("GET", "HEAD", "OPTIONS"):
             return await self.app(scope, receive, send)
         headers = {k.decode().lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         upload_limit = next((limit for prefix, limit in self.uploads.items() if scope["path"].startswith(prefix)), None)
@@ -79,6 +86,49 @@ class RequestLimits:
             return message
 
         await self.app(scope, counted_receive, send)
+
+
+# Control characters (NUL first: PostgreSQL refuses it in text) and what percent-decoding could not make
+# into text name nothing any route looks up.
+_UNREADABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
+
+
+def unreadable_parameter(scope: Scope) -> Problem | None:
+    """A 422 naming the path or query parameter that holds control characters or bytes that are not
+    UTF-8, before any route (or database) sees it; None when every parameter is readable text."""
+    suspects: list[tuple[str, str]] = []
+    path = scope.get("path", "")
+    if _UNREADABLE.search(path):
+        suspects.append(("path", path))
+    raw_query = scope.get("query_string", b"")
+    if raw_query:
+        try:
+            pairs = parse_qsl(raw_query.decode("ascii"), keep_blank_values=True, errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            return ValidationProblem.field("query", "utf8", "the query string must be percent-encoded UTF-8")
+        suspects += [(f"query {key!r}", f"{key}{value}") for key, value in pairs]
+    for where, text in suspects:
+        if not _UNREADABLE.search(text):
+            continue
+        field = _path_parameter(scope) if where == "path" else where.split(" ", 1)[1].strip("'")
+        return ValidationProblem.field(
+            field, "no_control_characters", f"{field} must be text without control characters"
+        )
+    return None
+
+
+def _path_parameter(scope: Scope) -> str:
+    """The name of the route's path parameter that holds the unreadable text (`path` if no route matches)."""
+    from starlette.routing import Match
+
+    app = scope.get("app")
+    for route in getattr(getattr(app, "router", None), "routes", []):
+        match, child = route.matches(scope)
+        if match != Match.NONE:
+            for name, value in (child.get("path_params") or {}).items():
+                if isinstance(value, str) and _UNREADABLE.search(value):
+                    return str(name)
+    return "path"
 
 
 async def _send_problem(problem: Problem, scope: Scope, send: Send) -> None:

@@ -66,3 +66,25 @@ VisibleLine = Annotated[
 ]
 # Notes and reasons: several lines allowed, still no control or bidi characters.
 FreeText = Annotated[str, AfterValidator(_free), Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN})]
+
+
+def uploaded_text(content: bytes, what: str = "the file") -> str:
+    """An uploaded file (an import, a bank statement) as text: UTF-8 (a byte-order mark allowed), with no
+    control character but tab and line breaks. Refused otherwise with the rule and the line, before the file
+    is stored (PostgreSQL refuses NUL in text) or parsed."""
+    from shared.errors import ValidationProblem
+
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise ValidationProblem.field("body", "utf8", f"{what} must be UTF-8 text (line {line} is not)") from None
+    found = _CONTROL_BUT_LINE_BREAK_SEARCH.search(text)
+    if found is not None:
+        line = text.count("\n", 0, found.start()) + 1
+        raise ValidationProblem.field(
+            "body",
+            "no_control_characters",
+            f"{what} must not contain control characters (U+{ord(found.group()):04X} on line {line})",
+        )
+    return text

@@ -144,6 +144,15 @@ async def start_service(create_app, build_runtime, settings: ServiceSettings, bu
     return ServiceClient(app, runtime, client), manager
 
 
+def ask_registry_in_process(service: ServiceClient, registry: ServiceClient) -> None:
+    """The service asks this in-process registry about households it has not heard of yet."""
+    from shared.registry_client import CACHE_KEY, RegistryClient
+
+    service.runtime.caches[CACHE_KEY] = RegistryClient(
+        "http://registry", token("service", "22"), transport=httpx.ASGITransport(app=registry.app)
+    )
+
+
 @pytest.fixture(scope="session")
 async def registry_db_url(databases) -> str:
     return await databases.create("registry")
@@ -162,7 +171,7 @@ async def registry(registry_db_url):
 
 
 @pytest.fixture(scope="session")
-async def eligibility(databases):
+async def eligibility(databases, registry):
     """The eligibility service on PostgreSQL with the in-process bus and no scheduler."""
     from services.eligibility.app import build_runtime, create_app
 
@@ -171,6 +180,7 @@ async def eligibility(databases):
     service, manager = await start_service(
         lambda runtime: create_app(runtime, scheduler=False), build_runtime, settings
     )
+    ask_registry_in_process(service, registry)
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
@@ -239,6 +249,10 @@ async def whole_system(databases, now, names=("registry", "eligibility", "disbur
                 token("service", "22"),
                 transport=httpx.ASGITransport(app=started["eligibility"][0].app),
             )
+        if "registry" in started:
+            for name, (service, _) in started.items():
+                if name != "registry":
+                    ask_registry_in_process(service, started["registry"][0])
         await bus.start()  # started after every service subscribed, as the embedded runner does
         yield {name: service for name, (service, _) in started.items()}, bus
     finally:
@@ -256,26 +270,28 @@ async def registry_and_eligibility(databases, now):
 
 
 @pytest.fixture(scope="session")
-async def disbursement(databases):
+async def disbursement(databases, registry):
     """The disbursement service on PostgreSQL with the in-process bus."""
     from services.disbursement.app import build_runtime, create_app
 
     url = await databases.create("disbursement")
     settings = ServiceSettings.load("disbursement", database_url=url, kafka_bootstrap_servers=None)
     service, manager = await start_service(create_app, build_runtime, settings)
+    ask_registry_in_process(service, registry)
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
 
 
 @pytest.fixture(scope="session")
-async def notifications(databases):
+async def notifications(databases, registry):
     """The notifications service on PostgreSQL with the in-process bus, its background loop off."""
     from services.notifications.app import build_runtime, create_app
 
     url = await databases.create("notifications")
     settings = ServiceSettings.load("notifications", database_url=url, kafka_bootstrap_servers=None)
     service, manager = await start_service(lambda rt: create_app(rt, watch=False), build_runtime, settings)
+    ask_registry_in_process(service, registry)
     yield service
     await service.http.aclose()
     await manager.__aexit__(None, None, None)
@@ -374,7 +390,7 @@ async def bank(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-async def paying(databases, bank):
+async def paying(databases, bank, registry):
     """The disbursement service on PostgreSQL (in-process bus) served over HTTP, paying through the bank
     simulator with short timings: a submission unanswered for 2 s is unknown, a silent one is asked
     about after 1 s."""
@@ -405,7 +421,9 @@ async def paying(databases, bank):
             await task
         await asyncio.sleep(0.02)
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    yield ServiceClient(app, runtime, client)
+    service = ServiceClient(app, runtime, client)
+    ask_registry_in_process(service, registry)
+    yield service
     await client.aclose()
     server.should_exit = True
     await task

@@ -42,10 +42,9 @@ class ProviderSettings(BaseSettings):
     status_query_after_seconds: float = 60.0
     payment_stuck_after_seconds: float = 6 * 3600.0
     run_stuck_after_seconds: float = 24 * 3600.0
-    # Eligibility, for the urban dibao standard temporary aid is measured against, and the bearer token
-    # this service presents there (a development token is minted when none is set).
+    # Eligibility, for the urban dibao standard temporary aid is measured against (with the platform's
+    # SERVICE_TOKEN).
     eligibility_url: str = "http://127.0.0.1:8002"
-    service_token: str | None = None
     # A township reserve fund below this (reservations counted) raises a low-balance event.
     reserve_low_balance_fen: int = 100_000
 

@@ -60,6 +60,7 @@ class System:
             "PROVIDER_URL": bank_url,
             "DISBURSEMENT_CALLBACK_URL": f"{self.urls.get('disbursement', 'http://127.0.0.1:9')}/v1/provider/on-disburse",
             "ELIGIBILITY_URL": self.urls.get("eligibility", "http://127.0.0.1:9"),
+            "REGISTRY_URL": self.urls.get("registry", "http://127.0.0.1:9"),
             "NOTIFICATIONS_POLL_SECONDS": "0.2",
             "NOTIFICATIONS_SMS_GATEWAY_URL": "http://127.0.0.1:9",
         }

@@ -21,8 +21,9 @@ from shared.errors import Forbidden, NotFound, Unauthorized, ValidationProblem
 from shared.ids import new_record_id
 from shared.limits import UnsupportedMediaType
 from shared.openapi import BODY_NAMES_RESOURCE
-from shared.text import mask_free_text
+from shared.text import mask_free_text, uploaded_text
 from shared.tracing import current_trace
+from shared.values import MONTH_PATTERN
 
 router = APIRouter(prefix="/v1")
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -215,7 +216,7 @@ async def post_payment_run(body: PaymentRunIn, request: Request, actor: Payer):
 async def list_payment_runs(
     request: Request,
     actor: BookReader,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
+    month: Annotated[str | None, Query(pattern=MONTH_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     async with uow_of(request) as uow:
@@ -389,15 +390,12 @@ async def post_reconciliation(
     request: Request,
     actor: Payer,
     region_code: Annotated[str, Query(pattern=COUNTY_CODE, description="The county reconciled")],
-    month: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month reconciled, YYYY-MM")],
+    month: Annotated[str, Query(pattern=MONTH_PATTERN, description="The month reconciled, YYYY-MM")],
 ):
     _check_region(actor, region_code)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "text/csv":
         raise UnsupportedMediaType("send the statement as text/csv", ["text/csv"])
-    try:
-        statement = (await request.body()).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValidationProblem.field("body", "utf8", "the statement must be UTF-8 text") from None
+    statement = uploaded_text(await request.body(), "the statement")
     uow = uow_of(request)
 
     async def action() -> CommandResult:

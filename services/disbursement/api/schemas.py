@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -11,6 +10,7 @@ from services.disbursement.domain.aid import AidCause, AidKind
 from services.disbursement.domain.relief import MAX_LINE_FEN, DisasterKind, Need
 from shared.public_notice import Ruling
 from shared.text import IDENTIFIER_PATTERN, FreeText, VisibleLine
+from shared.values import MONTH_PATTERN, CalendarDate
 
 # A top-up above this is refused as a likely typing error (ten million yuan); larger allocations go in parts.
 MAX_TOP_UP_FEN = 1_000_000_000
@@ -24,9 +24,7 @@ class TopUpIn(BaseModel):
 class PaymentRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region_code: Annotated[str, Field(pattern=r"^\d{6}$", description="The county paid (6-digit region code)")]
-    month: Annotated[
-        str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="The month paid, YYYY-MM", examples=["2026-11"])
-    ]
+    month: Annotated[str, Field(pattern=MONTH_PATTERN, description="The month paid, YYYY-MM", examples=["2026-11"])]
 
 
 class ReasonIn(BaseModel):
@@ -55,7 +53,7 @@ Note = Annotated[FreeText, StringConstraints(min_length=1, max_length=500)]
 class ReliefDisasterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: DisasterKind
-    occurred_on: date = Field(description="the day the disaster struck (not in the future)")
+    occurred_on: CalendarDate = Field(description="the day the disaster struck (not in the future)")
     summary: Note = Field(description="what happened (kept here, never published in an event)")
 
 
@@ -84,7 +82,7 @@ class ReliefAmendmentIn(BaseModel):
 
 class ReliefReviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    meeting_date: date = Field(description="the day the review met (评议/审核)")
+    meeting_date: CalendarDate = Field(description="the day the review met (评议/审核)")
     record_ref: Annotated[VisibleLine, StringConstraints(min_length=1, max_length=200)] = Field(
         description="reference of the meeting's record"
     )

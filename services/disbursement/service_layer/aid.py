@@ -20,6 +20,7 @@ from services.disbursement.adapters.uow import DisbursementUnitOfWork
 from services.disbursement.domain import aid as rules
 from services.disbursement.domain.ledger import AccountCode, Transfer, TransferKind, account_id
 from services.disbursement.domain.payments import Payment, PaymentStatus, reference_id
+from services.disbursement.service_layer import directory
 from services.disbursement.service_layer.funds import available
 from services.disbursement.service_layer.ledger import create_transfer, expire_pending_transfers, open_account
 from services.disbursement.service_layer.payments import emit as emit_payment
@@ -43,7 +44,7 @@ def standards_of(runtime: ServiceRuntime) -> StandardsClient:
     client = runtime.caches.get("standards")
     if client is None:
         settings = provider_settings(runtime)
-        token = settings.service_token or issue_token(
+        token = runtime.settings.service_token or issue_token(
             runtime.settings, subject="disbursement", roles=[Role.SERVICE.value], region="22", ttl_seconds=365 * 86400
         )
         client = runtime.caches["standards"] = StandardsClient(settings.eligibility_url, token)
@@ -85,7 +86,7 @@ async def _record(
 
 
 async def submit(uow: DisbursementUnitOfWork, fields: dict[str, Any], actor: Principal) -> dict[str, Any]:
-    household = await uow.households.get(fields["household_id"])
+    household = await directory.household(uow, fields["household_id"])
     # Unknown and outside the caller's scope answer alike, so household ids cannot be probed.
     if household is None or not actor.may_see_household(fields["household_id"], household["region_code"]):
         raise NotFound(

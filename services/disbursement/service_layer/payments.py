@@ -25,6 +25,8 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from services.disbursement.adapters.dci import (
     DciClient,
     ProviderRefused,
@@ -71,6 +73,21 @@ OPEN = (PaymentStatus.SCHEDULED, PaymentStatus.SUBMITTING, PaymentStatus.SUBMITT
 
 class RunInProgress(Conflict):
     slug, title = "run-in-progress", "A payment run for this county and month is not finished"
+
+    def __init__(self, run: dict[str, Any]):
+        super().__init__(
+            f"payment run {run['id']} for {run['region_code']} {run['month']} is {run['status']}; follow it at "
+            f"/v1/payment-runs/{run['id']}",
+            errors=[
+                {
+                    "field": "month",
+                    "rule": "one_active_run",
+                    "message": "one payment run at a time per county and month",
+                }
+            ],
+            headers={"Location": f"/v1/payment-runs/{run['id']}"},
+            existing_run=run["id"],
+        )
 
 
 class RunNotPausable(Conflict):
@@ -154,8 +171,9 @@ def _emit(uow: DisbursementUnitOfWork, payment: Payment, event: type[events.Paym
 
 async def start_run(uow: DisbursementUnitOfWork, region_code: str, month: str, actor: str, traceparent: str) -> dict:
     parse_month(month)  # validated by the API already; the rule lives here too
-    if await uow.payments.active_run(region_code, month) is not None:
-        raise RunInProgress(f"a payment run for {region_code} {month} is still in progress")
+    active = await uow.payments.active_run(region_code, month)
+    if active is not None:
+        raise RunInProgress(active)
     for code in (AccountCode.COUNTY_FUND, AccountCode.BENEFICIARY_PAYABLE, AccountCode.PAID):
         await open_account(uow, code, region_code)
     now = uow.now()
@@ -171,7 +189,15 @@ async def start_run(uow: DisbursementUnitOfWork, region_code: str, month: str, a
         "created_at": now,
         "updated_at": now,
     }
-    await uow.payments.add_run(run)
+    try:
+        async with uow.savepoint():
+            await uow.payments.add_run(run)
+    except IntegrityError:
+        # A request for the same county and month started one since our check (the one-active-run index).
+        active = await uow.payments.active_run(region_code, month)
+        if active is None:
+            raise
+        raise RunInProgress(active) from None
     return await run_view(uow, run)
 
 

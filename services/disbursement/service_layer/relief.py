@@ -21,6 +21,7 @@ from services.disbursement.domain.relief import (
     ReliefLine,
     ReliefStatus,
 )
+from services.disbursement.service_layer import directory
 from services.disbursement.service_layer.ledger import create_transfers, open_account
 from services.disbursement.service_layer.payments import emit as emit_payment
 from shared.auth import Principal, Role
@@ -113,7 +114,7 @@ async def propose(
             f"no village {region_code} in your scope",
             errors=[{"field": "region_code", "rule": "in_scope", "message": "a village within your region"}],
         )
-    known = await uow.households.get_many([line["household_id"] for line in lines])
+    known = await directory.households(uow, [line["household_id"] for line in lines])
     listed = []
     for index, line in enumerate(lines):
         household = known.get(line["household_id"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +20,9 @@ from shared.auth import READERS, STAFF, Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, ValidationProblem
 from shared.openapi import NO_IDEMPOTENCY
+from shared.registry_client import unknown_here
 from shared.tracing import current_trace
+from shared.values import CalendarDate
 
 router = APIRouter(prefix="/v1")
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -106,7 +107,7 @@ async def get_standards(
     actor: Reader,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     category: str | None = None,
-    as_of: date | None = None,
+    as_of: CalendarDate | None = None,
 ):
     async with uow_of(request) as uow:
         found = await uow.standards.query(region_code, category)
@@ -157,7 +158,9 @@ async def post_evaluation(body: EvaluationIn, request: Request, actor: Evaluator
 
 async def _visible_household(uow: EligibilityUnitOfWork, household_id: str, actor: Principal):
     row = await uow.households.get(household_id)
-    if row is None or not actor.may_see_household(household_id, row.region_code):
+    if row is None:  # perhaps registered a moment ago, its event still on the way
+        raise await unknown_here(uow.runtime, household_id, actor, f"household {household_id} not found")
+    if not actor.may_see_household(household_id, row.region_code):
         raise NotFound(f"household {household_id} not found")
     return row
 

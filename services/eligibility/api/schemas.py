@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.eligibility.domain.model import ExpenseInput, HouseholdInput, IncomeInput, PriorState
 from services.eligibility.domain.parameters import Category
 from shared.text import FreeText, VisibleLine
+from shared.values import CalendarDate, Fen
 
 # Income or expense records in one dry-run case; a real household has a few dozen.
 MAX_RECORDS = 500
@@ -20,11 +20,9 @@ class StandardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     region_code: Annotated[str, StringConstraints(pattern=r"^\d{2}(\d{2}(\d{2}(\d{3}){0,2})?)?$")]
     category: Category
-    effective_from: date
-    effective_to: date | None = None
-    amount_fen: Annotated[int, Field(strict=True, ge=0)] | None = Field(
-        default=None, description="money categories: amount in fen per period"
-    )
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None
+    amount_fen: Fen | None = Field(default=None, description="money categories: amount in fen per period")
     period: Literal["year", "month"] | None = None
     value: Annotated[Decimal, Field(ge=0, max_digits=12)] | None = Field(
         default=None, description="ratio categories (e.g. 1.3) and month counts"
@@ -41,7 +39,7 @@ class HouseholdCase(HouseholdInput):
 
 class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    as_of: date
+    as_of: CalendarDate
     household: HouseholdCase
     prior_state: PriorState | None = None
 

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.values import CalendarDate, Fen
+
 
 class Programme(StrEnum):
     DIBAO = "dibao"
@@ -61,7 +63,7 @@ class _Frozen(BaseModel):
 
 class MemberInput(_Frozen):
     id: str
-    birth_date: date
+    birth_date: CalendarDate
     labour_capacity: Literal["full", "partial", "none"]
     disability_grade: Annotated[int, Field(ge=1, le=4)] | None = None
     serious_illness: bool = False
@@ -88,12 +90,12 @@ class IncomeInput(_Frozen):
         "poverty_project_guaranteed",
         "other",
     ]
-    annual_amount_fen: Annotated[int, Field(strict=True, ge=0)]
+    annual_amount_fen: Fen
 
 
 class ExpenseInput(_Frozen):
     type: Literal["medical_self_paid", "education", "other"]
-    annual_amount_fen: Annotated[int, Field(strict=True, ge=0)]
+    annual_amount_fen: Fen
 
 
 class HouseholdInput(_Frozen):
@@ -102,7 +104,7 @@ class HouseholdInput(_Frozen):
     region_code: Annotated[str, Field(pattern=r"^\d{6}(\d{3}){0,2}$")]
     registered_poor_status: Literal["not_lifted", "lifted", "returned", "marginal", "none"] = "none"
     # The day the household left the register (公告退出): its policies continue for a period after it.
-    exited_on: date | None = None
+    exited_on: CalendarDate | None = None
     members: Annotated[list[MemberInput], Field(min_length=1, max_length=30)]
     incomes: list[IncomeInput] = Field(default_factory=list)
     expenses: list[ExpenseInput] = Field(default_factory=list)
@@ -111,13 +113,13 @@ class HouseholdInput(_Frozen):
 
 class DibaoState(_Frozen):
     status: Status
-    since: date | None = None
-    gradual_exit_started: date | None = None
+    since: CalendarDate | None = None
+    gradual_exit_started: CalendarDate | None = None
     # Extensions of the contract: the amount the gradual exit decreases from, and whether the
     # end-of-period risk assessment already extended it once.
-    monthly_amount_fen: int | None = None
+    monthly_amount_fen: Fen | None = None
     gradual_exit_extended: bool = False
-    expense_deduction_since: date | None = None
+    expense_deduction_since: CalendarDate | None = None
     # Received as single persons (单人户), not as a household: the household's income never sends it into
     # gradual exit; each re-evaluation asks again whether its members still qualify.
     single_person: bool = False
@@ -125,8 +127,8 @@ class DibaoState(_Frozen):
 
 class PriorState(_Frozen):
     dibao: DibaoState | None = None
-    counted_income_fen: int | None = None
-    medical_expense_fen: int | None = None
+    counted_income_fen: Fen | None = None
+    medical_expense_fen: Fen | None = None
     active_signals: list[str] = Field(default_factory=list)
 
 

@@ -18,6 +18,7 @@ from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import NotFound
 from shared.openapi import BODY_NAMES_RESOURCE
+from shared.values import PERIOD_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 # Figures are the agency's aggregates: operators, auditors and provincial systems read them; the counties'
@@ -43,7 +44,7 @@ class ReportIn(BaseModel):
     kind: Literal["monthly", "quarterly"]
     period: Annotated[
         str,
-        Field(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$", description="YYYY-MM (monthly) or YYYY-Qn (quarterly)"),
+        Field(pattern=PERIOD_PATTERN, description="YYYY-MM (monthly) or YYYY-Qn (quarterly)"),
     ]
     region_code: Annotated[
         str,
@@ -86,7 +87,7 @@ async def list_reports(
     request: Request,
     actor: Reader,
     kind: Literal["monthly", "quarterly"] | None = None,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,6}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ):

@@ -21,6 +21,7 @@ from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
 from shared.errors import Forbidden, NotFound, ValidationProblem
 from shared.pagination import decode_cursor, encode_cursor
+from shared.registry_client import unknown_here
 from shared.text import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1")
@@ -381,8 +382,8 @@ async def timeline(
         found = await uow.traces.search(
             region_prefix=actor.region, household_id=household_id, after=after, limit=limit + 1
         )
-    if not found:  # unknown and outside the caller's scope answer alike
-        raise NotFound(f"no events of household {household_id}")
+    if not found:  # unknown and outside the caller's scope answer alike; registered a moment ago: not yet
+        raise await unknown_here(runtime_of(request), household_id, actor, f"no events of household {household_id}")
     items = [event_view(e) for e in found[:limit]]
     more = len(found) > limit
     return {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from typing import Annotated
 from urllib.parse import unquote
 
@@ -21,6 +21,7 @@ from shared.errors import Forbidden, NotFound, PreconditionRequired, ValidationP
 from shared.pagination import decode_cursor, encode_cursor
 from shared.responses import TrustedJSONResponse
 from shared.text import mask_free_text
+from shared.values import CalendarDate
 
 router = APIRouter(prefix="/v1/households", tags=["households"])
 Reader = Annotated[Principal, Depends(require(*READERS))]
@@ -128,7 +129,7 @@ async def list_households(
 
 
 @router.get("/{household_id}", summary="Read a household, now or as it stood at the end of a past date")
-async def read(household_id: str, request: Request, actor: Reader, as_of: date | None = None):
+async def read(household_id: str, request: Request, actor: Reader, as_of: CalendarDate | None = None):
     async with uow_of(request) as uow:
         household = await services.load_for(uow, household_id, actor)
         if as_of is None:

@@ -14,9 +14,10 @@ from services.registry.service_layer import imports
 from shared.app import ServiceRuntime, runtime_of
 from shared.auth import Principal, Role, require
 from shared.commands import CommandResult, run_command
-from shared.errors import NotFound, Problem, ValidationProblem
+from shared.errors import NotFound, ValidationProblem
 from shared.jobs import JobRunner
 from shared.limits import UnsupportedMediaType
+from shared.text import uploaded_text
 from shared.tracing import current_trace
 
 router = APIRouter(prefix="/v1/imports", tags=["imports"])
@@ -114,13 +115,7 @@ async def create_import(
     fmt = FORMATS.get(content_type)
     if fmt is None:
         raise UnsupportedMediaType("send the file as JSON Lines or CSV", list(FORMATS))
-    try:
-        content = (await request.body()).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Problem(
-            "the file must be UTF-8 text",
-            errors=[{"field": "body", "rule": "utf8", "message": "the file must be UTF-8 text"}],
-        ) from None
+    content = uploaded_text(await request.body())
     uow = uow_of(request)
     trace = current_trace()
 

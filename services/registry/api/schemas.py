@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -19,8 +19,8 @@ from services.registry.domain.model import (
     SelfCare,
 )
 from shared.text import IDENTIFIER_PATTERN, FreeText, VisibleLine
+from shared.values import CalendarDate, Fen
 
-Fen = Annotated[int, Field(strict=True, ge=0, description="amount in fen (1 yuan = 100 fen)")]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^\d{6}(\d{3}){0,2}$")]
 Text = Annotated[VisibleLine, StringConstraints(max_length=200)]
 Note = Annotated[FreeText, StringConstraints(max_length=500)]
@@ -38,7 +38,7 @@ class ChangeBody(Body):
 class MemberIn(Body):
     name: Text
     id_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=18)]
-    birth_date: date | None = Field(default=None, description="optional; must agree with the ID number")
+    birth_date: CalendarDate | None = Field(default=None, description="optional; must agree with the ID number")
     sex: Literal["male", "female"] | None = None
     phone: Phone | None = None
     relation: Relation
@@ -71,7 +71,7 @@ class AssignmentIn(ChangeBody):
     cadre_name: Text
     cadre_phone: Phone | None = None
     unit: Text
-    since: date
+    since: CalendarDate
 
 
 class HouseholdCreate(ChangeBody):
@@ -101,8 +101,8 @@ class IncomeIn(ChangeBody):
     type: IncomeType
     amount_fen: Fen
     period: Period
-    effective_from: date
-    effective_to: date | None = None
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None
     note: Note | None = None
 
 
@@ -110,8 +110,8 @@ class IncomeCorrection(ChangeBody):
     amount_fen: Fen | None = None
     period: Period | None = None
     type: IncomeType | None = None
-    effective_from: date | None = None
-    effective_to: date | None = None
+    effective_from: CalendarDate | None = None
+    effective_to: CalendarDate | None = None
 
 
 class ExpenseIn(ChangeBody):
@@ -119,8 +119,8 @@ class ExpenseIn(ChangeBody):
     type: ExpenseType
     amount_fen: Fen
     period: Period
-    effective_from: date
-    effective_to: date | None = None
+    effective_from: CalendarDate
+    effective_to: CalendarDate | None = None
 
 
 class AssetIn(ChangeBody):
@@ -140,7 +140,7 @@ class StatusIn(ChangeBody):
 
 class LifeEventIn(ChangeBody):
     type: LifeEventType
-    occurred_on: date
+    occurred_on: CalendarDate
     member_id: str | None = None
     note: Note | None = None
 
@@ -163,7 +163,7 @@ class StatedIncome(Body):
     type: IncomeType
     amount_fen: Fen
     period: Period
-    effective_from: date
+    effective_from: CalendarDate
 
 
 class Restatement(ChangeBody):
@@ -210,7 +210,7 @@ class ExitProposal(ChangeBody):
 
 
 class ExitAppraisal(ChangeBody):
-    meeting_date: date = Field(description="the day the village's democratic appraisal (民主评议) met")
+    meeting_date: CalendarDate = Field(description="the day the village's democratic appraisal (民主评议) met")
     record_ref: Text = Field(description="reference of the meeting's record (会议记录)")
     household_consents: bool = Field(description="the household agrees to the exit (拟退出对象认可)")
 
