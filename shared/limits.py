@@ -6,6 +6,7 @@ parsed as JSON anyway. Upload routes (imports) declare their own, larger, limit 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
@@ -85,6 +86,35 @@ class RequestLimits:
                     raise BodyTooLarge(limit)
             return message
 
+        if has_body and upload_limit is None:
+            # A JSON body is read whole here (it is small: the limit above) to refuse repeated member
+            # names, which parsers resolve differently (the first, the last, an error): what this service
+            # reads must be what the client and any proxy in between read.
+            chunks = []
+            while True:
+                try:
+                    message = await counted_receive()
+                except BodyTooLarge:
+                    return await _send_problem(PayloadTooLarge(limit), scope, send)
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            body = b"".join(chunks)
+            repeated = repeated_member(body)
+            if repeated is not None:
+                return await _send_problem(repeated, scope, send)
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await self.app(scope, replay, send)
         await self.app(scope, counted_receive, send)
 
 
@@ -114,6 +144,34 @@ def unreadable_parameter(scope: Scope) -> Problem | None:
         return ValidationProblem.field(
             field, "no_control_characters", f"{field} must be text without control characters"
         )
+    return None
+
+
+class _Repeated(Exception):
+    def __init__(self, name: str):
+        self.name = name
+
+
+def _unique_members(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name, value in pairs:
+        if name in found:
+            raise _Repeated(name)
+        found[name] = value
+    return found
+
+
+def repeated_member(body: bytes) -> Problem | None:
+    """A 422 naming a member name repeated within one JSON object of `body`; None otherwise (a body that is
+    not JSON at all is left to the route, which answers that)."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_members)
+    except _Repeated as repeated:
+        return ValidationProblem.field(
+            repeated.name, "duplicate_key", f"the member {repeated.name!r} appears twice in one object"
+        )
+    except (ValueError, RecursionError):
+        return None
     return None
 
 

@@ -7,6 +7,7 @@ Services subclass it to attach their repositories (see `services/<name>/adapters
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
@@ -53,9 +54,17 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if not self._committed:
-            await self.session.rollback()
-        await self.session.close()
+        # Shielded: a task cancelled mid-transaction (a shutdown, a stopped loop) still ends its transaction
+        # and hands the connection back. Left open, it would hold its row locks on PostgreSQL until the
+        # connection is collected, and on SQLite the database's one write lock, stopping every writer.
+        await asyncio.shield(self._end())
+
+    async def _end(self) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
 
     def now(self) -> datetime:
         return self.clock()

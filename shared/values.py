@@ -16,7 +16,7 @@ Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN, description="amount in
 
 # Birth dates of living people to the end of any standard's validity: dates beyond are typing errors, and
 # the day after 9999-12-31 does not exist.
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
 def _in_calendar(value: date) -> date:

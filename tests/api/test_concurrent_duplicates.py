@@ -220,9 +220,9 @@ async def test_reports(notifications, keyed):
         json={"kind": "quarterly", "period": "2026-Q2", "region_code": region},
         headers=county,
     )
-    reports = (
-        await notifications.http.get("/v1/reports", params={"region_code": region}, headers=county)
-    ).json()["items"]
+    reports = (await notifications.http.get("/v1/reports", params={"region_code": region}, headers=county)).json()[
+        "items"
+    ]
     if keyed:
         one_effect_under_a_key(answers)
         assert len(reports) == 1, reports

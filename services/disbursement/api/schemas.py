@@ -29,7 +29,9 @@ class PaymentRunIn(BaseModel):
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=300, description="Why, for the record")]
+    reason: Annotated[
+        FreeText, StringConstraints(min_length=1, max_length=300), Field(description="Why, for the record")
+    ]
 
 
 class AidApplicationIn(BaseModel):
@@ -41,9 +43,11 @@ class AidApplicationIn(BaseModel):
     fast_track: bool = False
     one_case_one_discussion: bool = Field(False, description="A case no rule covers (一事一议): the county approves")
     commitment: Annotated[
-        str, Field(min_length=1, max_length=500, description="The applicant's personal commitment (承诺)")
+        FreeText,
+        StringConstraints(min_length=1, max_length=500),
+        Field(description="The applicant's personal commitment (承诺)"),
     ]
-    evidence: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=20)] = []
+    evidence: Annotated[list[Annotated[VisibleLine, StringConstraints(max_length=200)]], Field(max_length=20)] = []
 
 
 # Disaster relief (002 二(六))
