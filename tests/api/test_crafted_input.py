@@ -211,3 +211,39 @@ async def test_crafted_input_gets_a_problem_never_a_500(system, target, service)
     # The crafted values reached the routes' own checks: refused as invalid far more often than by auth.
     assert tried[422] > (tried[401] + tried[403]) * 5, tried
     assert not failures, "\n".join(failures[:60])
+
+
+@pytest.mark.parametrize("service", ["registry", "eligibility", "disbursement", "notifications"])
+async def test_every_write_honours_an_idempotency_key(system, target, service):  # noqa: F811
+    """Every operation whose OpenAPI document takes an `Idempotency-Key` (as the mobile front end always
+    sends one), sent twice with one key: the first answer is never a 5xx; a success is replayed as it was,
+    with `Idempotent-Replayed`, and a refusal is a problem the retry meets again or gets past."""
+    services, _ = system
+    app, http = services[service].app, services[service].http
+    document = app.openapi()
+    failures, keyed, replayed = [], 0, 0
+    for method, path, allowed in routes(app):
+        operation = _operation(document, method, path)
+        if not allowed or not any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", [])):
+            continue
+        keyed += 1
+        role = next(r for r in PREFERRED if r in allowed)
+        url, request = sample(method, path, target)
+        headers = dict(request.pop("headers", {})) | {"If-Match": "*"} | _token(role, IN_REGION, target.household_id)
+        headers["Idempotency-Key"] = f"sweep-{method}-{path}"
+        first = await http.request(method, url, headers=headers, **request)
+        again = await http.request(method, url, headers=headers, **request)
+        where = f"{method} {path} as {role.value}"
+        if first.status_code >= 500 or again.status_code >= 500:
+            failures.append(f"{where}: {first.status_code}/{again.status_code} {first.text[:200]} {again.text[:200]}")
+        elif first.status_code < 300 and (
+            again.status_code != first.status_code
+            or again.headers.get("Idempotent-Replayed") != "true"
+            or again.content != first.content
+        ):
+            failures.append(f"{where}: {first.status_code} then {again.status_code}, not replayed {again.text[:200]}")
+        replayed += first.status_code < 300
+    print(f"\nidempotency keys, {service}: {keyed} keyed writes, {replayed} succeeded and were replayed")
+    assert replayed >= keyed // 3, (keyed, replayed)  # the replay is checked on real successes
+    assert keyed >= {"registry": 15, "eligibility": 2, "disbursement": 15, "notifications": 8}[service], keyed
+    assert not failures, "\n".join(failures)
