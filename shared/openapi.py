@@ -36,7 +36,8 @@ PROBLEMS = {
     "401": "Missing or invalid bearer token",
     "403": "The caller's role or region scope does not allow this",
     "404": "Not found, or outside the caller's scope (the two are not told apart)",
-    "409": "Conflict: a rule of uniqueness or state, or an Idempotency-Key reused or still in progress",
+    "409": "Conflict: a rule of uniqueness or state, an Idempotency-Key reused or still in progress, or a household "
+    "registered a moment ago that this service has not heard of yet (not-yet-known: retry after Retry-After)",
     "412": "If-Match names a version that is no longer current",
     "413": "Request body too large",
     "415": "Unsupported Content-Type",
@@ -86,6 +87,8 @@ def _problems_of(path: str, method: str, operation: dict[str, Any]) -> list[str]
         codes.append("422")
     if method in ("post", "put", "patch", "delete"):
         codes += ["400", "409", "413", "415"]
+    if "household_id" in names:  # a read model a moment behind the registry: not-yet-known
+        codes.append("409")
     if "If-Match" in names:
         codes += ["412", "428"]
     return sorted(set(codes))
