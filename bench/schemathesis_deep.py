@@ -32,9 +32,10 @@ SERVICES = ("registry", "eligibility", "disbursement", "notifications")
 CLI = Path(__file__).resolve().parents[1] / "tests" / "contracts" / "schemathesis_cli.py"
 
 
-async def run_one(service: str, database_url: str, examples: int, seed: int) -> dict:
+async def run_one(service: str, database_url: str, examples: int, seed: int, registry_url: str | None) -> dict:
     started = time.perf_counter()
-    process, url = await _serve(service, database_url, Path(tempfile.mkdtemp()))
+    settings = {"REGISTRY_URL": registry_url} if registry_url else {}
+    process, url = await _serve(service, database_url, Path(tempfile.mkdtemp()), **settings)
     try:
         bearer = token("county_operator", "22", subject="schemathesis-deep", scope="pii:read")
         run = await asyncio.create_subprocess_exec(
@@ -63,9 +64,18 @@ async def run_one(service: str, database_url: str, examples: int, seed: int) -> 
 async def main(examples: int, seed: int) -> dict:
     admin = await asyncpg.connect(PG.replace("postgresql+asyncpg://", "postgresql://"))
     urls = await create_databases(admin, PG, f"bench_st_{uuid.uuid4().hex[:6]}", SERVICES)
+    # The registry beside the others (they ask it about households they have not heard of yet).
+    registry, registry_url = await _serve("registry", urls["registry"], Path(tempfile.mkdtemp()))
     try:
-        results = {service: await run_one(service, urls[service], examples, seed) for service in SERVICES}
+        results = {
+            service: await run_one(
+                service, urls[service], examples, seed, registry_url if service != "registry" else None
+            )
+            for service in SERVICES
+        }
     finally:
+        registry.terminate()
+        await registry.wait()
         await drop_databases(admin, urls)
         await admin.close()
     return {

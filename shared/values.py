@@ -4,10 +4,11 @@ arithmetic (a month's last day, a year of payments summed) or the database (64-b
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 # Ten billion yuan: above any single amount of this system, and low enough that a province's sum of them
 # (incomes × 12 months × members, a run's total) stays far inside a signed 64-bit column.
@@ -19,6 +20,19 @@ Fen = Annotated[int, Field(strict=True, ge=0, le=MAX_FEN, description="amount in
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day(value: object) -> object:
+    # Pydantic's lax date also reads numbers and numeric strings as Unix timestamps ("0.0" → 1970-01-01):
+    # a day is written YYYY-MM-DD here, nothing else.
+    if isinstance(value, str) and not _ISO_DAY.match(value):
+        raise ValueError("a day written YYYY-MM-DD")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("a day written YYYY-MM-DD")
+    return value
+
+
 def _in_calendar(value: date) -> date:
     if not FIRST_DAY <= value <= LAST_DAY:
         raise ValueError(f"a date from {FIRST_DAY} to {LAST_DAY}")
@@ -27,6 +41,7 @@ def _in_calendar(value: date) -> date:
 
 CalendarDate = Annotated[
     date,
+    BeforeValidator(_iso_day),
     AfterValidator(_in_calendar),
     Field(description=f"a calendar day, {FIRST_DAY} to {LAST_DAY}"),
 ]
