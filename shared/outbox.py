@@ -147,8 +147,11 @@ class OutboxRelay:
             else:
                 self.outage.succeeded()
             self._wake.clear()
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that arrives as
+            # the wake-up does, and the relay then never stopped (an app's shutdown hung until its timeout).
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 
