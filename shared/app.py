@@ -195,8 +195,10 @@ def create_service_app(
         finally:
             for task in tasks + list(runtime.tasks):
                 task.cancel()
-            await asyncio.gather(*tasks, *runtime.tasks, return_exceptions=True)
-            await runtime.relay.stop()
+            # Bounded: a shutdown that waits for ever on one stuck task never releases the database or the
+            # broker; what did not stop in time is named in the log and left to the process's end.
+            await _stopped_within([*tasks, *runtime.tasks], SHUTDOWN_WAIT_SECONDS, "background tasks")
+            await _stopped_within([asyncio.ensure_future(runtime.relay.stop())], SHUTDOWN_WAIT_SECONDS, "outbox relay")
             if manage_bus:
                 await runtime.bus.stop()
             await runtime.db.dispose()
@@ -256,6 +258,18 @@ def create_service_app(
         app.include_router(router)
     install_openapi(app, servers=[{"url": settings.public_url, "description": settings.service_name}])
     return app
+
+
+SHUTDOWN_WAIT_SECONDS = 10.0
+
+
+async def _stopped_within(tasks: list[asyncio.Future[Any]], seconds: float, what: str) -> None:
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=seconds)
+    if pending:
+        names = [t.get_name() if isinstance(t, asyncio.Task) else repr(t) for t in pending]
+        log.warning("%s did not stop within %.0f s on shutdown: %s", what, seconds, names)
 
 
 def runtime_of(request: Request) -> ServiceRuntime:
