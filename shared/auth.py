@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
-from shared.config import PlatformSettings
+from shared.config import PlatformSettings, ServiceSettings
 from shared.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 
@@ -233,3 +233,11 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def service_token(settings: ServiceSettings) -> str:
+    """The bearer token this service presents to the others: SERVICE_TOKEN, or (development) one minted
+    with the development secret for the role `service` over the whole province."""
+    return settings.service_token or issue_token(
+        settings, subject=settings.service_name, roles=[Role.SERVICE.value], region="22", ttl_seconds=365 * 86400
+    )

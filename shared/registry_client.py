@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from shared.auth import Principal, Role, issue_token
+from shared.auth import Principal, service_token
 from shared.errors import Conflict, NotFound, Problem, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -75,15 +75,7 @@ def registry_of(runtime: ServiceRuntime) -> RegistryClient:
     the development secret)."""
 
     def build() -> RegistryClient:
-        settings = runtime.settings
-        token = settings.service_token or issue_token(
-            settings,
-            subject=settings.service_name,
-            roles=[Role.SERVICE.value],
-            region="22",
-            ttl_seconds=365 * 86400,
-        )
-        return RegistryClient(settings.registry_url, token)
+        return RegistryClient(runtime.settings.registry_url, service_token(runtime.settings))
 
     return runtime.cached(CACHE_KEY, build)
 

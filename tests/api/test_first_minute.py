@@ -20,6 +20,20 @@ async def system(databases):
         yield services, bus
 
 
+async def apply_for_aid(services, household_id: str, headers: dict | None = None):
+    return await services["disbursement"].http.post(
+        "/v1/aid-applications",
+        json={
+            "household_id": household_id,
+            "kind": "emergency",
+            "cause": "illness",
+            "requested_amount_fen": 50_000,
+            "commitment": "本人承诺所报情况属实",
+        },
+        headers=auth("county_operator", COUNTY) | (headers or {}),
+    )
+
+
 async def test_aid_for_a_household_registered_a_moment_ago_is_accepted(system):
     """The caseworker registers a family in crisis and applies for same-day aid in the same minute:
     disbursement has not heard of it yet and asks the registry instead of calling it unknown."""
@@ -32,17 +46,7 @@ async def test_aid_for_a_household_registered_a_moment_ago_is_accepted(system):
         )
         assert created.status_code == 201, created.text
         household_id = created.json()["id"]
-        applied = await services["disbursement"].http.post(
-            "/v1/aid-applications",
-            json={
-                "household_id": household_id,
-                "kind": "emergency",
-                "cause": "illness",
-                "requested_amount_fen": 50_000,
-                "commitment": "本人承诺所报情况属实",
-            },
-            headers=auth("county_operator", COUNTY) | {"Idempotency-Key": f"aid-{household_id}"},
-        )
+        applied = await apply_for_aid(services, household_id, {"Idempotency-Key": f"aid-{household_id}"})
         assert applied.status_code == 201, applied.text
         assert applied.json()["region_code"] == COUNTY
         # Decisions are not made yet: "not yet known here", with when to ask again, not "no such household".
@@ -76,17 +80,7 @@ async def test_a_household_nobody_registered_is_unknown_everywhere(system):
     services, _ = system
     ghost = "01a00000-0000-7000-8000-000000000000"
     county = auth("county_operator", COUNTY)
-    applied = await services["disbursement"].http.post(
-        "/v1/aid-applications",
-        json={
-            "household_id": ghost,
-            "kind": "emergency",
-            "cause": "illness",
-            "requested_amount_fen": 100,
-            "commitment": "承诺",
-        },
-        headers=county,
-    )
+    applied = await apply_for_aid(services, ghost)
     assert applied.status_code == 404 and applied.json()["errors"][0]["rule"] == "unknown_household"
     for service, path in (("eligibility", "decisions"), ("notifications", "timeline")):
         response = await services[service].http.get(f"/v1/households/{ghost}/{path}", headers=county)

@@ -26,7 +26,7 @@ from services.disbursement.service_layer.ledger import create_transfer, expire_p
 from services.disbursement.service_layer.payments import emit as emit_payment
 from services.disbursement.service_layer.payments import provider_settings, send_outside_runs
 from shared.app import ServiceRuntime
-from shared.auth import Principal, Role, issue_token
+from shared.auth import Principal, Role, service_token
 from shared.contracts import disbursement as events
 from shared.errors import Conflict, NotFound, ServiceUnavailable, ValidationProblem
 from shared.ids import new_record_id
@@ -43,11 +43,9 @@ class AidStepRefused(Conflict):
 def standards_of(runtime: ServiceRuntime) -> StandardsClient:
     client = runtime.caches.get("standards")
     if client is None:
-        settings = provider_settings(runtime)
-        token = runtime.settings.service_token or issue_token(
-            runtime.settings, subject="disbursement", roles=[Role.SERVICE.value], region="22", ttl_seconds=365 * 86400
+        client = runtime.caches["standards"] = StandardsClient(
+            provider_settings(runtime).eligibility_url, service_token(runtime.settings)
         )
-        client = runtime.caches["standards"] = StandardsClient(settings.eligibility_url, token)
     return client
 
 
